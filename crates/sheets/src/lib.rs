@@ -1,0 +1,133 @@
+//! Spreadsheets for doudi: the household import template, reading uploaded
+//! `.xlsx`/`.xls`/`.csv` files into raw rows, validating those rows into
+//! [`doudi_domain::household::HouseholdRecord`]s with specific Chinese error
+//! messages, and writing reports and generic exports.
+//!
+//! The import format is one row per person; rows sharing a 户编号 form one
+//! household, and household-level columns (village, addresses, household
+//! phone, assistance categories) are read from the 户主 row.
+//!
+//! Flow: [`read_table`] → [`validate_rows`] → store the
+//! [`ParsedHousehold`]s and offer [`rejected_report_xlsx`] for the rest.
+
+mod read;
+mod validate;
+mod write;
+
+pub use read::read_table;
+pub use validate::validate_rows;
+pub use write::{
+    rejected_report_csv, rejected_report_xlsx, table_xlsx, template_csv, template_xlsx,
+};
+
+/// Header texts of the import template, in template order. [`RawRow::cells`]
+/// uses the same order.
+pub const TEMPLATE_COLUMNS: &[&str] = &[
+    "户编号",
+    "村社区代码",
+    "户籍地址",
+    "居住地址",
+    "家庭电话",
+    "与户主关系",
+    "姓名",
+    "身份证号",
+    "本人电话",
+    "残疾类别",
+    "残疾等级",
+    "患病情况",
+    "不能自理项目",
+    "就业状况",
+    "就学状况",
+    "月收入(元)",
+    "收入类型",
+    "救助类别",
+    "类别开始日期",
+];
+
+/// Indices into [`TEMPLATE_COLUMNS`] / [`RawRow::cells`].
+pub(crate) mod col {
+    pub const KEY: usize = 0;
+    pub const VILLAGE: usize = 1;
+    pub const REG_ADDR: usize = 2;
+    pub const RES_ADDR: usize = 3;
+    pub const HH_PHONE: usize = 4;
+    pub const RELATION: usize = 5;
+    pub const NAME: usize = 6;
+    pub const ID: usize = 7;
+    pub const PHONE: usize = 8;
+    pub const DIS_TYPE: usize = 9;
+    pub const DIS_GRADE: usize = 10;
+    pub const ILLNESS: usize = 11;
+    pub const SELF_CARE: usize = 12;
+    pub const EMPLOYMENT: usize = 13;
+    pub const SCHOOLING: usize = 14;
+    pub const INCOME: usize = 15;
+    pub const INCOME_KIND: usize = 16;
+    pub const CATEGORIES: usize = 17;
+    pub const CAT_START: usize = 18;
+    pub const COUNT: usize = 19;
+}
+
+/// Why an uploaded file could not be read as a table. Display is shown to
+/// users as-is.
+#[derive(Debug, thiserror::Error)]
+pub enum SheetError {
+    /// Corrupt file, wrong content for the extension, unknown text encoding…
+    #[error("无法读取文件：{0}")]
+    Unreadable(String),
+    /// The file name's extension (lowercase, without the dot; empty if none).
+    #[error("不支持的文件类型“{}”：请上传 .xlsx、.xls 或 .csv 文件", if .0.is_empty() { "无扩展名" } else { .0.as_str() })]
+    UnsupportedExtension(String),
+    #[error("文件中没有数据：未找到表头或表头下没有任何数据行")]
+    Empty,
+    /// Template column names not found in the header row, in template order.
+    #[error("缺少以下列：{}。请使用导入模板，表头文字须与模板一致（列的顺序可以不同）", .0.join("、"))]
+    MissingColumns(Vec<String>),
+    #[error("数据行数超过上限：每个文件最多 {limit} 行，请拆分为多个文件分别导入")]
+    TooManyRows { limit: usize },
+}
+
+/// One non-blank data row of an uploaded table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawRow {
+    /// Line number as the user sees it in the spreadsheet (header = 1 when
+    /// the header is on the first line).
+    pub line: usize,
+    /// Cells in [`TEMPLATE_COLUMNS`] order, trimmed; "" when blank.
+    pub cells: Vec<String>,
+}
+
+impl RawRow {
+    /// The trimmed cell of template column `index`, "" if absent.
+    pub(crate) fn cell(&self, index: usize) -> &str {
+        self.cells.get(index).map_or("", |s| s.trim())
+    }
+}
+
+/// A row that was not imported, with the reason in Chinese.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejected {
+    pub line: usize,
+    pub household_key: String,
+    pub name: String,
+    /// Masked ID number (never the full number: reports get downloaded and
+    /// forwarded).
+    pub id_number_masked: String,
+    /// All problems of the row, separated by "；".
+    pub reason: String,
+}
+
+/// A household that passed validation.
+#[derive(Clone, Debug)]
+pub struct ParsedHousehold {
+    /// The 户编号 from the file.
+    pub key: String,
+    /// Spreadsheet lines of its members, ascending.
+    pub lines: Vec<usize>,
+    /// The line of each member, in `record.members` order (head first).
+    pub member_lines: Vec<usize>,
+    pub record: doudi_domain::household::HouseholdRecord,
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,155 @@
+//! The append-only audit log: every write (with before/after) and every view of a
+//! household file or reveal of a full ID number. Triggers in both backends refuse
+//! UPDATE and DELETE on the table.
+
+use sqlx::{Any, Executor, Row};
+
+use crate::{Result, now_ts};
+
+/// Who did it, as recorded in the log.
+#[derive(Clone, Debug)]
+pub struct AuditActor {
+    pub user_id: Option<i64>,
+    pub username: String,
+    pub role: String,
+}
+
+impl AuditActor {
+    pub fn system() -> Self {
+        AuditActor {
+            user_id: None,
+            username: "system".into(),
+            role: "system".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct AuditEntry<'a> {
+    pub action: &'a str,
+    pub entity: &'a str,
+    pub entity_id: String,
+    pub household_id: Option<i64>,
+    /// The jurisdiction node the record belongs to (used to scope who may read the entry).
+    pub region_code: &'a str,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+    pub detail: String,
+}
+
+pub async fn record<'e, E>(exec: E, actor: &AuditActor, entry: AuditEntry<'_>) -> Result<()>
+where
+    E: Executor<'e, Database = Any>,
+{
+    sqlx::query(
+        "INSERT INTO audit_log (at, user_id, username, role, action, entity, entity_id, household_id, \
+         region_code, before_json, after_json, detail) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)",
+    )
+    .bind(now_ts())
+    .bind(actor.user_id)
+    .bind(actor.username.clone())
+    .bind(actor.role.clone())
+    .bind(entry.action.to_string())
+    .bind(entry.entity.to_string())
+    .bind(entry.entity_id)
+    .bind(entry.household_id)
+    .bind(entry.region_code.to_string())
+    .bind(entry.before.map(|v| v.to_string()))
+    .bind(entry.after.map(|v| v.to_string()))
+    .bind(entry.detail)
+    .execute(exec)
+    .await?;
+    Ok(())
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct AuditRow {
+    pub id: i64,
+    pub at: String,
+    pub username: String,
+    pub role: String,
+    pub action: String,
+    pub entity: String,
+    pub entity_id: String,
+    pub household_id: Option<i64>,
+    pub region_code: String,
+    pub before_json: Option<String>,
+    pub after_json: Option<String>,
+    pub detail: String,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter {
+    /// Prefix of region codes the reader may see (their jurisdiction); required.
+    pub region_prefix: String,
+    pub household_id: Option<i64>,
+    pub action: Option<String>,
+    pub username: Option<String>,
+    /// Only entries with id below this (keyset pagination, newest first).
+    pub before_id: Option<i64>,
+    /// Only writes: leave out views, reveals and refusals (for change histories).
+    pub writes_only: bool,
+    pub limit: i64,
+}
+
+pub async fn list(pool: &sqlx::AnyPool, f: &AuditFilter) -> Result<Vec<AuditRow>> {
+    let mut sql = String::from(
+        "SELECT id, at, username, role, action, entity, entity_id, household_id, region_code, \
+         before_json, after_json, detail FROM audit_log WHERE region_code >= $1 AND region_code < $2",
+    );
+    let mut n = 2;
+    let mut push = |sql: &mut String, cond: &str| {
+        n += 1;
+        sql.push_str(&format!(" AND {cond} ${n}"));
+    };
+    if f.household_id.is_some() {
+        push(&mut sql, "household_id =");
+    }
+    if f.action.is_some() {
+        push(&mut sql, "action =");
+    }
+    if f.username.is_some() {
+        push(&mut sql, "username =");
+    }
+    if f.before_id.is_some() {
+        push(&mut sql, "id <");
+    }
+    if f.writes_only {
+        sql.push_str(" AND action NOT IN ('view', 'reveal_id', 'denied', 'export')");
+    }
+    sql.push_str(" ORDER BY id DESC LIMIT ");
+    sql.push_str(&f.limit.clamp(1, 1000).to_string());
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(f.region_prefix.clone())
+        .bind(crate::prefix_successor(&f.region_prefix));
+    if let Some(h) = f.household_id {
+        q = q.bind(h);
+    }
+    if let Some(a) = &f.action {
+        q = q.bind(a.clone());
+    }
+    if let Some(u) = &f.username {
+        q = q.bind(u.clone());
+    }
+    if let Some(b) = f.before_id {
+        q = q.bind(b);
+    }
+    let rows = q.fetch_all(pool).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| AuditRow {
+            id: r.get(0),
+            at: r.get(1),
+            username: r.get(2),
+            role: r.get(3),
+            action: r.get(4),
+            entity: r.get(5),
+            entity_id: r.get(6),
+            household_id: r.get(7),
+            region_code: r.get(8),
+            before_json: r.get(9),
+            after_json: r.get(10),
+            detail: r.get(11),
+        })
+        .collect())
+}

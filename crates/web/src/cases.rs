@@ -1,0 +1,1960 @@
+//! One-window intake and the case workflow: applications with several assistance items,
+//! each item run by the state machine in `doudi_domain::workflow`; the inbox; public
+//! notices (no login); referrals to departments and charities; the household ledger.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::{Datelike, NaiveDate};
+use doudi_domain::access::{Action, Role};
+use doudi_domain::calendar::WorkCalendar;
+use doudi_domain::workflow::{self, ActionKind, Command, ItemKind, ItemState, Outcome};
+use doudi_domain::{Coded, Money};
+use doudi_store::audit::AuditActor;
+use doudi_store::cases::{
+    self, ItemColumns, ItemRow, NewApplication, NewNotice, NewReferral, StepRecord,
+};
+use doudi_store::households::{self as hh, Scope, Scoped};
+use doudi_store::{Db, StoreError, today_cn};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::auth::Actor;
+use crate::error::AppError;
+use crate::forms::{FieldError, err};
+use crate::ui_households::{audit_denied, audit_event, household_in_scope};
+use crate::views::{Page, label, money};
+
+fn render<T: Template>(t: &T) -> Result<Response, AppError> {
+    Ok(Html(t.render()?).into_response())
+}
+
+fn status(mut r: Response, code: u16) -> Response {
+    *r.status_mut() = axum::http::StatusCode::from_u16(code).expect("status");
+    r
+}
+
+/// The working-day calendar: the shipped years plus any loaded by an administrator.
+pub async fn calendar(db: &Db) -> Result<WorkCalendar, AppError> {
+    let mut cal = WorkCalendar::builtin();
+    for (_, json) in cases::calendar_years(db).await? {
+        cal.load_year_json(&json)
+            .map_err(|e| AppError::internal(format!("calendar: {e}")))?;
+    }
+    Ok(cal)
+}
+
+fn columns(state: &ItemState, department: &str) -> ItemColumns {
+    ItemColumns {
+        kind: state.kind.code().to_string(),
+        department: department.to_string(),
+        step: state.step.map(str::to_string),
+        step_role: state.step_role.map(|r| r.code().to_string()),
+        outcome: state.outcome.map(|o| o.code().to_string()),
+        step_started: state.step_started.to_string(),
+        step_due: state.step_due.to_string(),
+        item_started: state.item_started.to_string(),
+        item_due: state.item_due.map(|d| d.to_string()),
+        ended_on: state.ended_on.map(|d| d.to_string()),
+        flags: state.flags().join(","),
+        amount_fen: state.amount_fen,
+        state_json: serde_json::to_string(state).expect("state serialises"),
+    }
+}
+
+fn parse_state(item: &ItemRow) -> Result<ItemState, AppError> {
+    serde_json::from_str(&item.cols.state_json)
+        .map_err(|e| AppError::internal(format!("item {} state: {e}", item.id)))
+}
+
+fn definition_for(kind: ItemKind) -> workflow::WorkflowDef {
+    workflow::definition(kind)
+}
+
+fn step_name(kind: &str, code: &str) -> String {
+    ItemKind::from_code(kind)
+        .and_then(|k| definition_for(k).step(code).map(|s| s.name.to_string()))
+        .unwrap_or_else(|| code.to_string())
+}
+
+fn flag_label(f: &str) -> &'static str {
+    match f {
+        "extended" => "已延期",
+        "escalated" => "提级复审",
+        "separate_registration" => "单独登记备案",
+        "pending_supplement" => "先行救助·待补充材料",
+        "spot_check" => "已抽查",
+        "provisional_due" => "期限待新年度日历载入后确认",
+        _ => "",
+    }
+}
+
+/// Finds an item in the actor's scope; outside it: 403 and an audit entry.
+async fn item_in_scope(state: &AppState, actor: &Actor, id: i64) -> Result<ItemRow, AppError> {
+    let scope = Scope(actor.region.clone());
+    match cases::get_item(&state.db, &scope, id).await? {
+        Scoped::Found(i) => Ok(i),
+        Scoped::Missing => Err(AppError::not_found()),
+        Scoped::OutOfScope { village_code } => {
+            audit_denied(state, actor, "case_item", id, &village_code).await;
+            Err(AppError::forbidden())
+        }
+    }
+}
+
+// ---------------------------------------------------------------- intake
+
+#[derive(Template)]
+#[template(path = "apply.html")]
+struct ApplyPage {
+    page: Page,
+    h: hh::HouseholdRow,
+    members: Vec<(String, String)>,
+    kinds: Vec<(String, String)>,
+    errors: Vec<FieldError>,
+}
+
+pub async fn apply_form(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let (_, h) = household_in_scope(&state, &actor, id).await?;
+    actor.require(Action::OpenApplication)?;
+    apply_page(&state, &actor, h, vec![], 200).await
+}
+
+async fn apply_page(
+    state: &AppState,
+    actor: &Actor,
+    h: hh::HouseholdRow,
+    errors: Vec<FieldError>,
+    code: u16,
+) -> Result<Response, AppError> {
+    let members = hh::file(&state.db, h.clone())
+        .await?
+        .members
+        .into_iter()
+        .filter(|m| m.status == "alive")
+        .map(|m| (m.id.to_string(), m.name))
+        .collect();
+    let kinds = ItemKind::all()
+        .iter()
+        .map(|k| (k.code().to_string(), k.label().to_string()))
+        .collect();
+    Ok(status(
+        render(&ApplyPage {
+            page: Page::new(
+                state,
+                actor,
+                format!("受理申请：{}户", h.head_name),
+                "cases",
+            )
+            .await,
+            h,
+            members,
+            kinds,
+            errors,
+        })?,
+        code,
+    ))
+}
+
+const ALLOWED_TYPES: &[(&str, &str)] = &[
+    ("pdf", "application/pdf"),
+    ("jpg", "image/jpeg"),
+    ("jpeg", "image/jpeg"),
+    ("png", "image/png"),
+];
+
+/// Opens an application with one or more items (一门受理): every item starts its own
+/// workflow; all of it is written in one transaction or not at all.
+pub async fn apply(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+    mut mp: Multipart,
+) -> Result<Response, AppError> {
+    let (_, h) = household_in_scope(&state, &actor, id).await?;
+    actor.require(Action::OpenApplication)?;
+    let mut fields: HashMap<String, String> = HashMap::new();
+    let mut kinds: Vec<ItemKind> = vec![];
+    let mut files: Vec<(String, String, Vec<u8>)> = vec![];
+    let mut errors = vec![];
+    while let Some(field) = mp
+        .next_field()
+        .await
+        .map_err(|e| AppError::bad_request(format!("上传失败：{e}")))?
+    {
+        let name = field.name().unwrap_or("").to_string();
+        if name == "attachment" {
+            let filename = field.file_name().unwrap_or("").to_string();
+            let bytes = field
+                .bytes()
+                .await
+                .map_err(|e| AppError::bad_request(format!("上传失败：{e}")))?;
+            if filename.is_empty() || bytes.is_empty() {
+                continue;
+            }
+            let ext = filename.rsplit('.').next().unwrap_or("").to_lowercase();
+            match ALLOWED_TYPES.iter().find(|(e, _)| *e == ext) {
+                None => errors.push(err(
+                    "attachment",
+                    format!("附件“{filename}”的类型不支持：只接受 PDF、JPG、PNG"),
+                )),
+                Some(_) if bytes.len() > cases::MAX_ATTACHMENT_BYTES => {
+                    errors.push(err("attachment", format!("附件“{filename}”超过 10 MB")))
+                }
+                Some((_, ct)) => files.push((filename, ct.to_string(), bytes.to_vec())),
+            }
+        } else if let Some(k) = name.strip_prefix("kind_") {
+            if let Some(kind) = ItemKind::from_code(k) {
+                kinds.push(kind);
+            }
+        } else {
+            fields.insert(name, field.text().await.unwrap_or_default());
+        }
+    }
+    let get = |k: &str| {
+        fields
+            .get(k)
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    };
+    let channel = get("channel");
+    if !["window", "online", "discovery", "warning"].contains(&channel.as_str()) {
+        errors.push(err("channel", "请选择申请渠道"));
+    }
+    let applicant: Option<i64> = get("applicant").parse().ok();
+    let proxy = get("proxy_name");
+    if applicant.is_none() && proxy.is_empty() {
+        errors.push(err("applicant", "请选择申请人，或填写代办人姓名"));
+    }
+    let situation = get("situation");
+    if situation.chars().count() < 4 {
+        errors.push(err("situation", "请用几句话说明困难情况"));
+    }
+    if kinds.is_empty() {
+        errors.push(err("kinds", "请至少选择一项救助事项"));
+    }
+    let department = get("department");
+    if kinds.contains(&ItemKind::DeptItem) && department.is_empty() {
+        errors.push(err("department", "部门事项请填写承办部门，如：区住建局"));
+    }
+    if kinds.contains(&ItemKind::MutualAid)
+        && actor.role != Role::VillageAssistant
+        && actor.role != Role::TownCaseWorker
+    {
+        errors.push(err("kinds", "救急难互助社事项由村（社区）协理员受理"));
+    }
+    if !errors.is_empty() {
+        return apply_page(&state, &actor, h, errors, 422).await;
+    }
+    let separate = !get("separate_registration").is_empty();
+    let today = today_cn();
+    let cal = calendar(&state.db).await?;
+    let mut states = vec![];
+    for k in &kinds {
+        match workflow::start(*k, today, separate, &cal) {
+            Ok(s) => states.push(s),
+            Err(e) => {
+                return apply_page(&state, &actor, h, vec![err("kinds", e.to_string())], 422).await;
+            }
+        }
+    }
+    let who = actor.audit();
+    let mut tx = state.db.begin_write().await?;
+    let app_id = cases::create_application(
+        &mut tx,
+        &who,
+        &NewApplication {
+            household_id: h.id,
+            village_code: h.village_code.clone(),
+            applicant_person_id: applicant,
+            proxy_name: proxy,
+            channel,
+            situation,
+            separate_registration: separate,
+            created_by: actor.user.id,
+        },
+    )
+    .await?;
+    for s in &states {
+        let dept = if s.kind == ItemKind::DeptItem {
+            department.clone()
+        } else {
+            String::new()
+        };
+        cases::insert_item(
+            &mut tx,
+            &who,
+            app_id,
+            h.id,
+            &h.village_code,
+            &columns(s, &dept),
+        )
+        .await?;
+    }
+    for (name, ct, bytes) in &files {
+        cases::add_attachment(
+            &mut tx,
+            app_id,
+            &h.village_code,
+            name,
+            ct,
+            bytes,
+            actor.user.id,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(Redirect::to(&format!("/applications/{app_id}")).into_response())
+}
+
+pub struct ItemLine {
+    pub id: i64,
+    pub kind: String,
+    pub department: String,
+    pub step: String,
+    pub role: String,
+    pub due: String,
+    pub overdue: bool,
+    pub outcome: String,
+    pub flags: String,
+    pub household: String,
+    pub village: String,
+    pub household_id: i64,
+}
+
+fn line(i: &ItemRow, today: &str) -> ItemLine {
+    ItemLine {
+        id: i.id,
+        kind: label::<ItemKind>(&i.cols.kind),
+        department: i.cols.department.clone(),
+        step: i
+            .cols
+            .step
+            .as_deref()
+            .map(|s| step_name(&i.cols.kind, s))
+            .unwrap_or_default(),
+        role: i
+            .cols
+            .step_role
+            .as_deref()
+            .map(label::<Role>)
+            .unwrap_or_default(),
+        due: i.cols.step_due.clone(),
+        overdue: i.cols.step.is_some() && i.cols.step_due.as_str() < today,
+        outcome: i
+            .cols
+            .outcome
+            .as_deref()
+            .map(label::<Outcome>)
+            .unwrap_or_default(),
+        flags: i
+            .cols
+            .flags
+            .split(',')
+            .map(flag_label)
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join("、"),
+        household: i.head_name.clone(),
+        village: i.village_name.clone(),
+        household_id: i.household_id,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "application.html")]
+struct ApplicationPage {
+    page: Page,
+    a: cases::ApplicationRow,
+    channel: String,
+    items: Vec<ItemLine>,
+    attachments: Vec<cases::AttachmentMeta>,
+}
+
+pub async fn application(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let scope = Scope(actor.region.clone());
+    let a = match cases::get_application(&state.db, &scope, id).await? {
+        Scoped::Found(a) => a,
+        Scoped::Missing => return Err(AppError::not_found()),
+        Scoped::OutOfScope { village_code } => {
+            audit_denied(&state, &actor, "application", id, &village_code).await;
+            return Err(AppError::forbidden());
+        }
+    };
+    actor.require(Action::HandleCase)?;
+    let today = today_cn().to_string();
+    let items = cases::items_of_application(&state.db, id)
+        .await?
+        .iter()
+        .map(|i| line(i, &today))
+        .collect();
+    let attachments = cases::attachments(&state.db, id).await?;
+    let channel = channel_label(&a.channel).to_string();
+    render(&ApplicationPage {
+        page: Page::new(&state, &actor, format!("申请 #{id}"), "cases").await,
+        a,
+        channel,
+        items,
+        attachments,
+    })
+}
+
+fn channel_label(c: &str) -> &'static str {
+    match c {
+        "window" => "窗口申请",
+        "online" => "网上申请",
+        "discovery" => "主动发现",
+        "warning" => "预警核查",
+        _ => "其他",
+    }
+}
+
+pub async fn attachment(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    actor.require(Action::HandleCase)?;
+    let (meta, bytes) = cases::attachment_bytes(&state.db, id)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    let scope = Scope(actor.region.clone());
+    match cases::get_application(&state.db, &scope, meta.application_id).await? {
+        Scoped::Found(_) => {}
+        Scoped::Missing => return Err(AppError::not_found()),
+        Scoped::OutOfScope { village_code } => {
+            audit_denied(&state, &actor, "attachment", id, &village_code).await;
+            return Err(AppError::forbidden());
+        }
+    }
+    let name = crate::auth::url_encode(&meta.filename);
+    Ok((
+        [
+            (header::CONTENT_TYPE, meta.content_type),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename*=UTF-8''{name}"),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+// ---------------------------------------------------------------- items
+
+pub struct StepView {
+    pub name: String,
+    pub role: String,
+    pub days: String,
+    pub evidence: String,
+    pub current: bool,
+}
+
+pub struct HistoryView {
+    pub on: String,
+    pub step: String,
+    pub action: String,
+    pub who: String,
+    pub signatures: String,
+    pub opinion: String,
+    pub amount: String,
+}
+
+#[derive(Template)]
+#[template(path = "item.html")]
+struct ItemPage {
+    page: Page,
+    i: ItemLine,
+    item_due: String,
+    steps: Vec<StepView>,
+    history: Vec<HistoryView>,
+    actions: Vec<(String, String)>,
+    can_act: bool,
+    min_signatures: u8,
+    needs_amount: bool,
+    notices: Vec<cases::NoticeRow>,
+    errors: Vec<FieldError>,
+    today: String,
+    version: i64,
+    referral_targets: Vec<String>,
+    letter: bool,
+}
+
+pub async fn item(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let i = item_in_scope(&state, &actor, id).await?;
+    actor.require(Action::HandleCase)?;
+    item_page(&state, &actor, i, vec![], 200).await
+}
+
+async fn item_page(
+    state: &AppState,
+    actor: &Actor,
+    i: ItemRow,
+    errors: Vec<FieldError>,
+    code: u16,
+) -> Result<Response, AppError> {
+    let s = parse_state(&i)?;
+    let def = definition_for(s.kind);
+    let today = today_cn().to_string();
+    let current = workflow::current_step(&def, &s);
+    let steps = def
+        .steps
+        .iter()
+        .map(|st| StepView {
+            name: st.name.to_string(),
+            role: st.role.label().to_string(),
+            days: if st.is_notice {
+                "公示 7 天".into()
+            } else {
+                format!("{} 个工作日", st.deadline_working_days)
+            },
+            evidence: st.evidence.join("、"),
+            current: s.step == Some(st.code),
+        })
+        .collect();
+    let history = cases::steps(&state.db, i.id)
+        .await?
+        .into_iter()
+        .map(|h| HistoryView {
+            on: h.acted_on,
+            step: step_name(&i.cols.kind, &h.step),
+            action: if h.action == "conference" {
+                "一事一议".to_string()
+            } else {
+                label::<ActionKind>(&h.action)
+            },
+            who: format!("{}（{}）", h.username, label::<Role>(&h.role)),
+            signatures: h.signatures,
+            opinion: h.opinion,
+            amount: h.amount_fen.map(money).unwrap_or_default(),
+        })
+        .collect();
+    let can_act =
+        s.step_role == Some(actor.role) || (s.is_open() && actor.role == Role::DistrictApprover);
+    let actions = workflow::allowed_actions(&def, &s)
+        .into_iter()
+        .map(|a| (a.code().to_string(), a.label().to_string()))
+        .collect();
+    let notices = cases::notices_of_item(&state.db, i.id).await?;
+    let letter = matches!(
+        s.outcome,
+        Some(Outcome::Approved | Outcome::Refused | Outcome::Paid)
+    );
+    let page = Page::new(state, actor, format!("救助事项 #{}", i.id), "cases").await;
+    Ok(status(
+        render(&ItemPage {
+            item_due: s.item_due.map(|d| d.to_string()).unwrap_or_default(),
+            min_signatures: current.map(|c| c.min_signatures).unwrap_or(0),
+            needs_amount: current.is_some_and(|c| c.requires_amount || c.role_by_amount)
+                || s.kind == ItemKind::MutualAid
+                || s.kind == ItemKind::TempEmergency,
+            i: line(&i, &today),
+            version: i.version,
+            steps,
+            history,
+            actions,
+            can_act,
+            notices,
+            errors,
+            today,
+            referral_targets: referral_targets(),
+            letter,
+            page,
+        })?,
+        code,
+    ))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ActForm {
+    pub version: String,
+    pub action: String,
+    pub signatures: String,
+    pub opinion: String,
+    pub amount: String,
+    pub on: String,
+}
+
+/// One step of an item: the state machine decides; refused commands change nothing.
+pub async fn act(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+    Form(f): Form<ActForm>,
+) -> Result<Response, AppError> {
+    let i = item_in_scope(&state, &actor, id).await?;
+    actor.require(Action::HandleCase)?;
+    if f.version.trim() != i.version.to_string() {
+        return item_page(
+            &state,
+            &actor,
+            i,
+            vec![err(
+                "action",
+                "该事项已被他人办理，页面已刷新为最新进度，请核对后再办理",
+            )],
+            409,
+        )
+        .await;
+    }
+    let Some(action) = ActionKind::from_code(&f.action) else {
+        return item_page(
+            &state,
+            &actor,
+            i,
+            vec![err("action", "请选择办理操作")],
+            422,
+        )
+        .await;
+    };
+    let today = today_cn();
+    let on = if f.on.trim().is_empty() {
+        Ok(today)
+    } else {
+        NaiveDate::parse_from_str(f.on.trim(), "%Y-%m-%d")
+    };
+    let Ok(on) = on else {
+        return item_page(
+            &state,
+            &actor,
+            i,
+            vec![err("on", "办理日期格式应为 YYYY-MM-DD")],
+            422,
+        )
+        .await;
+    };
+    if on > today {
+        return item_page(
+            &state,
+            &actor,
+            i,
+            vec![err("on", "办理日期不能晚于今天")],
+            422,
+        )
+        .await;
+    }
+    let amount = if f.amount.trim().is_empty() {
+        None
+    } else {
+        match Money::parse_yuan(&f.amount) {
+            Ok(m) => Some(m.fen()),
+            Err(e) => {
+                return item_page(
+                    &state,
+                    &actor,
+                    i,
+                    vec![err("amount", format!("金额：{e}"))],
+                    422,
+                )
+                .await;
+            }
+        }
+    };
+    let signatures: Vec<String> = f
+        .signatures
+        .split(['，', ',', '、', ' ', ';', '；'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    let s = parse_state(&i)?;
+    let limit = cases::standard(
+        &state.db,
+        "town_temp_aid_limit",
+        &i.village_code,
+        &on.to_string(),
+    )
+    .await?;
+    let mut cmd = Command::new(action, actor.role, on).note(f.opinion.trim());
+    cmd.signatures = signatures.clone();
+    cmd.amount_fen = amount;
+    cmd.town_limit_fen = limit;
+    let cal = calendar(&state.db).await?;
+    let next = match workflow::apply(&s, &cmd, &cal) {
+        Ok(n) => n,
+        Err(e) => {
+            return item_page(&state, &actor, i, vec![err("action", e.to_string())], 422).await;
+        }
+    };
+    let who = actor.audit();
+    let mut tx = state.db.begin_write().await?;
+    side_effects(
+        &mut tx,
+        &state.db,
+        &i,
+        &s,
+        &next,
+        action,
+        f.opinion.trim(),
+        actor.user.id,
+    )
+    .await?;
+    let record = StepRecord {
+        step: s.step.unwrap_or("").to_string(),
+        action: action.code().to_string(),
+        to_step: next.step.map(str::to_string),
+        acted_on: on.to_string(),
+        signatures: signatures.join("、"),
+        opinion: f.opinion.trim().to_string(),
+        amount_fen: amount,
+    };
+    match cases::advance_item(
+        &mut tx,
+        &who,
+        &i,
+        &columns(&next, &i.cols.department),
+        &record,
+    )
+    .await
+    {
+        Ok(()) => tx.commit().await?,
+        Err(StoreError::Conflict(m)) => {
+            drop(tx);
+            let fresh = item_in_scope(&state, &actor, id).await?;
+            return item_page(&state, &actor, fresh, vec![err("action", m)], 409).await;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(Redirect::to(&format!("/items/{id}")).into_response())
+}
+
+/// What a transition does outside the item: notices, objections, the ledger.
+#[allow(clippy::too_many_arguments)]
+async fn side_effects(
+    tx: &mut doudi_store::Tx,
+    db: &Db,
+    i: &ItemRow,
+    before: &ItemState,
+    next: &ItemState,
+    action: ActionKind,
+    note: &str,
+    user_id: i64,
+) -> Result<(), AppError> {
+    let notices = cases::notices_of_item(db, i.id).await?;
+    match action {
+        ActionKind::Post => {
+            let start = next.notice_start.unwrap_or(next.step_started);
+            let h = match hh::get(
+                db,
+                &Scope(
+                    doudi_domain::RegionCode::parse(&i.village_code).map_err(AppError::internal)?,
+                ),
+                i.household_id,
+            )
+            .await?
+            {
+                Scoped::Found(h) => h,
+                _ => return Err(AppError::not_found()),
+            };
+            let kind = ItemKind::from_code(&i.cols.kind).unwrap_or(ItemKind::DeptItem);
+            let decision = before
+                .step
+                .is_some_and(|s| s.contains("final") || s == "notice_final");
+            cases::create_notice(
+                tx,
+                &NewNotice {
+                    village_code: i.village_code.clone(),
+                    item_id: i.id,
+                    kind: if decision { "decision" } else { "review" }.into(),
+                    title: format!("{} {}公示", i.village_name, kind.label()),
+                    masked_name: doudi_domain::mask::mask_name(&h.head_name),
+                    household_size: h.size,
+                    item_label: kind.label().to_string(),
+                    amount_fen: next.amount_fen,
+                    reason: notice_reason(kind),
+                    start_date: start.to_string(),
+                    end_date: workflow::notice_end(start).to_string(),
+                },
+            )
+            .await?;
+        }
+        ActionKind::Object => {
+            // An objection holds the posting until it is handled.
+            for n in notices.iter().filter(|n| n.status == "active") {
+                cases::set_notice_status(tx, n.id, "held").await?;
+                cases::add_objection(tx, n, note, "", user_id).await?;
+            }
+        }
+        ActionKind::ReInvestigate | ActionKind::DemocraticReview => {
+            for n in notices.iter().filter(|n| n.status == "held") {
+                cases::resolve_objections(tx, n.id, &format!("{}：{note}", action.label())).await?;
+                cases::set_notice_status(tx, n.id, "ended").await?;
+            }
+        }
+        _ => {}
+    }
+    // Leaving a notice step ends its posting (an objection holds it instead).
+    if before.step != next.step && before.notice_start.is_some() && action != ActionKind::Object {
+        for n in notices.iter().filter(|n| n.status == "active") {
+            cases::set_notice_status(tx, n.id, "ended").await?;
+        }
+    }
+    // Every granted item goes into the household's ledger, across departments.
+    if before.outcome.is_none() && matches!(next.outcome, Some(Outcome::Approved | Outcome::Paid)) {
+        let kind = ItemKind::from_code(&i.cols.kind).unwrap_or(ItemKind::DeptItem);
+        let decided = next.ended_on.unwrap_or_else(today_cn);
+        let monthly = matches!(kind, ItemKind::Dibao | ItemKind::Tekun);
+        // Monthly benefits are paid from the month after approval.
+        let start = if monthly {
+            first_of_next_month(decided)
+        } else {
+            decided
+        };
+        let dept = if i.cols.department.is_empty() {
+            "民政"
+        } else {
+            i.cols.department.as_str()
+        };
+        cases::add_ledger(
+            tx,
+            i.household_id,
+            &i.village_code,
+            Some(i.id),
+            None,
+            kind.code(),
+            dept,
+            next.amount_fen.unwrap_or(0),
+            &start.to_string(),
+            None,
+            &decided.to_string(),
+            if monthly { "按月发放" } else { "一次性" },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+fn first_of_next_month(d: NaiveDate) -> NaiveDate {
+    let (y, m) = if d.month() == 12 {
+        (d.year() + 1, 1)
+    } else {
+        (d.year(), d.month() + 1)
+    };
+    NaiveDate::from_ymd_opt(y, m, 1).expect("valid date")
+}
+
+fn notice_reason(kind: ItemKind) -> String {
+    match kind {
+        ItemKind::Dibao => "家庭人均收入低于当地最低生活保障标准".into(),
+        ItemKind::Tekun => "无劳动能力、无生活来源、无法定赡养抚养扶养义务人或其无履行能力".into(),
+        ItemKind::TempEmergency => "遭遇突发事件，基本生活暂时陷入困境".into(),
+        ItemKind::TempExpense => "刚性支出较大，超出家庭承受能力".into(),
+        ItemKind::MutualAid => "遭遇急难，经村（社区）互助社评议给予救助".into(),
+        ItemKind::DeptItem => "经审核符合条件".into(),
+    }
+}
+
+/// Ends notices whose 7 days are over and moves their items on (a notice ends by itself).
+/// Returns how many items moved.
+pub async fn end_expired_notices(db: &Db) -> Result<usize, AppError> {
+    let today = today_cn();
+    let cal = calendar(db).await?;
+    let mut moved = 0;
+    for n in cases::expired_notices(db, &today.to_string()).await? {
+        let Scoped::Found(i) = cases::get_item(
+            db,
+            &Scope(
+                doudi_domain::RegionCode::parse(&n.village_code[..6])
+                    .map_err(AppError::internal)?,
+            ),
+            n.item_id,
+        )
+        .await?
+        else {
+            continue;
+        };
+        let s = parse_state(&i)?;
+        let mut tx = db.begin_write().await?;
+        cases::set_notice_status(&mut tx, n.id, "ended").await?;
+        if let (Some(role), Some(_)) = (s.step_role, s.notice_start) {
+            let cmd = Command::new(ActionKind::Complete, role, today)
+                .note("公示期满无异议，自动进入下一步");
+            if let Ok(next) = workflow::apply(&s, &cmd, &cal) {
+                let system = AuditActor {
+                    user_id: None,
+                    username: "system".into(),
+                    role: role.code().into(),
+                };
+                let record = StepRecord {
+                    step: s.step.unwrap_or("").into(),
+                    action: "complete".into(),
+                    to_step: next.step.map(str::to_string),
+                    acted_on: today.to_string(),
+                    signatures: String::new(),
+                    opinion: "公示期满无异议，系统自动流转".into(),
+                    amount_fen: None,
+                };
+                side_effects(&mut tx, db, &i, &s, &next, ActionKind::Complete, "", 0)
+                    .await
+                    .ok();
+                if cases::advance_item(
+                    &mut tx,
+                    &system,
+                    &i,
+                    &columns(&next, &i.cols.department),
+                    &record,
+                )
+                .await
+                .is_ok()
+                {
+                    moved += 1;
+                }
+            }
+        }
+        tx.commit().await?;
+    }
+    Ok(moved)
+}
+
+// ---------------------------------------------------------------- inbox
+
+#[derive(Template)]
+#[template(path = "inbox.html")]
+struct InboxPage {
+    page: Page,
+    mine: Vec<ItemLine>,
+    overdue: Vec<ItemLine>,
+    referrals: Vec<ReferralLine>,
+    show_overdue: bool,
+}
+
+pub struct ReferralLine {
+    pub id: i64,
+    pub to: String,
+    pub household: String,
+    pub status: String,
+    pub due: String,
+    pub overdue: bool,
+}
+
+fn referral_line(r: &cases::ReferralRow, today: &str) -> ReferralLine {
+    ReferralLine {
+        id: r.id,
+        to: r.to_name.clone(),
+        household: doudi_domain::mask::mask_name(&r.head_name),
+        status: cases::referral_status_label(&r.status).into(),
+        due: r.due_on.clone(),
+        overdue: matches!(r.status.as_str(), "sent" | "accepted") && r.due_on.as_str() < today,
+    }
+}
+
+/// 我的待办: the steps waiting for the actor's role in its jurisdiction, soonest first;
+/// overdue steps anywhere below; referrals addressed to a department or charity.
+pub async fn inbox(State(state): State<AppState>, actor: Actor) -> Result<Response, AppError> {
+    end_expired_notices(&state.db).await?;
+    let today = today_cn().to_string();
+    let scope = Scope(actor.region.clone());
+    let mut mine = vec![];
+    let mut overdue = vec![];
+    let mut referrals = vec![];
+    if actor.may(Action::HandleCase) {
+        mine = cases::inbox(&state.db, &scope, actor.role.code(), 200)
+            .await?
+            .iter()
+            .map(|i| line(i, &today))
+            .collect();
+        overdue = cases::overdue(&state.db, &scope, &today, 200)
+            .await?
+            .iter()
+            .map(|i| line(i, &today))
+            .collect();
+        referrals = cases::referrals_in(&state.db, &scope, 100)
+            .await?
+            .iter()
+            .map(|r| referral_line(r, &today))
+            .collect();
+    }
+    if actor.may(Action::HandleReferral) {
+        let to = actor
+            .user
+            .department
+            .clone()
+            .unwrap_or_else(|| actor.user.display_name.clone());
+        referrals = cases::referrals_to(&state.db, &to, 200)
+            .await?
+            .iter()
+            .map(|r| referral_line(r, &today))
+            .collect();
+    }
+    let show_overdue = actor.role != Role::VillageAssistant;
+    render(&InboxPage {
+        page: Page::new(&state, &actor, "我的待办", "inbox").await,
+        mine,
+        overdue,
+        referrals,
+        show_overdue,
+    })
+}
+
+// ---------------------------------------------------------------- public notices
+
+#[derive(Template)]
+#[template(path = "public_notices.html")]
+struct PublicNoticesPage {
+    notices: Vec<(cases::NoticeRow, String)>,
+    villages: Vec<(String, String, bool)>,
+    today: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct PublicQuery {
+    pub village: String,
+}
+
+/// Public notices, no login: only the posted fields (masked name, household size, item,
+/// amount, reason, dates) ever leave the database here.
+pub async fn public_notices(
+    State(state): State<AppState>,
+    Query(q): Query<PublicQuery>,
+) -> Result<Response, AppError> {
+    end_expired_notices(&state.db).await?;
+    let today = today_cn().to_string();
+    let village = (!q.village.is_empty()).then_some(q.village.as_str());
+    let notices = cases::public_notices(&state.db, village, &today, 500)
+        .await?
+        .into_iter()
+        .map(|n| {
+            let amount = n
+                .amount_fen
+                .map(|a| format!("{} 元", money(a)))
+                .unwrap_or_default();
+            (n, amount)
+        })
+        .collect();
+    let villages = doudi_store::regions::subtree(&state.db, "")
+        .await?
+        .into_iter()
+        .filter(|r| r.level == "village" && r.active)
+        .map(|r| (r.code.clone(), r.name, r.code == q.village))
+        .collect();
+    render(&PublicNoticesPage {
+        notices,
+        villages,
+        today,
+    })
+}
+
+// ---------------------------------------------------------------- referrals
+
+/// Where a referral can go: the departments and charities of the demo district. A real
+/// deployment lists the departments of its receiving accounts.
+pub fn referral_targets() -> Vec<String> {
+    [
+        "区人力社保局",
+        "区医疗保障局",
+        "区教育局",
+        "区住房和城乡建设局",
+        "区残疾人联合会",
+        "区卫生健康局",
+        "区应急管理局",
+        "区总工会",
+        "区慈善总会",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ReferForm {
+    pub to_name: String,
+    pub facts: String,
+    pub consent_by: String,
+    pub consent: String,
+}
+
+pub async fn refer(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+    Form(f): Form<ReferForm>,
+) -> Result<Response, AppError> {
+    let i = item_in_scope(&state, &actor, id).await?;
+    actor.require(Action::HandleCase)?;
+    let mut errors = vec![];
+    if !referral_targets().contains(&f.to_name) {
+        errors.push(err("to_name", "请选择接收部门或机构"));
+    }
+    if f.facts.trim().chars().count() < 4 {
+        errors.push(err("facts", "请写明转介需要的情况（只写办理所需的信息）"));
+    }
+    if f.consent.is_empty() || f.consent_by.trim().is_empty() {
+        errors.push(err(
+            "consent",
+            "转介前须取得本人（或监护人）同意：请勾选并填写同意人",
+        ));
+    }
+    if !errors.is_empty() {
+        return item_page(&state, &actor, i, errors, 422).await;
+    }
+    let today = today_cn();
+    let days = cases::standard(
+        &state.db,
+        "referral_days",
+        &i.village_code,
+        &today.to_string(),
+    )
+    .await?
+    .unwrap_or(5) as u32;
+    let (due, _) = calendar(&state.db)
+        .await?
+        .add_working_days_provisional(today, days);
+    let to_kind = if f.to_name.contains("慈善") {
+        "charity"
+    } else {
+        "department"
+    };
+    let mut tx = state.db.begin_write().await?;
+    cases::create_referral(
+        &mut tx,
+        &actor.audit(),
+        &NewReferral {
+            village_code: i.village_code.clone(),
+            household_id: i.household_id,
+            item_id: Some(i.id),
+            to_kind: to_kind.into(),
+            to_name: f.to_name.clone(),
+            facts: f.facts.trim().into(),
+            consent_by: f.consent_by.trim().into(),
+            consent_on: today.to_string(),
+            due_on: due.to_string(),
+            sent_by: actor.user.id,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&format!("/items/{id}")).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "referral.html")]
+struct ReferralPage {
+    page: Page,
+    amount: String,
+    r: cases::ReferralRow,
+    status: String,
+    household: String,
+    receiver: bool,
+    errors: Vec<FieldError>,
+    overdue: bool,
+}
+
+/// A referral is visible to the sender's jurisdiction and to its receiver.
+async fn referral_for(
+    state: &AppState,
+    actor: &Actor,
+    id: i64,
+) -> Result<(cases::ReferralRow, bool), AppError> {
+    let r = cases::get_referral(&state.db, id)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    let receiver = actor.may(Action::HandleReferral)
+        && actor.user.department.as_deref() == Some(r.to_name.as_str());
+    let sender_side = actor.may(Action::HandleCase) && actor.region.contains(&r.village_code);
+    if !(receiver || sender_side) {
+        audit_denied(state, actor, "referral", id, &r.village_code).await;
+        return Err(AppError::forbidden());
+    }
+    Ok((r, receiver))
+}
+
+pub async fn referral(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let (r, receiver) = referral_for(&state, &actor, id).await?;
+    referral_page(&state, &actor, r, receiver, vec![], 200).await
+}
+
+async fn referral_page(
+    state: &AppState,
+    actor: &Actor,
+    r: cases::ReferralRow,
+    receiver: bool,
+    errors: Vec<FieldError>,
+    code: u16,
+) -> Result<Response, AppError> {
+    let today = today_cn().to_string();
+    let overdue =
+        matches!(r.status.as_str(), "sent" | "accepted") && r.due_on.as_str() < today.as_str();
+    Ok(status(
+        render(&ReferralPage {
+            page: Page::new(state, actor, format!("转介 #{}", r.id), "inbox").await,
+            status: cases::referral_status_label(&r.status).into(),
+            household: doudi_domain::mask::mask_name(&r.head_name),
+            amount: r.amount_fen.map(money).unwrap_or_default(),
+            receiver,
+            errors,
+            overdue,
+            r,
+        })?,
+        code,
+    ))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ReferralActForm {
+    pub op: String,
+    pub reason: String,
+    pub outcome: String,
+    pub amount: String,
+}
+
+pub async fn referral_act(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+    Form(f): Form<ReferralActForm>,
+) -> Result<Response, AppError> {
+    let (r, receiver) = referral_for(&state, &actor, id).await?;
+    let who = actor.audit();
+    let fail = |m: &str| {
+        err(
+            if m.contains("金额") {
+                "amount"
+            } else {
+                "reason"
+            },
+            m.to_string(),
+        )
+    };
+    let result: Result<(), String> = async {
+        let mut tx = state.db.begin_write().await.map_err(|e| e.to_string())?;
+        match (f.op.as_str(), receiver) {
+            ("accept", true) => {
+                cases::update_referral(&mut tx, &who, &r, &["sent"], "accepted", "", "", None)
+                    .await
+                    .map_err(|e| e.to_string())?
+            }
+            ("reject", true) => {
+                if f.reason.trim().is_empty() {
+                    return Err("退回须写明理由".into());
+                }
+                cases::update_referral(
+                    &mut tx,
+                    &who,
+                    &r,
+                    &["sent", "accepted"],
+                    "rejected",
+                    f.reason.trim(),
+                    "",
+                    None,
+                )
+                .await
+                .map_err(|e| e.to_string())?
+            }
+            ("complete", true) => {
+                if f.outcome.trim().is_empty() {
+                    return Err("办结须填写办理结果".into());
+                }
+                let amount = if f.amount.trim().is_empty() {
+                    None
+                } else {
+                    Some(
+                        Money::parse_yuan(&f.amount)
+                            .map_err(|e| format!("金额：{e}"))?
+                            .fen(),
+                    )
+                };
+                cases::update_referral(
+                    &mut tx,
+                    &who,
+                    &r,
+                    &["accepted"],
+                    "completed",
+                    "",
+                    f.outcome.trim(),
+                    amount,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+                if let Some(a) = amount.filter(|a| *a > 0) {
+                    let today = today_cn().to_string();
+                    cases::add_ledger(
+                        &mut tx,
+                        r.household_id,
+                        &r.village_code,
+                        r.item_id,
+                        Some(r.id),
+                        "referral",
+                        &r.to_name,
+                        a,
+                        &today,
+                        None,
+                        &today,
+                        f.outcome.trim(),
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                }
+            }
+            ("revoke", false) => cases::update_referral(
+                &mut tx,
+                &who,
+                &r,
+                &["sent", "accepted"],
+                "revoked",
+                f.reason.trim(),
+                "",
+                None,
+            )
+            .await
+            .map_err(|e| e.to_string())?,
+            _ => return Err("无权执行此操作".into()),
+        }
+        tx.commit().await.map_err(|e| e.to_string())
+    }
+    .await;
+    match result {
+        Ok(()) => Ok(Redirect::to(&format!("/referrals/{id}")).into_response()),
+        Err(m) => {
+            let fresh = cases::get_referral(&state.db, id)
+                .await?
+                .ok_or_else(AppError::not_found)?;
+            referral_page(&state, &actor, fresh, receiver, vec![fail(&m)], 422).await
+        }
+    }
+}
+
+/// The household's ledger and items, for the household file.
+pub async fn household_cases(
+    db: &Db,
+    household_id: i64,
+) -> Result<
+    (
+        Vec<ItemLine>,
+        Vec<cases::LedgerRow>,
+        Vec<cases::ReferralRow>,
+    ),
+    AppError,
+> {
+    let today = today_cn().to_string();
+    let items = cases::items_of_household(db, household_id)
+        .await?
+        .iter()
+        .map(|i| line(i, &today))
+        .collect();
+    Ok((
+        items,
+        cases::ledger(db, household_id).await?,
+        cases::referrals_of_household(db, household_id).await?,
+    ))
+}
+
+// ---------------------------------------------------------------- calendar
+
+#[derive(Template)]
+#[template(path = "calendar.html")]
+struct CalendarPage {
+    page: Page,
+    years: Vec<(i32, bool)>,
+    error: String,
+}
+
+pub async fn calendar_page(
+    State(state): State<AppState>,
+    actor: Actor,
+) -> Result<Response, AppError> {
+    actor.require(Action::ManageCalendar)?;
+    calendar_render(&state, &actor, String::new(), 200).await
+}
+
+async fn calendar_render(
+    state: &AppState,
+    actor: &Actor,
+    error: String,
+    code: u16,
+) -> Result<Response, AppError> {
+    let cal = calendar(&state.db).await?;
+    let loaded: Vec<i64> = cases::calendar_years(&state.db)
+        .await?
+        .into_iter()
+        .map(|(y, _)| y)
+        .collect();
+    let years = cal
+        .years()
+        .into_iter()
+        .map(|y| (y, loaded.contains(&(y as i64))))
+        .collect();
+    Ok(status(
+        render(&CalendarPage {
+            page: Page::new(state, actor, "工作日历", "calendar").await,
+            years,
+            error,
+        })?,
+        code,
+    ))
+}
+
+/// Loads a year's holiday arrangement (the State Council notice as JSON, same format as
+/// data/holidays/*.json). Validated before it is stored; deadlines use it at once.
+pub async fn load_calendar_year(db: &Db, json: &str, who: &str) -> Result<i32, String> {
+    let mut probe = WorkCalendar::new();
+    let year = probe.load_year_json(json).map_err(|e| e.to_string())?;
+    let mut tx = db.begin_write().await.map_err(|e| e.to_string())?;
+    cases::save_calendar_year(&mut tx, year as i64, json, who)
+        .await
+        .map_err(|e| e.to_string())?;
+    tx.commit().await.map_err(|e| e.to_string())?;
+    Ok(year)
+}
+
+pub async fn calendar_upload(
+    State(state): State<AppState>,
+    actor: Actor,
+    mut mp: Multipart,
+) -> Result<Response, AppError> {
+    actor.require(Action::ManageCalendar)?;
+    let mut json = String::new();
+    while let Some(field) = mp
+        .next_field()
+        .await
+        .map_err(|e| AppError::bad_request(format!("上传失败：{e}")))?
+    {
+        if field.name() == Some("file") {
+            let bytes = field
+                .bytes()
+                .await
+                .map_err(|e| AppError::bad_request(format!("上传失败：{e}")))?;
+            json = String::from_utf8_lossy(&bytes)
+                .trim_start_matches('\u{feff}')
+                .to_string();
+        }
+    }
+    if json.trim().is_empty() {
+        return calendar_render(&state, &actor, "请选择节假日安排文件（JSON）".into(), 422).await;
+    }
+    match load_calendar_year(&state.db, &json, &actor.user.username).await {
+        Ok(year) => {
+            audit_event(
+                &state,
+                &actor,
+                "admin",
+                "calendar",
+                year.to_string(),
+                None,
+                actor.region.as_str(),
+                format!("载入 {year} 年节假日安排"),
+            )
+            .await?;
+            Ok(Redirect::to("/admin/calendar").into_response())
+        }
+        Err(e) => calendar_render(&state, &actor, format!("文件无效，未载入：{e}"), 422).await,
+    }
+}
+
+// ---------------------------------------------------------------- case conference
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ConferenceForm {
+    pub attendees: String,
+    pub facts: String,
+    pub decision: String,
+    pub reasons: String,
+}
+
+/// 一事一议: a case conference recorded on the item (attendees, facts, decision,
+/// reasons); it does not move the item by itself — the decision is then carried out
+/// through the workflow's own steps.
+pub async fn conference(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+    Form(f): Form<ConferenceForm>,
+) -> Result<Response, AppError> {
+    let i = item_in_scope(&state, &actor, id).await?;
+    actor.require(Action::HandleCase)?;
+    let attendees: Vec<&str> = f
+        .attendees
+        .split(['，', ',', '、', ' '])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    let mut errors = vec![];
+    if attendees.len() < 3 {
+        errors.push(err("attendees", "一事一议须至少 3 名参会人员"));
+    }
+    if f.facts.trim().is_empty() || f.decision.trim().is_empty() || f.reasons.trim().is_empty() {
+        errors.push(err("decision", "请填写案情、决定和理由"));
+    }
+    if !errors.is_empty() {
+        return item_page(&state, &actor, i, errors, 422).await;
+    }
+    let mut tx = state.db.begin_write().await?;
+    cases::record_conference(
+        &mut tx,
+        &actor.audit(),
+        &i,
+        &attendees.join("、"),
+        f.facts.trim(),
+        f.decision.trim(),
+        f.reasons.trim(),
+        &today_cn().to_string(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&format!("/items/{id}")).into_response())
+}
+
+// ---------------------------------------------------------------- reports
+
+/// One line of the handling-time report.
+pub struct ReportLine {
+    pub node: String,
+    pub kind: String,
+    pub total: usize,
+    pub open: usize,
+    pub ended: usize,
+    pub overdue: usize,
+    pub avg_days: String,
+    pub p90_days: String,
+}
+
+/// Nearest-rank 90th percentile (the value at or below which 90% of items fall).
+pub fn p90(sorted: &[i64]) -> Option<i64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((sorted.len() as f64) * 0.9).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+pub async fn report_lines(
+    db: &Db,
+    scope: &Scope,
+    from: &str,
+    to: &str,
+) -> Result<Vec<ReportLine>, AppError> {
+    let cal = calendar(db).await?;
+    let today = today_cn().to_string();
+    let names: HashMap<String, String> = doudi_store::regions::subtree(db, scope.0.as_str())
+        .await?
+        .into_iter()
+        .map(|r| (r.code, r.name))
+        .collect();
+    let items = cases::report_items(db, scope, from, to).await?;
+    // Group by the node one level below the scope (towns for the district, villages for a town).
+    let node_of = |i: &cases::ReportItem| match scope.0.level() {
+        doudi_domain::RegionLevel::County => i.town_code.clone(),
+        _ => i.village_code.clone(),
+    };
+    let mut groups: std::collections::BTreeMap<(String, String), Vec<&cases::ReportItem>> =
+        Default::default();
+    for i in &items {
+        groups
+            .entry((node_of(i), i.kind.clone()))
+            .or_default()
+            .push(i);
+        groups
+            .entry(("合计".into(), i.kind.clone()))
+            .or_default()
+            .push(i);
+    }
+    let mut out = vec![];
+    for ((node, kind), list) in groups {
+        let mut days: Vec<i64> = list
+            .iter()
+            .filter_map(|i| {
+                let s = NaiveDate::parse_from_str(&i.item_started, "%Y-%m-%d").ok()?;
+                let e = NaiveDate::parse_from_str(i.ended_on.as_deref()?, "%Y-%m-%d").ok()?;
+                cal.working_days_between(s, e).ok()
+            })
+            .collect();
+        days.sort();
+        let avg = if days.is_empty() {
+            String::new()
+        } else {
+            format!("{:.1}", days.iter().sum::<i64>() as f64 / days.len() as f64)
+        };
+        out.push(ReportLine {
+            node: if node == "合计" {
+                node
+            } else {
+                names.get(&node).cloned().unwrap_or(node)
+            },
+            kind: label::<ItemKind>(&kind),
+            total: list.len(),
+            open: list.iter().filter(|i| i.open).count(),
+            ended: list.iter().filter(|i| !i.open).count(),
+            overdue: list
+                .iter()
+                .filter(|i| i.open && i.step_due.as_str() < today.as_str())
+                .count(),
+            avg_days: avg,
+            p90_days: p90(&days).map(|d| d.to_string()).unwrap_or_default(),
+        });
+    }
+    Ok(out)
+}
+
+#[derive(Template)]
+#[template(path = "report_cases.html")]
+struct ReportPage {
+    page: Page,
+    lines: Vec<ReportLine>,
+    mutual_aid: Vec<(String, String, i64, String)>,
+    from: String,
+    to: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ReportQuery {
+    pub from: String,
+    pub to: String,
+}
+
+impl ReportQuery {
+    fn range(&self) -> (String, String) {
+        let today = today_cn();
+        let from = NaiveDate::parse_from_str(&self.from, "%Y-%m-%d")
+            .unwrap_or(NaiveDate::from_ymd_opt(today.year(), 1, 1).expect("date"));
+        let to = NaiveDate::parse_from_str(&self.to, "%Y-%m-%d").unwrap_or(today);
+        (from.to_string(), to.to_string())
+    }
+}
+
+fn may_report(actor: &Actor) -> Result<(), AppError> {
+    if actor.may(Action::HandleCase) || actor.may(Action::ReadAudit) {
+        Ok(())
+    } else {
+        Err(AppError::forbidden())
+    }
+}
+
+/// Per item type and jurisdiction: counts, average and 90th-percentile handling time in
+/// working days (items ended in the period), open and overdue steps.
+pub async fn report(
+    State(state): State<AppState>,
+    actor: Actor,
+    Query(q): Query<ReportQuery>,
+) -> Result<Response, AppError> {
+    may_report(&actor)?;
+    let (from, to) = q.range();
+    let scope = Scope(actor.region.clone());
+    let lines = report_lines(&state.db, &scope, &from, &to).await?;
+    let names: HashMap<String, String> = doudi_store::regions::subtree(&state.db, scope.0.as_str())
+        .await?
+        .into_iter()
+        .map(|r| (r.code, r.name))
+        .collect();
+    let mutual_aid = cases::mutual_aid_monthly(&state.db, &scope, &from, &to)
+        .await?
+        .into_iter()
+        .map(|(v, m, n, a)| (names.get(&v).cloned().unwrap_or(v), m, n, money(a)))
+        .collect();
+    render(&ReportPage {
+        page: Page::new(&state, &actor, "办理时效报表", "reports").await,
+        lines,
+        mutual_aid,
+        from,
+        to,
+    })
+}
+
+pub async fn report_xlsx(
+    State(state): State<AppState>,
+    actor: Actor,
+    Query(q): Query<ReportQuery>,
+) -> Result<Response, AppError> {
+    may_report(&actor)?;
+    let (from, to) = q.range();
+    let lines = report_lines(&state.db, &Scope(actor.region.clone()), &from, &to).await?;
+    let rows: Vec<Vec<String>> = lines
+        .iter()
+        .map(|l| {
+            vec![
+                l.node.clone(),
+                l.kind.clone(),
+                l.total.to_string(),
+                l.open.to_string(),
+                l.ended.to_string(),
+                l.overdue.to_string(),
+                l.avg_days.clone(),
+                l.p90_days.clone(),
+            ]
+        })
+        .collect();
+    let bytes = doudi_sheets::table_xlsx(
+        "办理时效",
+        &[
+            "区划",
+            "救助事项",
+            "受理件数",
+            "在办",
+            "办结",
+            "当前超期",
+            "平均办理工作日",
+            "90% 办理工作日",
+        ],
+        &rows,
+    );
+    Ok(crate::imports::xlsx_response(
+        bytes,
+        &format!("case-report-{from}-{to}.xlsx"),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::p90;
+
+    #[test]
+    fn p90_is_nearest_rank() {
+        assert_eq!(p90(&[]), None);
+        assert_eq!(p90(&[4]), Some(4));
+        assert_eq!(p90(&(1..=10).collect::<Vec<_>>()), Some(9));
+        assert_eq!(p90(&(1..=20).collect::<Vec<_>>()), Some(18));
+        assert_eq!(p90(&[1, 1, 1, 30]), Some(30));
+    }
+
+    #[test]
+    fn next_month_start() {
+        use chrono::NaiveDate;
+        assert_eq!(
+            super::first_of_next_month(NaiveDate::from_ymd_opt(2026, 12, 15).unwrap()),
+            NaiveDate::from_ymd_opt(2027, 1, 1).unwrap()
+        );
+        assert_eq!(
+            super::first_of_next_month(NaiveDate::from_ymd_opt(2026, 1, 31).unwrap()),
+            NaiveDate::from_ymd_opt(2026, 2, 1).unwrap()
+        );
+    }
+}
+
+// ---------------------------------------------------------------- workflow definitions
+
+pub struct WorkflowView {
+    pub name: String,
+    pub limit: String,
+    pub steps: Vec<(String, String, String, String, String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "workflows.html")]
+struct WorkflowsPage {
+    page: Page,
+    flows: Vec<WorkflowView>,
+}
+
+/// Every workflow as data: steps, who acts, time limits, evidence, signatures, and
+/// where each action leads. Readable by all staff, so the rules are not hidden in code.
+pub async fn workflows(State(state): State<AppState>, actor: Actor) -> Result<Response, AppError> {
+    let flows = workflow::all_definitions()
+        .into_iter()
+        .map(|d| {
+            let names: HashMap<&str, &str> = d.steps.iter().map(|s| (s.code, s.name)).collect();
+            WorkflowView {
+                name: d.name.to_string(),
+                limit: match (d.total_limit, d.extended_limit) {
+                    (Some(t), Some(e)) => format!("全程 {t} 个工作日（延期后 {e} 个）"),
+                    (Some(t), None) => format!("全程 {t} 个工作日"),
+                    _ => "按各步骤时限".into(),
+                },
+                steps: d
+                    .steps
+                    .iter()
+                    .map(|s| {
+                        let next = s
+                            .actions
+                            .iter()
+                            .map(|(a, t)| {
+                                let to = match t {
+                                    workflow::Target::Step(c) => {
+                                        names.get(c).copied().unwrap_or(c).to_string()
+                                    }
+                                    workflow::Target::End(o) => format!("结束：{}", o.label()),
+                                    workflow::Target::Resume => "回到原步骤".into(),
+                                };
+                                format!("{} → {}", a.label(), to)
+                            })
+                            .collect::<Vec<_>>()
+                            .join("；");
+                        (
+                            s.name.to_string(),
+                            s.role.label().to_string(),
+                            if s.is_notice {
+                                "公示 7 天".into()
+                            } else {
+                                format!("{} 个工作日", s.deadline_working_days)
+                            },
+                            s.evidence.join("、"),
+                            if s.min_signatures > 0 {
+                                format!("{} 人", s.min_signatures)
+                            } else {
+                                String::new()
+                            },
+                            next,
+                        )
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    render(&WorkflowsPage {
+        page: Page::new(&state, &actor, "办理流程", "workflows").await,
+        flows,
+    })
+}
+
+// ---------------------------------------------------------------- PDFs
+
+fn pdf_response(bytes: Vec<u8>, filename: &str) -> Response {
+    let name = crate::auth::url_encode(filename);
+    (
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("inline; filename*=UTF-8''{name}"),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+async fn render_pdf<F>(f: F) -> Result<Vec<u8>, AppError>
+where
+    F: FnOnce() -> Result<Vec<u8>, doudi_pdf::PdfError> + Send + 'static,
+{
+    // Typesetting is CPU work: keep it off the async worker threads.
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(AppError::internal)?
+        .map_err(|e| AppError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, e.to_string()))
+}
+
+/// The printable notice (no login: it carries only what is posted anyway).
+pub async fn notice_pdf(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+) -> Result<Response, AppError> {
+    let id: i64 = file
+        .trim_end_matches(".pdf")
+        .parse()
+        .map_err(|_| AppError::not_found())?;
+    let n = cases::notice(&state.db, id)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    let town = doudi_store::regions::get(&state.db, &n.village_code[..9])
+        .await?
+        .map(|r| r.name)
+        .unwrap_or_default();
+    let doc = doudi_pdf::NoticeDoc {
+        title: format!("{town}{} {}公示", n.village_name, n.item_label),
+        village: n.village_name.clone(),
+        intro: format!(
+            "根据社会救助有关规定，经调查审核，现将{}救助对象情况公示如下：",
+            n.item_label
+        ),
+        rows: vec![doudi_pdf::NoticeLine {
+            name: n.masked_name.clone(),
+            household_size: n.household_size,
+            item: n.item_label.clone(),
+            amount: n
+                .amount_fen
+                .map(|a| format!("{} 元", money(a)))
+                .unwrap_or_default(),
+            reason: n.reason.clone(),
+        }],
+        start: n.start_date.clone(),
+        end: n.end_date.clone(),
+        objection_contact: format!(
+            "向{town}社会救助窗口当面、书面或电话反映；也可向区民政局反映。"
+        ),
+        issuer: format!("{town}办事处"),
+    };
+    let bytes = render_pdf(move || doudi_pdf::notice_pdf(&doc)).await?;
+    Ok(pdf_response(bytes, &format!("公示-{id}.pdf")))
+}
+
+/// The decision letter of an ended item: approval, or refusal with its reasons.
+pub async fn letter_pdf(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let i = item_in_scope(&state, &actor, id).await?;
+    actor.require(Action::HandleCase)?;
+    let s = parse_state(&i)?;
+    let Some(outcome) = s.outcome else {
+        return Err(AppError::bad_request("事项尚未办结，暂无决定书"));
+    };
+    let kind = ItemKind::from_code(&i.cols.kind).unwrap_or(ItemKind::DeptItem);
+    let last_note = s.history.last().map(|h| h.note.clone()).unwrap_or_default();
+    let approved = matches!(outcome, Outcome::Approved | Outcome::Paid);
+    let amount = s
+        .amount_fen
+        .map(|a| {
+            format!(
+                "{} 元{}",
+                money(a),
+                if matches!(kind, ItemKind::Dibao | ItemKind::Tekun) {
+                    "/月"
+                } else {
+                    ""
+                }
+            )
+        })
+        .unwrap_or_else(|| "—".into());
+    let ended = s.ended_on.unwrap_or_else(today_cn);
+    let doc = doudi_pdf::LetterDoc {
+        title: if approved { format!("{}审核确认决定书", kind.label()) } else { format!("{}不予批准告知书", kind.label()) },
+        number: format!("西民救〔{}〕{} 号", ended.year(), i.id),
+        addressee: format!("{}户", i.head_name),
+        body_paragraphs: if approved {
+            vec![
+                format!("你户于 {} 提出的{}申请，经调查、审核、公示，符合条件，决定给予救助。", s.item_started, kind.label()),
+                if matches!(kind, ItemKind::Dibao | ItemKind::Tekun) { format!("救助金自 {} 起按月发放。家庭人口、收入、财产状况发生变化的，请及时告知所在村（社区）或乡镇（街道）。", first_of_next_month(ended)) } else { "救助款物已发放，请妥善使用。".into() },
+            ]
+        } else {
+            vec![format!("你户于 {} 提出的{}申请，经审核，不符合条件，决定不予批准。", s.item_started, kind.label()), format!("理由：{}", if last_note.is_empty() { "见审核意见".to_string() } else { last_note.clone() })]
+        },
+        facts: vec![("救助事项".into(), kind.label().into()), ("决定".into(), outcome.label().into()), ("金额".into(), amount), ("决定日期".into(), ended.to_string())],
+        issuer: "西湖区民政局".into(),
+        date: ended.to_string(),
+        appeal_note: "如对本决定不服，可以自收到之日起 60 日内向上一级民政部门或本级人民政府申请行政复议，或者在 6 个月内向人民法院提起行政诉讼。".into(),
+    };
+    audit_letter(&state, &actor, &i).await?;
+    let bytes = render_pdf(move || doudi_pdf::letter_pdf(&doc)).await?;
+    Ok(pdf_response(bytes, &format!("决定书-{id}.pdf")))
+}
+
+async fn audit_letter(state: &AppState, actor: &Actor, i: &ItemRow) -> Result<(), AppError> {
+    audit_event(
+        &state,
+        &actor,
+        "view",
+        "case_item",
+        i.id.to_string(),
+        Some(i.household_id),
+        &i.village_code,
+        format!("生成事项 #{} 的决定书", i.id),
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,199 @@
+//! The web layer: axum routes, server-rendered pages (askama, Simplified Chinese),
+//! the REST API and its OpenAPI document. Handlers stay thin: parse the request, check
+//! the actor's permission and scope, call the store, render.
+
+pub mod api;
+pub mod auth;
+pub mod cases;
+pub mod error;
+pub mod forms;
+pub mod imports;
+pub mod ui_admin;
+pub mod ui_households;
+pub mod views;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use doudi_store::Db;
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Mark the session cookie `Secure` (set when served behind HTTPS).
+    pub secure_cookies: bool,
+    pub session_hours: i64,
+    /// Largest accepted upload (imports, attachments).
+    pub max_upload_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            secure_cookies: false,
+            session_hours: 12,
+            max_upload_bytes: 50 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub db: Db,
+    pub cfg: Arc<Config>,
+    pub progress: imports::ProgressMap,
+}
+
+impl AppState {
+    pub fn new(db: Db, cfg: Config) -> AppState {
+        AppState {
+            db,
+            cfg: Arc::new(cfg),
+            progress: Default::default(),
+        }
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let limit = state.cfg.max_upload_bytes;
+    Router::new()
+        .route("/", get(ui_households::dashboard))
+        .route("/login", get(ui_admin::login_form).post(ui_admin::login))
+        .route("/logout", post(ui_admin::logout))
+        .route(
+            "/account/password",
+            get(ui_admin::password_form).post(ui_admin::password_change),
+        )
+        .route("/households", get(ui_households::list))
+        .route("/households/export.xlsx", get(ui_households::export))
+        .route(
+            "/households/new",
+            get(ui_households::new_form).post(ui_households::create),
+        )
+        .route("/households/{id}", get(ui_households::show))
+        .route("/households/{id}/reveal", post(ui_households::reveal))
+        .route(
+            "/households/{id}/edit",
+            get(ui_households::edit_form).post(ui_households::edit),
+        )
+        .route(
+            "/households/{id}/members/new",
+            get(ui_households::member_new_form).post(ui_households::member_create),
+        )
+        .route(
+            "/households/{id}/split",
+            get(ui_households::split_form).post(ui_households::split),
+        )
+        .route("/households/{id}/items", post(ui_households::item_change))
+        .route(
+            "/households/{id}/items/confirm",
+            get(ui_households::item_confirm),
+        )
+        .route(
+            "/persons/{id}/edit",
+            get(ui_households::member_edit_form).post(ui_households::member_edit),
+        )
+        .route(
+            "/persons/{id}/move",
+            get(ui_households::move_form).post(ui_households::move_member),
+        )
+        .route(
+            "/persons/{id}/death",
+            get(ui_households::death_form).post(ui_households::death),
+        )
+        .route(
+            "/households/{id}/apply",
+            get(cases::apply_form).post(cases::apply),
+        )
+        .route("/applications/{id}", get(cases::application))
+        .route("/attachments/{id}", get(cases::attachment))
+        .route("/items/{id}", get(cases::item))
+        .route("/items/{id}/act", post(cases::act))
+        .route("/items/{id}/refer", post(cases::refer))
+        .route("/items/{id}/conference", post(cases::conference))
+        .route("/inbox", get(cases::inbox))
+        .route("/workflows", get(cases::workflows))
+        .route("/reports/cases", get(cases::report))
+        .route("/reports/cases.xlsx", get(cases::report_xlsx))
+        .route(
+            "/admin/calendar",
+            get(cases::calendar_page).post(cases::calendar_upload),
+        )
+        .route("/referrals/{id}", get(cases::referral))
+        .route("/referrals/{id}/act", post(cases::referral_act))
+        .route("/public/notices", get(cases::public_notices))
+        .route("/public/notices/{file}", get(cases::notice_pdf))
+        .route("/items/{id}/letter.pdf", get(cases::letter_pdf))
+        .route("/imports", get(imports::index).post(imports::upload))
+        .route("/imports/template.xlsx", get(imports::template_xlsx))
+        .route("/imports/template.csv", get(imports::template_csv))
+        .route("/imports/{id}", get(imports::show))
+        .route("/imports/{id}/report.xlsx", get(imports::report_xlsx))
+        .route("/audit", get(ui_admin::audit))
+        .route(
+            "/admin/regions",
+            get(ui_admin::regions).post(ui_admin::region_create),
+        )
+        .route("/admin/regions/{code}", post(ui_admin::region_update))
+        .route("/admin/users", get(ui_admin::users))
+        .route(
+            "/admin/users/new",
+            get(ui_admin::user_new_form).post(ui_admin::user_create),
+        )
+        .route(
+            "/admin/users/{id}",
+            get(ui_admin::user_edit_form).post(ui_admin::user_edit),
+        )
+        .route(
+            "/admin/users/{id}/password",
+            post(ui_admin::user_reset_password),
+        )
+        .route("/admin/users/{id}/tokens", post(ui_admin::token_create))
+        .route(
+            "/admin/users/{id}/tokens/{tid}/revoke",
+            post(ui_admin::token_revoke),
+        )
+        .merge(api::routes())
+        .route("/static/app.css", get(stylesheet))
+        .route("/healthz", get(|| async { "ok" }))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::csrf_guard,
+        ))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+async fn stylesheet() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        include_str!("../static/app.css"),
+    )
+}
+
+/// Serves until Ctrl-C. A background task ends public notices whose 7 days are over
+/// (every 10 minutes; pages that show notices also do it on access).
+pub async fn serve(state: AppState, listen: &str) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let db = state.db.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            if let Err(e) = cases::end_expired_notices(&db).await {
+                tracing::warn!("ending expired notices: {}", e.message);
+            }
+        }
+    });
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+}

@@ -1,0 +1,219 @@
+//! Shared page context and display helpers for templates.
+
+use doudi_domain::Coded;
+use doudi_domain::access::Action;
+use doudi_domain::household::Category;
+
+use crate::AppState;
+use crate::auth::Actor;
+
+pub struct NavItem {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub active: bool,
+}
+
+/// What every signed-in page needs: title, who is signed in, navigation, a notice.
+pub struct Page {
+    pub title: String,
+    pub user: String,
+    pub role: String,
+    pub region: String,
+    pub nav: Vec<NavItem>,
+    pub notice: Option<String>,
+}
+
+impl Page {
+    pub async fn new(
+        state: &AppState,
+        actor: &Actor,
+        title: impl Into<String>,
+        section: &str,
+    ) -> Page {
+        let region = doudi_store::regions::get(&state.db, actor.region.as_str())
+            .await
+            .ok()
+            .flatten()
+            .map(|r| r.name)
+            .unwrap_or_else(|| actor.region.as_str().to_string());
+        let mut nav = vec![NavItem {
+            href: "/",
+            label: "工作台",
+            active: section == "home",
+        }];
+        if actor.may(Action::HandleCase) || actor.may(Action::HandleReferral) {
+            nav.push(NavItem {
+                href: "/inbox",
+                label: "我的待办",
+                active: section == "inbox" || section == "cases",
+            });
+        }
+        if actor.may(Action::ViewHousehold) {
+            nav.push(NavItem {
+                href: "/households",
+                label: "家庭档案",
+                active: section == "households",
+            });
+        }
+        if actor.may(Action::HandleCase) || actor.may(Action::ReadAudit) {
+            nav.push(NavItem {
+                href: "/reports/cases",
+                label: "报表",
+                active: section == "reports",
+            });
+            nav.push(NavItem {
+                href: "/workflows",
+                label: "流程",
+                active: section == "workflows",
+            });
+        }
+        if actor.may(Action::ImportHouseholds) {
+            nav.push(NavItem {
+                href: "/imports",
+                label: "批量导入",
+                active: section == "imports",
+            });
+        }
+        if actor.may(Action::ReadAudit) {
+            nav.push(NavItem {
+                href: "/audit",
+                label: "审计日志",
+                active: section == "audit",
+            });
+        }
+        if actor.may(Action::ManageRegions) {
+            nav.push(NavItem {
+                href: "/admin/regions",
+                label: "区划管理",
+                active: section == "regions",
+            });
+        }
+        if actor.may(Action::ManageCalendar) {
+            nav.push(NavItem {
+                href: "/admin/calendar",
+                label: "工作日历",
+                active: section == "calendar",
+            });
+        }
+        if actor.may(Action::ManageUsers) {
+            nav.push(NavItem {
+                href: "/admin/users",
+                label: "账号管理",
+                active: section == "users",
+            });
+        }
+        Page {
+            title: title.into(),
+            user: actor.user.display_name.clone(),
+            role: actor.role.label().to_string(),
+            region,
+            nav,
+            notice: None,
+        }
+    }
+    pub fn with_notice(mut self, msg: Option<&str>) -> Page {
+        self.notice = msg.and_then(notice_text).map(str::to_string);
+        self
+    }
+}
+
+/// Flash messages travel as short codes in the redirect URL (`?msg=saved`).
+pub fn notice_text(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "saved" => "已保存。",
+        "created" => "已创建。",
+        "member_added" => "已添加成员。",
+        "moved" => "成员已迁移，原家庭与目标家庭的历史均已保留。",
+        "split" => "已完成分户。",
+        "death" => "已登记死亡。",
+        "password" => "密码已修改，其他设备上的登录已失效。",
+        "item" => "已更新。",
+        "token" => "令牌已吊销。",
+        _ => return None,
+    })
+}
+
+pub fn label<T: Coded>(code: &str) -> String {
+    T::from_code(code)
+        .map(|v| v.label().to_string())
+        .unwrap_or_else(|| code.to_string())
+}
+
+pub fn categories_label(codes: &str) -> String {
+    codes
+        .split(',')
+        .filter(|c| !c.is_empty())
+        .map(label::<Category>)
+        .collect::<Vec<_>>()
+        .join("、")
+}
+
+pub fn money(fen: i64) -> String {
+    doudi_domain::Money::from_fen(fen).to_string()
+}
+
+/// Stored UTC timestamp → "2026-11-23 20:15" in China time.
+pub fn local_time(ts: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(ts)
+        .map(|t| {
+            (t.with_timezone(&chrono::Utc) + chrono::Duration::hours(8))
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+        .unwrap_or_else(|_| ts.to_string())
+}
+
+pub fn mask_id(id: &str) -> String {
+    doudi_domain::IdNumber::parse(id)
+        .map(|i| i.masked())
+        .unwrap_or_else(|_| "******".into())
+}
+
+/// Options for a <select>: (value, label, selected).
+pub fn options<T: Coded>(selected: &str) -> Vec<(String, String, bool)> {
+    T::all()
+        .iter()
+        .map(|v| {
+            (
+                v.code().to_string(),
+                v.label().to_string(),
+                v.code() == selected,
+            )
+        })
+        .collect()
+}
+
+/// Pagination links that keep the current filters.
+pub struct Pager {
+    pub page: i64,
+    pub pages: i64,
+    pub total_label: String,
+    pub prev: Option<String>,
+    pub next: Option<String>,
+}
+
+impl Pager {
+    pub fn new(base_query: &str, page: i64, per_page: i64, total: i64, cap: i64) -> Pager {
+        let page = page.clamp(1, 100_000);
+        let capped = total > cap;
+        let total = total.min(cap);
+        let pages = ((total + per_page - 1) / per_page).max(1);
+        let link = |p: i64| {
+            format!(
+                "?{base_query}{}page={p}",
+                if base_query.is_empty() { "" } else { "&" }
+            )
+        };
+        Pager {
+            page,
+            pages,
+            total_label: if capped {
+                format!("{cap} 户以上")
+            } else {
+                format!("{total} 户")
+            },
+            prev: (page > 1).then(|| link(page - 1)),
+            next: (page < pages || (capped && page == pages)).then(|| link(page.saturating_add(1))),
+        }
+    }
+}

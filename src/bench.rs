@@ -1,0 +1,590 @@
+//! `doudi bench …`: figures measured on generated data (printed, and copied into
+//! docs/performance.md by hand). Each bench uses a fresh database: a temporary SQLite
+//! file, or a temporary schema in the PostgreSQL database named by the URL.
+
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use doudi_demo::{DemoGenerator, DemoRegion};
+use doudi_domain::household::HouseholdRecord;
+use doudi_domain::{Coded, RegionCode, RegionLevel};
+use doudi_store::audit::AuditActor;
+use doudi_store::households::{self as hh, Scope, SearchFilter};
+use doudi_store::{Backend, Db, Result};
+use rand::{Rng, SeedableRng};
+
+use crate::setup;
+
+/// A scratch database that is removed when dropped (best effort).
+pub struct Scratch {
+    pub db: Db,
+    url: String,
+    sqlite_path: Option<String>,
+    pg_schema: Option<String>,
+}
+
+impl Scratch {
+    pub async fn new(base_url: &str, tag: &str) -> Result<Scratch> {
+        let unique = format!(
+            "{}_{}_{}",
+            tag,
+            std::process::id(),
+            chrono::Utc::now().timestamp_micros()
+        );
+        if base_url.starts_with("sqlite:") {
+            let path = format!("{}/doudi-{unique}.db", std::env::temp_dir().display());
+            let url = format!("sqlite://{path}");
+            let db = Db::connect(&url, None).await?;
+            db.migrate().await?;
+            Ok(Scratch {
+                db,
+                url,
+                sqlite_path: Some(path),
+                pg_schema: None,
+            })
+        } else {
+            let admin = Db::connect(base_url, None).await?;
+            let schema = format!("bench_{unique}");
+            doudi_store::sqlx::query(doudi_store::sqlx::AssertSqlSafe(format!(
+                "CREATE SCHEMA {schema}"
+            )))
+            .execute(&admin.pool)
+            .await?;
+            admin.pool.close().await;
+            let db = Db::connect(base_url, Some(&schema)).await?;
+            db.migrate().await?;
+            Ok(Scratch {
+                db,
+                url: base_url.to_string(),
+                sqlite_path: None,
+                pg_schema: Some(schema),
+            })
+        }
+    }
+
+    pub async fn drop_now(self) {
+        self.db.pool.close().await;
+        if let Some(p) = &self.sqlite_path {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{p}{suffix}"));
+            }
+        }
+        if let Some(s) = &self.pg_schema {
+            if let Ok(admin) = Db::connect(&self.url, None).await {
+                let _ = doudi_store::sqlx::query(doudi_store::sqlx::AssertSqlSafe(format!(
+                    "DROP SCHEMA {s} CASCADE"
+                )))
+                .execute(&admin.pool)
+                .await;
+            }
+        }
+    }
+}
+
+fn backend_name(db: &Db) -> &'static str {
+    match db.backend {
+        Backend::Sqlite => "SQLite",
+        Backend::Postgres => "PostgreSQL",
+    }
+}
+
+fn today() -> NaiveDate {
+    doudi_store::today_cn()
+}
+
+/// Demo generation rate: pure generation, then generation + writing.
+pub async fn generate(url: &str, households: usize) -> Result<()> {
+    let regions = doudi_demo::demo_regions(1);
+    let villages: Vec<DemoRegion> = regions
+        .iter()
+        .filter(|r| r.level == RegionLevel::Village)
+        .cloned()
+        .collect();
+    let t = Instant::now();
+    let mut g = DemoGenerator::new(1, villages, today());
+    let mut people = 0usize;
+    for _ in 0..households {
+        people += g.next_household().members.len();
+    }
+    let gen_s = t.elapsed().as_secs_f64();
+    println!(
+        "generate (in memory): {households} households, {people} people in {gen_s:.2} s = {:.0} households/s",
+        households as f64 / gen_s
+    );
+    let scratch = Scratch::new(url, "gen").await?;
+    let regions = setup::load_regions(&scratch.db, 1).await?;
+    let t = Instant::now();
+    setup::load_households(&scratch.db, &regions, 1, households, today(), &|_| {}).await?;
+    let s = t.elapsed().as_secs_f64();
+    println!(
+        "generate + write ({}): {households} households in {s:.2} s = {:.0} households/s",
+        backend_name(&scratch.db),
+        households as f64 / s
+    );
+    scratch.drop_now().await;
+    Ok(())
+}
+
+/// Rows of the import template for generated households (one row per member).
+pub fn template_rows(records: &[HouseholdRecord]) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    for (k, rec) in records.iter().enumerate() {
+        for (i, m) in rec.members.iter().enumerate() {
+            let income = rec.incomes.iter().find(|x| x.member_index == Some(i));
+            let sc = doudi_domain::person::SelfCareItem::all()
+                .iter()
+                .filter(|it| m.self_care.unable(**it))
+                .map(|it| it.label())
+                .collect::<Vec<_>>()
+                .join("、");
+            let head = i == 0;
+            rows.push(vec![
+                format!("H{k}"),
+                if head {
+                    rec.village_code.clone()
+                } else {
+                    String::new()
+                },
+                if head {
+                    rec.registration_address.clone()
+                } else {
+                    String::new()
+                },
+                if head {
+                    rec.residence_address.clone()
+                } else {
+                    String::new()
+                },
+                if head {
+                    rec.phone.clone().unwrap_or_default()
+                } else {
+                    String::new()
+                },
+                m.relation.label().to_string(),
+                m.name.clone(),
+                m.id_number.as_str().to_string(),
+                m.phone.clone().unwrap_or_default(),
+                m.disability
+                    .map(|d| d.0.label().to_string())
+                    .unwrap_or_default(),
+                m.disability.map(|d| d.1.to_string()).unwrap_or_default(),
+                m.illnesses.clone(),
+                sc,
+                m.employment.label().to_string(),
+                m.schooling.label().to_string(),
+                income.map(|x| x.monthly.yuan_string()).unwrap_or_default(),
+                income
+                    .map(|x| x.kind.label().to_string())
+                    .unwrap_or_default(),
+                if head {
+                    rec.categories
+                        .iter()
+                        .filter(|c| c.end.is_none())
+                        .map(|c| c.category.label())
+                        .collect::<Vec<_>>()
+                        .join("、")
+                } else {
+                    String::new()
+                },
+                if head {
+                    rec.categories
+                        .iter()
+                        .find(|c| c.end.is_none())
+                        .map(|c| c.start.to_string())
+                        .unwrap_or_default()
+                } else {
+                    String::new()
+                },
+            ]);
+        }
+    }
+    rows
+}
+
+/// A CSV import file of about `rows` rows of generated (valid, living) households.
+pub fn import_csv(rows: usize, seed: u64) -> Vec<u8> {
+    let regions = doudi_demo::demo_regions(1);
+    let villages: Vec<DemoRegion> = regions
+        .iter()
+        .filter(|r| r.level == RegionLevel::Village)
+        .cloned()
+        .collect();
+    let mut g = DemoGenerator::new(seed, villages, today());
+    let mut records = Vec::new();
+    let mut n = 0;
+    while n < rows {
+        let mut r = g.next_household();
+        r.members.retain(|m| m.deceased_on.is_none());
+        if r.members.is_empty() || r.members[0].relation.code() != "head" {
+            continue;
+        }
+        r.incomes
+            .retain(|i| i.member_index.is_none_or(|k| k < r.members.len()));
+        n += r.members.len();
+        records.push(r);
+    }
+    let mut w = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
+    w.write_record(doudi_sheets::TEMPLATE_COLUMNS).expect("csv");
+    for row in template_rows(&records) {
+        w.write_record(&row).expect("csv");
+    }
+    w.into_inner().expect("csv")
+}
+
+/// Import of a generated file of `rows` rows through the same path as the UI.
+pub async fn import(url: &str, rows: usize) -> Result<()> {
+    let bytes = import_csv(rows, 7);
+    let scratch = Scratch::new(url, "import").await?;
+    setup::load_regions(&scratch.db, 1).await?;
+    let scope = Scope(RegionCode::parse("330106").expect("county"));
+    let t = Instant::now();
+    let outcome = doudi_web::imports::run_import(
+        &scratch.db,
+        &AuditActor::system(),
+        &scope,
+        "bench.csv",
+        &bytes,
+        doudi_web::imports::ImportMode::AllOrNothing,
+        &|_, _| {},
+    )
+    .await
+    .map_err(doudi_store::StoreError::Invalid)?;
+    let s = t.elapsed().as_secs_f64();
+    println!(
+        "import ({}): {} rows ({} households, {} rejected) in {s:.2} s = {:.0} rows/s",
+        backend_name(&scratch.db),
+        outcome.total_rows,
+        outcome.households_created,
+        outcome.rejected.len(),
+        outcome.total_rows as f64 / s
+    );
+    scratch.drop_now().await;
+    Ok(())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+/// Household search latency at `households` generated households, per query kind,
+/// for the district user and for a town user.
+pub async fn search(url: &str, households: usize, queries: usize) -> Result<()> {
+    let scratch = Scratch::new(url, "search").await?;
+    let db = &scratch.db;
+    let regions = setup::load_regions(db, 1).await?;
+    let t = Instant::now();
+    setup::load_households(db, &regions, 1, households, today(), &|done| {
+        if done % 100_000 == 0 {
+            eprintln!(
+                "  loaded {done} households ({:.0} s)",
+                t.elapsed().as_secs_f64()
+            );
+        }
+    })
+    .await?;
+    if db.backend == Backend::Postgres {
+        doudi_store::sqlx::query("ANALYZE")
+            .execute(&db.pool)
+            .await?;
+    }
+    println!(
+        "search ({}): loaded {households} households in {:.1} s",
+        backend_name(db),
+        t.elapsed().as_secs_f64()
+    );
+    // Sample real values to search for.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+    let max_id: i64 = doudi_store::sqlx::query_scalar("SELECT MAX(id) FROM persons")
+        .fetch_one(&db.pool)
+        .await?;
+    let mut samples = Vec::new();
+    while samples.len() < queries {
+        let id = rng.random_range(1..=max_id);
+        let row: Option<(String, String, Option<String>, String)> = doudi_store::sqlx::query_as(
+            "SELECT name, id_number, phone, town_code FROM persons WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await?;
+        if let Some(r) = row {
+            samples.push(r);
+        }
+    }
+    let county = Scope(RegionCode::parse("330106").expect("county"));
+    let kinds: [(
+        &str,
+        fn(&(String, String, Option<String>, String)) -> Option<String>,
+    ); 5] = [
+        ("name (full)", |s| Some(s.0.clone())),
+        ("name (first 2 chars)", |s| {
+            Some(s.0.chars().take(2).collect())
+        }),
+        ("ID number (full)", |s| Some(s.1.clone())),
+        ("ID number (last 6)", |s| Some(s.1[12..].to_string())),
+        ("phone", |s| s.2.clone()),
+    ];
+    println!(
+        "{:<24} {:>10} {:>10} {:>10} {:>10}",
+        "query", "district p50", "p99", "town p50", "p99"
+    );
+    let mut all_d = Vec::new();
+    let mut all_t = Vec::new();
+    for (label, f) in kinds {
+        let mut d = Vec::new();
+        let mut tw = Vec::new();
+        for s in &samples {
+            let Some(q) = f(s) else { continue };
+            let filter = SearchFilter {
+                q: Some(q),
+                page: 1,
+                per_page: 20,
+                ..Default::default()
+            };
+            let t = Instant::now();
+            hh::search(db, &county, &filter, 10_000).await?;
+            d.push(t.elapsed());
+            let town = Scope(RegionCode::parse(&s.3).expect("town"));
+            let t = Instant::now();
+            hh::search(db, &town, &filter, 10_000).await?;
+            tw.push(t.elapsed());
+        }
+        d.sort();
+        tw.sort();
+        println!(
+            "{label:<24} {:>9.2}ms {:>8.2}ms {:>9.2}ms {:>8.2}ms",
+            percentile(&d, 0.5),
+            percentile(&d, 0.99),
+            percentile(&tw, 0.5),
+            percentile(&tw, 0.99)
+        );
+        all_d.extend(d);
+        all_t.extend(tw);
+    }
+    all_d.sort();
+    all_t.sort();
+    println!(
+        "{:<24} {:>9.2}ms {:>8.2}ms {:>9.2}ms {:>8.2}ms",
+        "all",
+        percentile(&all_d, 0.5),
+        percentile(&all_d, 0.99),
+        percentile(&all_t, 0.5),
+        percentile(&all_t, 0.99)
+    );
+    // The unfiltered first page of the list, as a user opens it.
+    let mut first = Vec::new();
+    for _ in 0..50 {
+        let t = Instant::now();
+        hh::search(
+            db,
+            &county,
+            &SearchFilter {
+                page: 1,
+                per_page: 20,
+                ..Default::default()
+            },
+            10_000,
+        )
+        .await?;
+        first.push(t.elapsed());
+    }
+    first.sort();
+    println!(
+        "{:<24} {:>9.2}ms {:>8.2}ms",
+        "list first page",
+        percentile(&first, 0.5),
+        percentile(&first, 0.99)
+    );
+    scratch.drop_now().await;
+    Ok(())
+}
+
+/// Inbox latency with `households` households and `cases` open items: for a town case
+/// worker (town scope) and for the district approver (whole district), p50/p99.
+pub async fn inbox(url: &str, households: usize, cases: usize, queries: usize) -> Result<()> {
+    use doudi_domain::workflow::{self, ItemKind};
+    use doudi_store::bulk::{Val, insert_rows};
+    let scratch = Scratch::new(url, "inbox").await?;
+    let db = &scratch.db;
+    let regions = setup::load_regions(db, 1).await?;
+    let t = Instant::now();
+    setup::load_households(db, &regions, 1, households, today(), &|done| {
+        if done % 200_000 == 0 {
+            eprintln!(
+                "  loaded {done} households ({:.0} s)",
+                t.elapsed().as_secs_f64()
+            );
+        }
+    })
+    .await?;
+    let user_id =
+        setup::create_user(db, &setup::demo_accounts(&regions)[0], "bench-password-1").await?;
+    // Open items spread over the registry, each at a random step of its workflow.
+    let cal = doudi_domain::calendar::WorkCalendar::builtin();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    let max_h: i64 = doudi_store::sqlx::query_scalar("SELECT MAX(id) FROM households")
+        .fetch_one(&db.pool)
+        .await?;
+    let today = today();
+    let t2 = Instant::now();
+    let mut done = 0;
+    while done < cases {
+        let n = (cases - done).min(2_000);
+        let ids: Vec<i64> = (0..n).map(|_| rng.random_range(1..=max_h)).collect();
+        let marks = (1..=ids.len())
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut q =
+            doudi_store::sqlx::query_as::<_, (i64, String)>(doudi_store::sqlx::AssertSqlSafe(
+                format!("SELECT id, village_code FROM households WHERE id IN ({marks})"),
+            ));
+        for id in &ids {
+            q = q.bind(*id);
+        }
+        let hh: Vec<(i64, String)> = q.fetch_all(&db.pool).await?;
+        let mut tx = db.begin_write().await?;
+        let first_app: i64 =
+            doudi_store::sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM applications")
+                .fetch_one(&mut *tx)
+                .await?;
+        let mut apps = Vec::new();
+        let mut items = Vec::new();
+        for (k, (hid, village)) in hh.iter().enumerate() {
+            let app_id = first_app + k as i64;
+            apps.push(vec![
+                Val::I(app_id),
+                Val::S(village[..6].into()),
+                Val::S(village[..9].into()),
+                Val::S(village.clone()),
+                Val::I(*hid),
+                Val::S("window".into()),
+                Val::S("生成的测试申请".into()),
+                Val::I(user_id),
+                Val::S(doudi_store::now_ts()),
+            ]);
+            let kind = ItemKind::all()[rng.random_range(0..ItemKind::all().len())];
+            let started = today - chrono::Days::new(rng.random_range(0..60));
+            let mut state = workflow::start(kind, started, false, &cal).expect("start");
+            let def = workflow::definition(kind);
+            let step = &def.steps[rng.random_range(0..def.steps.len())];
+            state.step = Some(step.code);
+            state.step_role = Some(step.role);
+            state.step_due = started + chrono::Days::new(rng.random_range(1..40));
+            items.push(vec![
+                Val::S(village[..6].into()),
+                Val::S(village[..9].into()),
+                Val::S(village.clone()),
+                Val::I(app_id),
+                Val::I(*hid),
+                Val::S(kind.code().into()),
+                Val::S(String::new()),
+                Val::S(step.code.into()),
+                Val::S(step.role.code().into()),
+                Val::S(state.step_started.to_string()),
+                Val::S(state.step_due.to_string()),
+                Val::S(state.item_started.to_string()),
+                Val::S(serde_json::to_string(&state).expect("json")),
+                Val::S(doudi_store::now_ts()),
+            ]);
+        }
+        insert_rows(
+            &mut tx,
+            db.backend,
+            "applications",
+            &[
+                "id",
+                "county_code",
+                "town_code",
+                "village_code",
+                "household_id",
+                "channel",
+                "situation",
+                "created_by",
+                "created_at",
+            ],
+            &apps,
+        )
+        .await?;
+        insert_rows(
+            &mut tx,
+            db.backend,
+            "case_items",
+            &[
+                "county_code",
+                "town_code",
+                "village_code",
+                "application_id",
+                "household_id",
+                "kind",
+                "department",
+                "step",
+                "step_role",
+                "step_started",
+                "step_due",
+                "item_started",
+                "state_json",
+                "updated_at",
+            ],
+            &items,
+        )
+        .await?;
+        tx.commit().await?;
+        done += hh.len().max(1);
+    }
+    if db.backend == Backend::Postgres {
+        doudi_store::sqlx::query("SELECT setval(pg_get_serial_sequence('applications', 'id'), (SELECT MAX(id) FROM applications))").execute(&db.pool).await?;
+        doudi_store::sqlx::query("ANALYZE")
+            .execute(&db.pool)
+            .await?;
+    }
+    let open: i64 =
+        doudi_store::sqlx::query_scalar("SELECT COUNT(*) FROM case_items WHERE step IS NOT NULL")
+            .fetch_one(&db.pool)
+            .await?;
+    println!(
+        "inbox ({}): {households} households loaded in {:.1} s; {open} open items in {:.1} s",
+        backend_name(db),
+        t.elapsed().as_secs_f64() - t2.elapsed().as_secs_f64(),
+        t2.elapsed().as_secs_f64()
+    );
+    let towns: Vec<String> = regions
+        .iter()
+        .filter(|r| r.level == RegionLevel::Town)
+        .map(|r| r.code.clone())
+        .collect();
+    let county = Scope(RegionCode::parse("330106").expect("county"));
+    let mut town_lat = Vec::new();
+    let mut district_lat = Vec::new();
+    let mut overdue_lat = Vec::new();
+    let today_s = today.to_string();
+    for k in 0..queries {
+        let town = Scope(RegionCode::parse(&towns[k % towns.len()]).expect("town"));
+        let t = Instant::now();
+        doudi_store::cases::inbox(db, &town, "town_caseworker", 50).await?;
+        town_lat.push(t.elapsed());
+        let t = Instant::now();
+        doudi_store::cases::inbox(db, &county, "district_approver", 50).await?;
+        district_lat.push(t.elapsed());
+        let t = Instant::now();
+        doudi_store::cases::overdue(db, &county, &today_s, 50).await?;
+        overdue_lat.push(t.elapsed());
+    }
+    for (label, v) in [
+        ("inbox, town case worker", &mut town_lat),
+        ("inbox, district approver", &mut district_lat),
+        ("overdue, whole district", &mut overdue_lat),
+    ] {
+        v.sort();
+        println!(
+            "{label:<26} p50 {:>7.2} ms   p99 {:>7.2} ms",
+            percentile(v, 0.5),
+            percentile(v, 0.99)
+        );
+    }
+    scratch.drop_now().await;
+    Ok(())
+}

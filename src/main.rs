@@ -1,0 +1,479 @@
+//! `doudi` — the command line: serve, demo, migrate, import, export, user, bench.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use doudi::{bench, setup};
+use doudi_domain::access::Role;
+use doudi_domain::{Coded, RegionCode};
+use doudi_store::Db;
+use doudi_store::audit::AuditActor;
+use doudi_store::households::{Scope, SearchFilter};
+use doudi_web::{AppState, Config};
+
+#[derive(Parser)]
+#[command(
+    name = "doudi",
+    version,
+    about = "兜底 — 社会救助平台 (social assistance platform)"
+)]
+struct Cli {
+    /// Database: sqlite://FILE (default ./doudi.db) or postgres://user@host/db
+    #[arg(
+        long,
+        global = true,
+        env = "DOUDI_DATABASE_URL",
+        default_value = "sqlite://doudi.db"
+    )]
+    database_url: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the web UI and the API.
+    Serve {
+        #[arg(long, env = "DOUDI_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Mark cookies Secure (when served behind HTTPS).
+        #[arg(long, env = "DOUDI_SECURE_COOKIES")]
+        secure_cookies: bool,
+    },
+    /// Create a demo district (西湖区) with accounts and generated households, then serve.
+    Demo {
+        #[arg(long, env = "DOUDI_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+        #[arg(long, default_value_t = 20_000)]
+        households: usize,
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+        /// Delete an existing SQLite demo file first.
+        #[arg(long)]
+        reset: bool,
+        /// Load only; do not start the server.
+        #[arg(long)]
+        no_serve: bool,
+    },
+    /// Apply database migrations.
+    Migrate,
+    /// Import households from .xlsx/.csv as a user (rows validated; report printed).
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        user: String,
+        /// all = nothing is written if any row is rejected; accepted = write the valid households
+        #[arg(long, default_value = "all")]
+        mode: String,
+    },
+    /// Export the households a user can see to .xlsx (ID numbers masked).
+    Export {
+        out: PathBuf,
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        q: Option<String>,
+        #[arg(long)]
+        village: Option<String>,
+        #[arg(long)]
+        category: Option<String>,
+    },
+    /// Manage accounts.
+    User {
+        #[command(subcommand)]
+        action: UserCmd,
+    },
+    /// Load a year's official holiday arrangement (JSON as in data/holidays/).
+    Calendar { file: PathBuf },
+    /// Benchmarks on generated data.
+    Bench {
+        #[command(subcommand)]
+        which: BenchCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Add an account: --role one of village_assistant, town_caseworker, town_reviewer,
+    /// district_approver, dept_liaison, charity, supervisor, admin.
+    Add {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        region: String,
+        #[arg(long, env = "DOUDI_NEW_PASSWORD")]
+        password: String,
+    },
+    /// Set a new password.
+    Passwd {
+        #[arg(long)]
+        username: String,
+        #[arg(long, env = "DOUDI_NEW_PASSWORD")]
+        password: String,
+    },
+    /// Create an API token for an account and print it once.
+    Token {
+        #[arg(long)]
+        username: String,
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+    /// List accounts.
+    List,
+}
+
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// Demo generation rate (households/s), in memory and written to the database.
+    Generate {
+        #[arg(long, default_value_t = 100_000)]
+        households: usize,
+    },
+    /// Import of a generated file through the UI's import path.
+    Import {
+        #[arg(long, default_value_t = 100_000)]
+        rows: usize,
+    },
+    /// Household search latency p50/p99.
+    Search {
+        #[arg(long, default_value_t = 1_000_000)]
+        households: usize,
+        #[arg(long, default_value_t = 200)]
+        queries: usize,
+    },
+    /// Inbox latency with open cases.
+    Inbox {
+        #[arg(long, default_value_t = 1_000_000)]
+        households: usize,
+        #[arg(long, default_value_t = 200_000)]
+        cases: usize,
+        #[arg(long, default_value_t = 200)]
+        queries: usize,
+    },
+    /// All of the above with the figures the foundation issue asks for.
+    All {
+        #[arg(long, default_value_t = 1_000_000)]
+        households: usize,
+    },
+}
+
+type AnyResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=error".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    if let Err(e) = run(cli).await {
+        eprintln!("错误 / error: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn open(url: &str) -> AnyResult<Db> {
+    let db = Db::connect(url, None).await?;
+    db.migrate().await?;
+    Ok(db)
+}
+
+async fn actor_scope(db: &Db, username: &str) -> AnyResult<(AuditActor, Scope)> {
+    let u = doudi_store::users::by_username(db, username)
+        .await?
+        .ok_or_else(|| format!("没有用户 {username}"))?;
+    let role = Role::from_code(&u.role).ok_or("unknown role")?;
+    if !doudi_domain::access::may(role, doudi_domain::access::Action::ViewHousehold) {
+        return Err(format!("用户 {username} 的角色（{}）不能访问家庭档案", role.label()).into());
+    }
+    let scope = Scope(RegionCode::parse(&u.region_code)?);
+    Ok((
+        AuditActor {
+            user_id: Some(u.id),
+            username: u.username,
+            role: u.role,
+        },
+        scope,
+    ))
+}
+
+async fn run(cli: Cli) -> AnyResult<()> {
+    match cli.command {
+        Command::Serve {
+            listen,
+            secure_cookies,
+        } => {
+            let db = open(&cli.database_url).await?;
+            println!("doudi 已启动：http://{listen}/");
+            let state = AppState::new(
+                db,
+                Config {
+                    secure_cookies,
+                    ..Default::default()
+                },
+            );
+            doudi_web::serve(state, &listen).await?;
+        }
+        Command::Demo {
+            listen,
+            households,
+            seed,
+            reset,
+            no_serve,
+        } => {
+            if reset {
+                if let Some(path) = cli.database_url.strip_prefix("sqlite://") {
+                    let path = path.split('?').next().unwrap_or(path);
+                    for suffix in ["", "-wal", "-shm"] {
+                        let _ = std::fs::remove_file(format!("{path}{suffix}"));
+                    }
+                }
+            }
+            let db = open(&cli.database_url).await?;
+            if db.has_data().await? {
+                println!("数据库中已有数据，直接启动（如需重建演示数据，请加 --reset）。");
+            } else {
+                println!("正在生成演示数据：西湖区，{households} 户……");
+                let t = std::time::Instant::now();
+                let accounts =
+                    setup::demo(&db, seed, households, doudi_store::today_cn(), &|done| {
+                        if done % 10_000 == 0 {
+                            eprintln!("  已生成 {done} 户");
+                        }
+                    })
+                    .await?;
+                println!("演示数据已生成（{:.1} 秒）。", t.elapsed().as_secs_f64());
+                let _ = accounts;
+            }
+            print_accounts();
+            if !no_serve {
+                println!("\n请用浏览器打开：http://{listen}/   （按 Ctrl-C 停止）");
+                let state = AppState::new(db, Config::default());
+                doudi_web::serve(state, &listen).await?;
+            }
+        }
+        Command::Migrate => {
+            let db = Db::connect(&cli.database_url, None).await?;
+            let n = db.migrate().await?;
+            println!("已应用 {n} 个迁移。");
+        }
+        Command::Import { file, user, mode } => {
+            let db = open(&cli.database_url).await?;
+            let (actor, scope) = actor_scope(&db, &user).await?;
+            let mode = doudi_web::imports::ImportMode::parse(&mode)
+                .ok_or("--mode 应为 all 或 accepted")?;
+            let bytes = std::fs::read(&file)?;
+            let name = file
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("import")
+                .to_string();
+            let report = |done: usize, total: usize| {
+                if total > 0 && (done == total || done % 10_000 < 10) {
+                    eprint!("\r  {done}/{total} 行 ({}%)", done * 100 / total);
+                }
+            };
+            let o =
+                doudi_web::imports::run_import(&db, &actor, &scope, &name, &bytes, mode, &report)
+                    .await?;
+            eprintln!();
+            for r in &o.rejected {
+                println!(
+                    "第 {} 行\t{}\t{}\t{}\t{}",
+                    r.line, r.household_key, r.name, r.id_number_masked, r.reason
+                );
+            }
+            if o.nothing_written {
+                println!("{} 行未通过校验，未导入任何数据。", o.rejected.len());
+                std::process::exit(2);
+            }
+            println!(
+                "导入完成：新建 {} 户，{} 行；未导入 {} 行。",
+                o.households_created,
+                o.accepted_rows,
+                o.rejected.len()
+            );
+        }
+        Command::Export {
+            out,
+            user,
+            q,
+            village,
+            category,
+        } => {
+            let db = open(&cli.database_url).await?;
+            let (_, scope) = actor_scope(&db, &user).await?;
+            let f = SearchFilter {
+                q,
+                village,
+                category,
+                page: 1,
+                per_page: 500,
+                ..Default::default()
+            };
+            let rows = doudi_store::households::export_rows(&db, &scope, &f, 1_000_000).await?;
+            let table: Vec<Vec<String>> = rows
+                .iter()
+                .flat_map(|(h, ms)| {
+                    ms.iter().map(move |p| {
+                        vec![
+                            h.id.to_string(),
+                            h.village_name.clone(),
+                            h.head_name.clone(),
+                            p.name.clone(),
+                            doudi_web::views::mask_id(&p.id_number),
+                            p.relation.clone(),
+                            h.categories.clone(),
+                        ]
+                    })
+                })
+                .collect();
+            let bytes = doudi_sheets::table_xlsx(
+                "家庭档案",
+                &[
+                    "户编号",
+                    "村（社区）",
+                    "户主",
+                    "成员",
+                    "身份证号（脱敏）",
+                    "关系",
+                    "类别",
+                ],
+                &table,
+            );
+            std::fs::write(&out, bytes)?;
+            println!(
+                "已导出 {} 户 {} 人到 {}",
+                rows.len(),
+                table.len(),
+                out.display()
+            );
+        }
+        Command::User { action } => {
+            let db = open(&cli.database_url).await?;
+            match action {
+                UserCmd::Add {
+                    username,
+                    name,
+                    role,
+                    region,
+                    password,
+                } => {
+                    let role = Role::from_code(&role).ok_or("未知角色")?;
+                    doudi_web::auth::check_password_strength(&password)?;
+                    RegionCode::parse(&region)?;
+                    let region_name = doudi_store::regions::get(&db, &region)
+                        .await?
+                        .ok_or("区划不存在")?
+                        .name;
+                    let id = setup::create_user(
+                        &db,
+                        &setup::DemoAccount {
+                            username,
+                            role,
+                            region_code: region,
+                            region_name,
+                            display_name: name,
+                            department: None,
+                        },
+                        &password,
+                    )
+                    .await?;
+                    println!("已创建账号，编号 {id}");
+                }
+                UserCmd::Passwd { username, password } => {
+                    doudi_web::auth::check_password_strength(&password)?;
+                    let u = doudi_store::users::by_username(&db, &username)
+                        .await?
+                        .ok_or("没有该用户")?;
+                    let mut tx = db.begin_write().await?;
+                    doudi_store::users::set_password(
+                        &mut tx,
+                        u.id,
+                        &doudi_web::auth::hash_password(&password),
+                    )
+                    .await?;
+                    tx.commit().await?;
+                    println!("密码已修改。");
+                }
+                UserCmd::Token { username, name } => {
+                    let u = doudi_store::users::by_username(&db, &username)
+                        .await?
+                        .ok_or("没有该用户")?;
+                    let token = doudi_web::auth::new_secret();
+                    let mut tx = db.begin_write().await?;
+                    doudi_store::users::create_token(
+                        &mut tx,
+                        u.id,
+                        &name,
+                        &doudi_web::auth::secret_hash(&token),
+                    )
+                    .await?;
+                    tx.commit().await?;
+                    println!("{token}");
+                }
+                UserCmd::List => {
+                    for u in doudi_store::users::list(&db, "").await? {
+                        println!(
+                            "{}\t{}\t{}\t{}",
+                            u.username, u.role, u.region_code, u.display_name
+                        );
+                    }
+                }
+            }
+        }
+        Command::Calendar { file } => {
+            let db = open(&cli.database_url).await?;
+            let json = std::fs::read_to_string(&file)?;
+            let year = doudi_web::cases::load_calendar_year(
+                &db,
+                json.trim_start_matches('\u{feff}'),
+                "cli",
+            )
+            .await?;
+            println!("已载入 {year} 年节假日安排。");
+        }
+        Command::Bench { which } => {
+            let url = cli.database_url.as_str();
+            match which {
+                BenchCmd::Generate { households } => bench::generate(url, households).await?,
+                BenchCmd::Import { rows } => bench::import(url, rows).await?,
+                BenchCmd::Search {
+                    households,
+                    queries,
+                } => bench::search(url, households, queries).await?,
+                BenchCmd::Inbox {
+                    households,
+                    cases,
+                    queries,
+                } => bench::inbox(url, households, cases, queries).await?,
+                BenchCmd::All { households } => {
+                    bench::generate(url, households.min(200_000)).await?;
+                    bench::import(url, 100_000).await?;
+                    bench::search(url, households, 200).await?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_accounts() {
+    println!("\n演示账号（密码均为 {}）：", setup::DEMO_PASSWORD);
+    let regions = doudi_demo::demo_regions(2026);
+    for a in setup::demo_accounts(&regions) {
+        println!(
+            "  {:<14} {:<18} {}（{}）",
+            a.username,
+            a.role.label(),
+            a.region_name,
+            a.display_name
+        );
+    }
+}

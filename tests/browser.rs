@@ -1,0 +1,218 @@
+//! Browser test in headless Chromium (Debian's chromium + chromium-driver, installed by
+//! scripts/install-test-deps.sh): log in, search, open a household file, submit a form
+//! with an error, fix it.
+
+mod support;
+#[path = "support/webdriver.rs"]
+mod webdriver;
+
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use doudi_domain::IdNumber;
+use support::{Backend, TestApp};
+use webdriver::Browser;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_in_search_open_and_fix_a_form() {
+    let app = TestApp::new(Backend::Sqlite, 200).await;
+    let village = app.region_of("cun_xieli").await;
+    let hid = app.household_in(&village).await;
+    let head: String =
+        doudi_store::sqlx::query_scalar("SELECT head_name FROM households WHERE id = $1")
+            .bind(hid)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = doudi_web::router(app.state.clone());
+    let server = tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let good_id = IdNumber::from_parts("110105", NaiveDate::from_ymd_opt(2001, 8, 8).unwrap(), 24)
+        .unwrap()
+        .as_str()
+        .to_string();
+    let mut bad_id = good_id.clone();
+    bad_id.replace_range(17..18, if good_id.ends_with('1') { "2" } else { "1" });
+    let shots = std::env::var("DOUDI_SCREENSHOTS").ok();
+
+    let result = tokio::task::spawn_blocking(move || -> Result<(), String> {
+        let b = Browser::start()?;
+        let wait = Duration::from_secs(10);
+        b.goto(&format!("{base}/households"))?;
+        // Not signed in: sent to the login form.
+        b.wait_for("#username", wait)?;
+        b.find("#username")?.send_keys("cun_xieli")?;
+        b.find("#password")?.send_keys(support::PASSWORD)?;
+        b.find("button[type=submit]")?.click()?;
+        b.wait_for("form[role=search]", wait)?;
+        assert!(
+            b.current_url()?.ends_with("/households"),
+            "returned to the page asked for"
+        );
+
+        // Search by the head's name and open the file.
+        b.find("#q")?.send_keys(&head)?;
+        b.find("form[role=search] button[type=submit]")?.click()?;
+        b.wait_until("search results", wait, |b| {
+            Ok(b.page_source()?.contains(&format!("/households/{hid}\"")))
+        })?;
+        b.find(&format!("a[href='/households/{hid}']"))?.click()?;
+        b.wait_for("h1", wait)?;
+        let page = b.page_source()?;
+        assert!(
+            page.contains("家庭成员") && page.contains(&head),
+            "household file shown"
+        );
+        assert!(page.contains("********"), "ID numbers masked");
+        if let Some(dir) = &shots {
+            b.screenshot_png(format!("{dir}/household-file.png"))?;
+        }
+
+        // Add a member with a wrong check character: error summary, linked to the field.
+        b.find(&format!("a[href='/households/{hid}/members/new']"))?
+            .click()?;
+        b.wait_for("#name", wait)?;
+        b.find("#name")?.send_keys("浏览器测试")?;
+        b.find("#id_number")?.send_keys(&bad_id)?;
+        b.find("form.card button[type=submit]")?.click()?;
+        let summary = b.wait_for(".error-summary", wait)?;
+        let text = summary.text()?;
+        assert!(
+            text.contains("校验位"),
+            "summary explains the check character: {text}"
+        );
+        let link = summary.find("a")?;
+        assert_eq!(link.attr("href")?.as_deref(), Some("#id_number"));
+        assert_eq!(
+            b.find("#name")?.value()?,
+            "浏览器测试",
+            "typed values are kept"
+        );
+        if let Some(dir) = &shots {
+            b.screenshot_png(format!("{dir}/form-error.png"))?;
+        }
+
+        // Fix it and save: back on the file with the new member.
+        let field = b.find("#id_number")?;
+        field.clear()?;
+        field.send_keys(&good_id)?;
+        b.find("form.card button[type=submit]")?.click()?;
+        b.wait_until("saved", wait, |b| {
+            Ok(b.page_source()?.contains("已添加成员"))
+        })?;
+        let page = b.page_source()?;
+        assert!(page.contains("浏览器测试"));
+        assert!(!page.contains(&good_id), "full ID not shown after saving");
+        Ok(())
+    })
+    .await
+    .unwrap();
+    server.abort();
+    result.unwrap();
+    let n: i64 =
+        doudi_store::sqlx::query_scalar("SELECT COUNT(*) FROM persons WHERE name = '浏览器测试'")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        n, 1,
+        "exactly one member added (the failed submission wrote nothing)"
+    );
+    app.finish().await;
+}
+
+/// A 救急难互助社 grant clicked through from the application to the public notice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutual_aid_grant_from_application_to_public_notice() {
+    let app = TestApp::new(Backend::Sqlite, 120).await;
+    let village = app.region_of("cun_xieli").await;
+    let hid = app.household_in(&village).await;
+    let head: String =
+        doudi_store::sqlx::query_scalar("SELECT head_name FROM households WHERE id = $1")
+            .bind(hid)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    let masked = doudi_domain::mask::mask_name(&head);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = doudi_web::router(app.state.clone());
+    let server = tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let shots = std::env::var("DOUDI_SCREENSHOTS").ok();
+    let village2 = village.clone();
+    let result = tokio::task::spawn_blocking(move || -> Result<(), String> {
+        let b = Browser::start()?;
+        let wait = Duration::from_secs(10);
+        b.goto(&format!("{base}/login"))?;
+        b.wait_for("#username", wait)?.send_keys("cun_xieli")?;
+        b.find("#password")?.send_keys(support::PASSWORD)?;
+        b.find("button[type=submit]")?.click()?;
+        b.wait_for("h1", wait)?;
+        b.goto(&format!("{base}/households/{hid}"))?;
+        b.wait_for(&format!("a[href='/households/{hid}/apply']"), wait)?
+            .click()?;
+        b.wait_for("#situation-text", wait)?
+            .send_keys("家中突发火灾，衣物被褥全部烧毁")?;
+        b.find("#channel-select")?.select_by_value("discovery")?;
+        b.find("input[name=kind_mutual_aid]")?.click()?;
+        let applicant = b
+            .find("#applicant-select option:nth-child(2)")?
+            .attr("value")?
+            .unwrap_or_default();
+        b.find("#applicant-select")?.select_by_value(&applicant)?;
+        b.find("form.card button[type=submit]")?.click()?;
+        b.wait_until("application saved", wait, |b| {
+            Ok(b.current_url()?.contains("/applications/"))
+        })?;
+        b.find("a[href^='/items/']")?.click()?;
+        // Investigation and opinion, signed.
+        b.wait_for("#act-form", wait)?;
+        b.find("#action-select")?.select_by_value("complete")?;
+        b.find("#signatures")?.send_keys("张协理员")?;
+        b.find("#opinion")?
+            .send_keys("入户核实属实，建议救助 1500 元")?;
+        b.find("#act-form button[type=submit]")?.click()?;
+        b.wait_until("payment step", wait, |b| {
+            Ok(b.page_source()?.contains("发放或上报服务需求</strong>"))
+        })?;
+        // Payment with the amount.
+        b.find("#action-select")?.select_by_value("complete")?;
+        b.find("#amount-input")?.send_keys("1500")?;
+        b.find("#act-form button[type=submit]")?.click()?;
+        b.wait_until("notice step", wait, |b| {
+            Ok(b.page_source()?.contains("公示</strong>"))
+        })?;
+        // Post the notice.
+        b.find("#action-select")?.select_by_value("post")?;
+        b.find("#act-form button[type=submit]")?.click()?;
+        b.wait_until("notice posted", wait, |b| {
+            Ok(b.page_source()?.contains("公示中"))
+        })?;
+        if let Some(dir) = &shots {
+            b.screenshot_png(format!("{dir}/item.png"))?;
+        }
+        // The public page, without logging in.
+        b.goto(&format!("{base}/public/notices?village={village2}"))?;
+        b.wait_for("table", wait)?;
+        let page = b.page_source()?;
+        assert!(page.contains(&masked), "masked name posted");
+        assert!(page.contains("1,500.00"), "amount posted");
+        assert!(page.contains("救急难互助社"));
+        if let Some(dir) = &shots {
+            b.screenshot_png(format!("{dir}/public-notices.png"))?;
+        }
+        Ok(())
+    })
+    .await
+    .unwrap();
+    server.abort();
+    result.unwrap();
+    let n: i64 =
+        doudi_store::sqlx::query_scalar("SELECT COUNT(*) FROM notices WHERE status = 'active'")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(n, 1);
+    app.finish().await;
+}

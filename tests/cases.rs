@@ -1,0 +1,1009 @@
+//! Case workflow stories on both databases: a 救急难互助社 grant from application to
+//! public notice, archive and ledger; refused commands change nothing; public notices
+//! expose nothing but what may be posted; the referral life cycle including overdue.
+
+mod support;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use chrono::{Days, NaiveDate};
+use support::{Backend, TestApp};
+
+fn multipart(fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> (String, Vec<u8>) {
+    let b = "----doudiCaseBoundary";
+    let mut body = Vec::new();
+    for (k, v) in fields {
+        body.extend(
+            format!("--{b}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    if let Some((name, bytes)) = file {
+        body.extend(format!("--{b}\r\nContent-Disposition: form-data; name=\"attachment\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes());
+        body.extend(bytes);
+        body.extend(b"\r\n");
+    }
+    body.extend(format!("--{b}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={b}"), body)
+}
+
+async fn apply(
+    app: &TestApp,
+    cookie: &str,
+    hid: i64,
+    fields: &[(&str, &str)],
+    file: Option<(&str, &[u8])>,
+) -> (StatusCode, String, Option<String>) {
+    let (ct, body) = multipart(fields, file);
+    let req = Request::post(format!("/households/{hid}/apply"))
+        .header(header::COOKIE, cookie)
+        .header(header::CONTENT_TYPE, ct)
+        .header("sec-fetch-site", "same-origin")
+        .body(Body::from(body))
+        .unwrap();
+    let (s, h, b) = app.request(req).await;
+    (
+        s,
+        String::from_utf8_lossy(&b).to_string(),
+        h.iter()
+            .find(|(k, _)| k == "location")
+            .map(|(_, v)| v.clone()),
+    )
+}
+
+async fn item_state(app: &TestApp, id: i64) -> (Option<String>, Option<String>, i64) {
+    doudi_store::sqlx::query_as("SELECT step, outcome, version FROM case_items WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap()
+}
+
+async fn act(
+    app: &TestApp,
+    cookie: &str,
+    id: i64,
+    action: &str,
+    extra: &[(&str, &str)],
+) -> (StatusCode, String) {
+    let v = item_state(app, id).await.2.to_string();
+    let mut form = vec![("version", v.as_str()), ("action", action)];
+    form.extend_from_slice(extra);
+    let (s, html, _) = app.post(&format!("/items/{id}/act"), cookie, &form).await;
+    (s, html)
+}
+
+/// Moves an item's dates `days` into the past, as if that time had gone by.
+async fn time_passes(app: &TestApp, id: i64, days: u64) {
+    let json: String =
+        doudi_store::sqlx::query_scalar("SELECT state_json FROM case_items WHERE id = $1")
+            .bind(id)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let shift = |x: &mut serde_json::Value| {
+        if let Some(s) = x.as_str() {
+            if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+                *x = serde_json::Value::String((d - Days::new(days)).to_string());
+            }
+        }
+    };
+    for k in [
+        "step_started",
+        "step_due",
+        "notice_start",
+        "item_started",
+        "item_due",
+    ] {
+        shift(&mut v[k]);
+    }
+    for h in v["history"].as_array_mut().unwrap() {
+        shift(&mut h["on"]);
+    }
+    let sd = v["step_due"].as_str().unwrap().to_string();
+    doudi_store::sqlx::query("UPDATE case_items SET state_json = $1, step_due = $2 WHERE id = $3")
+        .bind(v.to_string())
+        .bind(sd)
+        .bind(id)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    let notices: Vec<(i64, String, String)> = doudi_store::sqlx::query_as(
+        "SELECT id, start_date, end_date FROM notices WHERE item_id = $1",
+    )
+    .bind(id)
+    .fetch_all(&app.db.pool)
+    .await
+    .unwrap();
+    for (nid, s, e) in notices {
+        let back = |x: &str| {
+            (NaiveDate::parse_from_str(x, "%Y-%m-%d").unwrap() - Days::new(days)).to_string()
+        };
+        doudi_store::sqlx::query("UPDATE notices SET start_date = $1, end_date = $2 WHERE id = $3")
+            .bind(back(&s))
+            .bind(back(&e))
+            .bind(nid)
+            .execute(&app.db.pool)
+            .await
+            .unwrap();
+    }
+}
+
+async fn mutual_aid_grant(backend: Backend) {
+    let app = TestApp::new(backend, 60).await;
+    let cookie = app.login("cun_xieli").await;
+    let village = app.region_of("cun_xieli").await;
+    let hid = app.household_in(&village).await;
+    let applicant: i64 = doudi_store::sqlx::query_scalar(
+        "SELECT id FROM persons WHERE household_id = $1 AND relation = 'head'",
+    )
+    .bind(hid)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    let applicant = applicant.to_string();
+
+    // Bad input: nothing chosen, wrong attachment type → refused, nothing written.
+    let (s, html, _) = apply(
+        &app,
+        &cookie,
+        hid,
+        &[
+            ("channel", "discovery"),
+            ("applicant", &applicant),
+            ("situation", "家中失火，房屋受损"),
+        ],
+        Some(("virus.exe", b"MZ...")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("请至少选择一项救助事项") && html.contains("类型不支持"));
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM applications").await, 0);
+
+    let png = b"\x89PNG\r\n\x1a\nfake-scan";
+    let (s, _, loc) = apply(
+        &app,
+        &cookie,
+        hid,
+        &[
+            ("channel", "discovery"),
+            ("applicant", &applicant),
+            ("situation", "家中失火，房屋受损，急需生活用品"),
+            ("kind_mutual_aid", "1"),
+        ],
+        Some(("现场照片.png", png)),
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let app_id: i64 = loc
+        .unwrap()
+        .trim_start_matches("/applications/")
+        .parse()
+        .unwrap();
+    let id: i64 =
+        doudi_store::sqlx::query_scalar("SELECT id FROM case_items WHERE application_id = $1")
+            .bind(app_id)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM attachments").await, 1);
+    let (s, html) = app.get(&format!("/applications/{app_id}"), &cookie).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains("救急难互助社") && html.contains("现场照片.png"));
+    // The inbox lists it with its 1-working-day deadline.
+    let (_, html) = app.get("/inbox", &cookie).await;
+    assert!(
+        html.contains(&format!("/items/{id}")),
+        "item in the village assistant's inbox"
+    );
+
+    // Illegal transition and missing signature: refused with a reason, nothing changes.
+    let before = item_state(&app, id).await;
+    let (s, html) = act(&app, &cookie, id, "approve", &[]).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("不能执行"), "illegal transition explained");
+    let (s, html) = act(&app, &cookie, id, "complete", &[]).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("签字"), "signature rule explained");
+    assert_eq!(
+        item_state(&app, id).await,
+        before,
+        "refused commands change nothing"
+    );
+    // Another role in the same town, and an assistant of another village, cannot act.
+    let reviewer = app.login("zhen_shenhe").await;
+    let (s, html) = act(&app, &reviewer, id, "complete", &[("signatures", "赵审核")]).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("应由"), "wrong role explained");
+    let other = app.login("cun_xieli2").await;
+    let (s, _) = act(&app, &other, id, "complete", &[("signatures", "周")]).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = app.get(&format!("/items/{id}"), &other).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(item_state(&app, id).await, before);
+
+    // Investigation → payment → notice.
+    let (s, _) = act(
+        &app,
+        &cookie,
+        id,
+        "complete",
+        &[
+            ("signatures", "张协理员"),
+            ("opinion", "情况属实，建议救助"),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (s, _) = act(
+        &app,
+        &cookie,
+        id,
+        "complete",
+        &[("amount", "2000"), ("opinion", "已发放现金")],
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert_eq!(item_state(&app, id).await.0.as_deref(), Some("notice"));
+    let (s, _) = act(&app, &cookie, id, "post", &[]).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+
+    // The public page (no login) shows the masked name, size, item and amount — and
+    // nothing else about the household.
+    let (s, html) = app
+        .get(&format!("/public/notices?village={village}"), "")
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let head: (String, String, String) = doudi_store::sqlx::query_as(
+        "SELECT head_name, registration_address, COALESCE(phone, '') FROM households WHERE id = $1",
+    )
+    .bind(hid)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert!(html.contains(&doudi_domain::mask::mask_name(&head.0)));
+    assert!(html.contains("2,000.00"));
+    assert!(!html.contains(&head.0), "full name not posted");
+    assert!(!html.contains(&head.1), "address not posted");
+    let members: Vec<(String, Option<String>)> =
+        doudi_store::sqlx::query_as("SELECT id_number, phone FROM persons WHERE household_id = $1")
+            .bind(hid)
+            .fetch_all(&app.db.pool)
+            .await
+            .unwrap();
+    for (idn, phone) in members {
+        assert!(!html.contains(&idn), "no ID number");
+        if let Some(p) = phone {
+            assert!(!html.contains(&p), "no phone");
+        }
+    }
+    if !head.2.is_empty() {
+        assert!(!html.contains(&head.2));
+    }
+    // The printable notice: a real PDF with the masked name, nothing more.
+    let nid: i64 = doudi_store::sqlx::query_scalar("SELECT id FROM notices WHERE item_id = $1")
+        .bind(id)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    let (s, pdf) = app
+        .get_bytes(&format!("/public/notices/{nid}.pdf"), "")
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(pdf.starts_with(b"%PDF"));
+    // Unique per test run: the SQLite and PostgreSQL variants run concurrently in one
+    // process and both number their first notice 1.
+    let path = std::env::temp_dir().join(format!(
+        "doudi-notice-{nid}-{}-{}.pdf",
+        std::process::id(),
+        support::rand_suffix()
+    ));
+    std::fs::write(&path, &pdf).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .arg(&path)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils, installed by scripts/install-test-deps.sh)");
+    let _ = std::fs::remove_file(&path);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&doudi_domain::mask::mask_name(&head.0)),
+        "masked name in the PDF: {text}"
+    );
+    assert!(
+        !text.contains(&head.0) && !text.contains(&head.1),
+        "no full name or address in the PDF"
+    );
+    let ids: Vec<String> =
+        doudi_store::sqlx::query_scalar("SELECT id_number FROM persons WHERE household_id = $1")
+            .bind(hid)
+            .fetch_all(&app.db.pool)
+            .await
+            .unwrap();
+    assert!(
+        ids.iter().all(|i| !text.contains(i.as_str())),
+        "no ID number in the PDF"
+    );
+    // Completing before the 7 days are over is refused.
+    let (s, html) = act(&app, &cookie, id, "complete", &[]).await;
+    assert_eq!(
+        s,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        &html[..200.min(html.len())]
+    );
+
+    // Eight days later the notice has ended by itself and the item moved on.
+    time_passes(&app, id, 8).await;
+    let (s, _) = app.get("/inbox", &cookie).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(item_state(&app, id).await.0.as_deref(), Some("archive"));
+    let (_, html) = app
+        .get(&format!("/public/notices?village={village}"), "")
+        .await;
+    assert!(
+        !html.contains(&doudi_domain::mask::mask_name(&head.0))
+            || html.contains("目前没有正在公示"),
+        "ended notice no longer posted"
+    );
+    let (s, _) = act(&app, &cookie, id, "complete", &[]).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert_eq!(item_state(&app, id).await.1.as_deref(), Some("paid"));
+    let ledger: i64 =
+        doudi_store::sqlx::query_scalar("SELECT amount_fen FROM ledger WHERE item_id = $1")
+            .bind(id)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(ledger, 200_000, "the grant is in the household's ledger");
+    let (s, pdf) = app
+        .get_bytes(&format!("/items/{id}/letter.pdf"), &cookie)
+        .await;
+    assert_eq!(s, StatusCode::OK, "decision letter");
+    assert!(pdf.starts_with(b"%PDF"));
+    let signed: i64 =
+        doudi_store::sqlx::query_scalar("SELECT COUNT(*) FROM case_steps WHERE item_id = $1")
+            .bind(id)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert!(signed >= 5, "every step signed ({signed})");
+    // The handling-time report counts it for the town, on the page and in Excel.
+    let town = app.login("zhen_jingban").await;
+    let (s, html) = app.get("/reports/cases", &town).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains("救急难互助社") && html.contains("合计"));
+    assert!(
+        html.contains("救急难互助社月度汇总") && html.contains("2,000.00"),
+        "monthly summary for the town"
+    );
+    let (s, bytes) = app.get_bytes("/reports/cases.xlsx", &town).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(bytes.starts_with(b"PK"), "a real .xlsx");
+
+    // An administrator loads next year's calendar; a broken file changes nothing.
+    let admin = app.login("admin").await;
+    let upload = |bytes: Vec<u8>| {
+        let b = "----calBoundary";
+        let mut body = format!(
+            "--{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"2027.json\"\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend(bytes);
+        body.extend(format!("\r\n--{b}--\r\n").as_bytes());
+        Request::post("/admin/calendar")
+            .header(header::COOKIE, &admin)
+            .header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={b}"),
+            )
+            .header("sec-fetch-site", "same-origin")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let (s, _, _) = app.request(upload(b"{not json".to_vec())).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM calendar_years").await, 0);
+    let json = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/data/holidays/2026.json"
+    ))
+    .unwrap()
+    .replace("\"year\": 2026", "\"year\": 2027")
+    .replace("2026-", "2027-");
+    let (s, _, _) = app.request(upload(json.into_bytes())).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM calendar_years").await, 1);
+    let cal = doudi_web::cases::calendar(&app.db).await.unwrap();
+    assert!(cal.years().contains(&2027));
+    app.finish().await;
+}
+
+async fn referral_life_cycle(backend: Backend) {
+    let app = TestApp::new(backend, 40).await;
+    let cookie = app.login("zhen_jingban").await;
+    let village = app.region_of("cun_xieli").await;
+    let hid = app.household_in(&village).await;
+    let (s, _, loc) = apply(
+        &app,
+        &cookie,
+        hid,
+        &[
+            ("channel", "window"),
+            ("proxy_name", "邻居王某"),
+            ("situation", "大病住院，医疗费负担重"),
+            ("kind_temp_expense", "1"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let app_id: i64 = loc
+        .unwrap()
+        .trim_start_matches("/applications/")
+        .parse()
+        .unwrap();
+    let id: i64 =
+        doudi_store::sqlx::query_scalar("SELECT id FROM case_items WHERE application_id = $1")
+            .bind(app_id)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    // Without consent: refused.
+    let (s, html, _) = app
+        .post(
+            &format!("/items/{id}/refer"),
+            &cookie,
+            &[
+                ("to_name", "区医疗保障局"),
+                ("facts", "住院自付 4 万元，申请医疗救助"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("取得本人"));
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM referrals").await, 0);
+    for _ in 0..2 {
+        let (s, _, _) = app
+            .post(
+                &format!("/items/{id}/refer"),
+                &cookie,
+                &[
+                    ("to_name", "区医疗保障局"),
+                    ("facts", "住院自付 4 万元，申请医疗救助"),
+                    ("consent_by", "户主本人"),
+                    ("consent", "1"),
+                ],
+            )
+            .await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+    }
+    let ids: Vec<i64> = doudi_store::sqlx::query_scalar("SELECT id FROM referrals ORDER BY id")
+        .fetch_all(&app.db.pool)
+        .await
+        .unwrap();
+    // The receiver sees both; rejecting needs a reason; accept → complete with an amount.
+    let dept = app.login("yibao").await;
+    let (_, html) = app.get("/inbox", &dept).await;
+    assert!(
+        html.contains(&format!("/referrals/{}", ids[0]))
+            && html.contains(&format!("/referrals/{}", ids[1]))
+    );
+    let (s, html, _) = app
+        .post(
+            &format!("/referrals/{}/act", ids[1]),
+            &dept,
+            &[("op", "reject"), ("reason", "")],
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("退回须写明理由"));
+    let (s, _, _) = app
+        .post(
+            &format!("/referrals/{}/act", ids[0]),
+            &dept,
+            &[("op", "accept")],
+        )
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (s, _, _) = app
+        .post(
+            &format!("/referrals/{}/act", ids[0]),
+            &dept,
+            &[
+                ("op", "complete"),
+                ("outcome", "已按 60% 给予医疗救助"),
+                ("amount", "24000"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let st: String = doudi_store::sqlx::query_scalar("SELECT status FROM referrals WHERE id = $1")
+        .bind(ids[0])
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(st, "completed");
+    let ledger: (String, i64) = doudi_store::sqlx::query_as(
+        "SELECT department, amount_fen FROM ledger WHERE referral_id = $1",
+    )
+    .bind(ids[0])
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(ledger, ("区医疗保障局".to_string(), 2_400_000));
+    // The sender and the household file see the state.
+    let (_, html) = app.get(&format!("/households/{hid}"), &cookie).await;
+    assert!(html.contains("区医疗保障局") && html.contains("已办结"));
+    // An unanswered referral past its deadline surfaces as overdue for both sides.
+    doudi_store::sqlx::query("UPDATE referrals SET due_on = '2020-01-01' WHERE id = $1")
+        .bind(ids[1])
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    for c in [&cookie, &dept] {
+        let (_, html) = app.get("/inbox", c).await;
+        assert!(html.contains("已超期"), "overdue referral visible");
+    }
+    // Every workflow is readable as data.
+    let (s, html) = app.get("/workflows", &cookie).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        html.contains("救急难互助社救助") && html.contains("入户调查") && html.contains("个工作日")
+    );
+    // Another department cannot see it.
+    let charity = app.login("cishan").await;
+    let (s, _) = app.get(&format!("/referrals/{}", ids[1]), &charity).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    app.finish().await;
+}
+
+on_both_backends!(mutual_aid_grant, referral_life_cycle);
+
+/// 低保 through every branch that matters: two investigators, the county's check,
+/// escalation to the district and back, a notice with an objection, re-investigation and
+/// a second notice that ends by itself, extension 30 → 45, refusal with reasons and its
+/// letter; and a 急难型 先行救助 whose paperwork is completed late.
+async fn dibao_and_emergency(backend: Backend) {
+    let app = TestApp::new(backend, 60).await;
+    let town = app.login("zhen_jingban").await;
+    let reviewer = app.login("zhen_shenhe").await;
+    let district = app.login("qu_shenpi").await;
+    let village = app.region_of("cun_xieli").await;
+    let hid = app.household_in(&village).await;
+    let (s, _, loc) = apply(
+        &app,
+        &town,
+        hid,
+        &[
+            ("channel", "window"),
+            ("proxy_name", "户主之子"),
+            ("situation", "户主失业，家庭无稳定收入"),
+            ("kind_dibao", "1"),
+            ("kind_temp_emergency", "1"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let app_id: i64 = loc
+        .unwrap()
+        .trim_start_matches("/applications/")
+        .parse()
+        .unwrap();
+    let items: Vec<(i64, String)> = doudi_store::sqlx::query_as(
+        "SELECT id, kind FROM case_items WHERE application_id = $1 ORDER BY id",
+    )
+    .bind(app_id)
+    .fetch_all(&app.db.pool)
+    .await
+    .unwrap();
+    let dibao = items.iter().find(|i| i.1 == "dibao").unwrap().0;
+    let emergency = items.iter().find(|i| i.1 == "temp_emergency").unwrap().0;
+    let ok = |r: (StatusCode, String)| {
+        assert_eq!(
+            r.0,
+            StatusCode::SEE_OTHER,
+            "{}",
+            &r.1[r.1.find("error-summary").unwrap_or(0)..]
+                [..400.min(r.1.len() - r.1.find("error-summary").unwrap_or(0))]
+        )
+    };
+
+    ok(act(&app, &town, dibao, "complete", &[]).await);
+    // Two investigators are required.
+    let (s, html) = act(&app, &town, dibao, "complete", &[("signatures", "李经办")]).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("至少 2 名"));
+    ok(act(
+        &app,
+        &town,
+        dibao,
+        "complete",
+        &[("signatures", "李经办、王调查员")],
+    )
+    .await);
+    ok(act(&app, &town, dibao, "complete", &[]).await);
+    assert_eq!(
+        item_state(&app, dibao).await.0.as_deref(),
+        Some("check_result")
+    );
+    ok(act(
+        &app,
+        &district,
+        dibao,
+        "complete",
+        &[("opinion", "核对无异常")],
+    )
+    .await);
+    // Escalation to the district and back.
+    let (s, _) = act(&app, &reviewer, dibao, "escalate", &[]).await;
+    assert_eq!(
+        s,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "escalation needs a reason"
+    );
+    ok(act(
+        &app,
+        &reviewer,
+        dibao,
+        "escalate",
+        &[("opinion", "收入情况复杂，提请区级复审")],
+    )
+    .await);
+    assert_eq!(
+        item_state(&app, dibao).await.0.as_deref(),
+        Some("county_review")
+    );
+    ok(act(
+        &app,
+        &district,
+        dibao,
+        "complete",
+        &[("opinion", "复审同意继续办理")],
+    )
+    .await);
+    assert_eq!(
+        item_state(&app, dibao).await.0.as_deref(),
+        Some("town_review")
+    );
+    ok(act(
+        &app,
+        &reviewer,
+        dibao,
+        "complete",
+        &[("opinion", "初审同意")],
+    )
+    .await);
+    ok(act(&app, &town, dibao, "post", &[]).await);
+    // An objection holds the notice and leads to re-investigation.
+    ok(act(
+        &app,
+        &town,
+        dibao,
+        "object",
+        &[("opinion", "邻居反映家中有营运车辆")],
+    )
+    .await);
+    let held: String = doudi_store::sqlx::query_scalar(
+        "SELECT status FROM notices WHERE item_id = $1 ORDER BY id LIMIT 1",
+    )
+    .bind(dibao)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(held, "held");
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM objections").await, 1);
+    ok(act(
+        &app,
+        &town,
+        dibao,
+        "re_investigate",
+        &[("opinion", "重新入户核实车辆情况")],
+    )
+    .await);
+    ok(act(
+        &app,
+        &town,
+        dibao,
+        "complete",
+        &[
+            ("signatures", "李经办、王调查员"),
+            ("opinion", "车辆已于去年转让"),
+        ],
+    )
+    .await);
+    assert_eq!(item_state(&app, dibao).await.0.as_deref(), Some("notice"));
+    ok(act(&app, &town, dibao, "post", &[]).await);
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM notices").await,
+        2,
+        "posted again"
+    );
+    // Eight days later the second notice has ended by itself.
+    time_passes(&app, dibao, 8).await;
+    app.get("/inbox", &town).await;
+    assert_eq!(
+        item_state(&app, dibao).await.0.as_deref(),
+        Some("county_decision")
+    );
+    // Extension 30 → 45 working days needs a reason; then refusal with reasons.
+    let due_before: Option<String> =
+        doudi_store::sqlx::query_scalar("SELECT item_due FROM case_items WHERE id = $1")
+            .bind(dibao)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    ok(act(
+        &app,
+        &district,
+        dibao,
+        "extend",
+        &[("opinion", "存在异议，延长办理期限")],
+    )
+    .await);
+    let due_after: Option<String> =
+        doudi_store::sqlx::query_scalar("SELECT item_due FROM case_items WHERE id = $1")
+            .bind(dibao)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert!(
+        due_after > due_before,
+        "limit extended: {due_before:?} -> {due_after:?}"
+    );
+    let (s, _) = act(&app, &district, dibao, "refuse", &[]).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "refusal needs reasons");
+    ok(act(
+        &app,
+        &district,
+        dibao,
+        "refuse",
+        &[("opinion", "家庭人均收入高于当地低保标准")],
+    )
+    .await);
+    assert_eq!(
+        item_state(&app, dibao).await.0.as_deref(),
+        Some("refusal_notice")
+    );
+    ok(act(
+        &app,
+        &town,
+        dibao,
+        "complete",
+        &[("opinion", "已书面告知不予批准理由")],
+    )
+    .await);
+    assert_eq!(item_state(&app, dibao).await.1.as_deref(), Some("refused"));
+    let (s, pdf) = app
+        .get_bytes(&format!("/items/{dibao}/letter.pdf"), &town)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(pdf.starts_with(b"%PDF"), "refusal letter");
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM ledger").await,
+        0,
+        "a refusal puts nothing in the ledger"
+    );
+
+    // 急难型: pay first, complete the paperwork later; flagged until then.
+    ok(act(&app, &town, emergency, "complete", &[]).await);
+    ok(act(
+        &app,
+        &town,
+        emergency,
+        "complete",
+        &[("amount", "3000"), ("opinion", "先行发放")],
+    )
+    .await);
+    let flags: String =
+        doudi_store::sqlx::query_scalar("SELECT flags FROM case_items WHERE id = $1")
+            .bind(emergency)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert!(
+        flags.contains("pending_supplement"),
+        "flagged until the paperwork is done: {flags}"
+    );
+    time_passes(&app, emergency, 20).await;
+    let (_, html) = app.get("/inbox", &town).await;
+    assert!(
+        html.contains("先行救助·待补充材料") && html.contains("已超期"),
+        "late paperwork is visible"
+    );
+    ok(act(
+        &app,
+        &town,
+        emergency,
+        "complete",
+        &[
+            ("signatures", "李经办、王调查员"),
+            ("opinion", "补充调查、公示完毕"),
+        ],
+    )
+    .await);
+    let (st, flags): (Option<String>, String) =
+        doudi_store::sqlx::query_as("SELECT outcome, flags FROM case_items WHERE id = $1")
+            .bind(emergency)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(st.as_deref(), Some("paid"));
+    assert!(!flags.contains("pending_supplement"));
+    let amount: i64 =
+        doudi_store::sqlx::query_scalar("SELECT amount_fen FROM ledger WHERE item_id = $1")
+            .bind(emergency)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(amount, 300_000);
+    app.finish().await;
+}
+
+on_both_backends!(dibao_and_emergency);
+
+/// 特困 with the district's spot check and approval (ledger from next month), and two
+/// 支出型 items: one within the town's approval limit (town reviewer decides) and one
+/// above it (routed to the district; the town reviewer is refused).
+async fn tekun_and_expense(backend: Backend) {
+    let app = TestApp::new(backend, 60).await;
+    let town = app.login("zhen_jingban").await;
+    let reviewer = app.login("zhen_shenhe").await;
+    let district = app.login("qu_shenpi").await;
+    let village = app.region_of("cun_xieli").await;
+    let hid = app.household_in(&village).await;
+    let (s, _, loc) = apply(
+        &app,
+        &town,
+        hid,
+        &[
+            ("channel", "window"),
+            ("proxy_name", "村协理员"),
+            ("situation", "独居老人，无劳动能力"),
+            ("kind_tekun", "1"),
+            ("kind_temp_expense", "1"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let app_id: i64 = loc
+        .unwrap()
+        .trim_start_matches("/applications/")
+        .parse()
+        .unwrap();
+    let items: Vec<(i64, String)> = doudi_store::sqlx::query_as(
+        "SELECT id, kind FROM case_items WHERE application_id = $1 ORDER BY id",
+    )
+    .bind(app_id)
+    .fetch_all(&app.db.pool)
+    .await
+    .unwrap();
+    let tekun = items.iter().find(|i| i.1 == "tekun").unwrap().0;
+    let expense = items.iter().find(|i| i.1 == "temp_expense").unwrap().0;
+    let ok = |r: (StatusCode, String)| {
+        assert_eq!(
+            r.0,
+            StatusCode::SEE_OTHER,
+            "{}",
+            &r.1[r.1.find("error-summary").unwrap_or(0)..]
+                [..400.min(r.1.len() - r.1.find("error-summary").unwrap_or(0))]
+        )
+    };
+
+    ok(act(&app, &town, tekun, "complete", &[]).await);
+    ok(act(
+        &app,
+        &town,
+        tekun,
+        "complete",
+        &[("signatures", "李经办、王调查员")],
+    )
+    .await);
+    ok(act(
+        &app,
+        &reviewer,
+        tekun,
+        "complete",
+        &[("opinion", "符合特困条件")],
+    )
+    .await);
+    ok(act(&app, &town, tekun, "post", &[]).await);
+    time_passes(&app, tekun, 8).await;
+    app.get("/inbox", &town).await;
+    assert_eq!(
+        item_state(&app, tekun).await.0.as_deref(),
+        Some("county_decision")
+    );
+    ok(act(
+        &app,
+        &district,
+        tekun,
+        "spot_check",
+        &[("opinion", "抽查入户，情况属实")],
+    )
+    .await);
+    let flags: String =
+        doudi_store::sqlx::query_scalar("SELECT flags FROM case_items WHERE id = $1")
+            .bind(tekun)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert!(
+        flags.contains("spot_check"),
+        "the 30% spot check is recorded"
+    );
+    ok(act(
+        &app,
+        &district,
+        tekun,
+        "approve",
+        &[("amount", "1300"), ("opinion", "批准分散供养")],
+    )
+    .await);
+    assert_eq!(item_state(&app, tekun).await.1.as_deref(), Some("approved"));
+    let (start, decided): (String, String) = doudi_store::sqlx::query_as(
+        "SELECT period_start, decided_on FROM ledger WHERE item_id = $1",
+    )
+    .bind(tekun)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert!(
+        start > decided && start.ends_with("-01"),
+        "paid from the month after approval: {start} after {decided}"
+    );
+
+    // 支出型 above the town's limit (3,000 yuan in the demo standards): the district decides.
+    ok(act(&app, &town, expense, "complete", &[]).await);
+    ok(act(
+        &app,
+        &town,
+        expense,
+        "complete",
+        &[("signatures", "李经办、王调查员")],
+    )
+    .await);
+    ok(act(
+        &app,
+        &reviewer,
+        expense,
+        "complete",
+        &[("amount", "8000"), ("opinion", "建议救助 8000 元")],
+    )
+    .await);
+    let role: Option<String> =
+        doudi_store::sqlx::query_scalar("SELECT step_role FROM case_items WHERE id = $1")
+            .bind(expense)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        role.as_deref(),
+        Some("district_approver"),
+        "above the town limit the district decides"
+    );
+    let (s, _) = act(&app, &reviewer, expense, "approve", &[]).await;
+    assert_eq!(
+        s,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "the town reviewer cannot approve above its limit"
+    );
+    ok(act(&app, &district, expense, "approve", &[("opinion", "同意")]).await);
+    ok(act(&app, &town, expense, "post", &[]).await);
+    time_passes(&app, expense, 8).await;
+    app.get("/inbox", &town).await;
+    assert_eq!(item_state(&app, expense).await.1.as_deref(), Some("paid"));
+    let amount: i64 =
+        doudi_store::sqlx::query_scalar("SELECT amount_fen FROM ledger WHERE item_id = $1")
+            .bind(expense)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(amount, 800_000);
+    app.finish().await;
+}
+
+on_both_backends!(tekun_and_expense);
