@@ -7,7 +7,9 @@
 //! caller validates against exactly the same tables.
 
 pub mod access;
+pub mod benefits;
 pub mod calendar;
+pub mod grading;
 pub mod household;
 pub mod id_number;
 pub mod mask;
