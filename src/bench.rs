@@ -588,3 +588,72 @@ pub async fn inbox(url: &str, households: usize, cases: usize, queries: usize) -
     scratch.drop_now().await;
     Ok(())
 }
+
+/// 政策找人 over the whole generated registry: every active policy of the demo
+/// catalogue on every household, findings stored. Prints households/s and
+/// evaluations/s, and the split between loading and evaluating.
+pub async fn eligibility(url: &str, households: usize) -> Result<()> {
+    let scratch = Scratch::new(url, "elig").await?;
+    let db = &scratch.db;
+    let regions = setup::load_regions(db, 1).await?;
+    let t = Instant::now();
+    setup::load_households(db, &regions, 1, households, today(), &|_| {}).await?;
+    eprintln!(
+        "  loaded {households} households in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let mut tx = db.begin_write().await?;
+    for d in doudi_rules::standards::STANDARDS {
+        doudi_store::cases::set_standard(
+            &mut tx,
+            d.key,
+            "330106",
+            d.demo_default,
+            "2024-01-01",
+            "bench",
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    doudi_web::policies::seed_catalogue(db, "bench").await?;
+    let user_id =
+        setup::create_user(db, &setup::demo_accounts(&regions)[0], "bench-password-1").await?;
+    let ctx = doudi_web::policies::RunContext::load(db, None, today())
+        .await
+        .map_err(|e| doudi_store::StoreError::Invalid(e.message))?;
+    let county = doudi_domain::region::RegionCode::parse("330106").expect("district code");
+    let scope = doudi_store::households::Scope(county);
+    let total = doudi_store::policies::count_households(db, &scope).await?;
+    let run_id = doudi_store::policies::create_run(db, &scope, None, total, user_id).await?;
+    // Evaluation alone, on the first batches, to separate CPU from I/O.
+    let sample = doudi_store::policies::household_inputs(db, &scope, 0, 2_000, today()).await?;
+    let n_sample = sample.len();
+    let te = Instant::now();
+    let _ = ctx.evaluate(sample);
+    let eval_s = te.elapsed().as_secs_f64();
+    let t = Instant::now();
+    doudi_web::policies::run_finder(db, run_id, &scope, &ctx)
+        .await
+        .map_err(|e| doudi_store::StoreError::Invalid(e.message))?;
+    let s = t.elapsed().as_secs_f64();
+    let run = doudi_store::policies::run(db, run_id).await?.expect("run");
+    let evals = run.processed as f64 * ctx.policies.len() as f64;
+    println!(
+        "eligibility ({}): {} households × {} policies in {s:.2} s = {:.0} households/s, {:.0} rule evaluations/s; findings: {} missed, {} excessive, {} duplicate, {} errors",
+        backend_name(db),
+        run.processed,
+        ctx.policies.len(),
+        run.processed as f64 / s,
+        evals / s,
+        run.missed,
+        run.excessive,
+        run.duplicate,
+        run.errors
+    );
+    println!(
+        "  evaluation only (no database): {n_sample} households in {eval_s:.3} s = {:.0} households/s",
+        n_sample as f64 / eval_s
+    );
+    scratch.drop_now().await;
+    Ok(())
+}

@@ -154,6 +154,11 @@ enum BenchCmd {
         #[arg(long, default_value_t = 200)]
         queries: usize,
     },
+    /// 政策找人: every demo policy over a generated registry.
+    Eligibility {
+        #[arg(long, default_value_t = 100_000)]
+        households: usize,
+    },
     /// All of the above with the figures the foundation issue asks for.
     All {
         #[arg(long, default_value_t = 1_000_000)]
@@ -453,6 +458,7 @@ async fn run(cli: Cli) -> AnyResult<()> {
                     cases,
                     queries,
                 } => bench::inbox(url, households, cases, queries).await?,
+                BenchCmd::Eligibility { households } => bench::eligibility(url, households).await?,
                 BenchCmd::All { households } => {
                     bench::generate(url, households.min(200_000)).await?;
                     bench::import(url, 100_000).await?;

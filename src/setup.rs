@@ -12,15 +12,6 @@ use doudi_store::{Db, Result};
 /// Password of every demo account (shown on start; change it for anything real).
 pub const DEMO_PASSWORD: &str = "doudi2026";
 
-/// Standards of the demo district: 低保 standard 1,000 yuan/person/month (seed 003),
-/// a town's approval limit for temporary aid of 3,000 yuan, referral answer time 5 working days.
-pub const DEMO_STANDARDS: &[(&str, i64)] = &[
-    ("dibao_standard", 100_000),
-    ("tekun_standard", 130_000),
-    ("town_temp_aid_limit", 300_000),
-    ("referral_days", 5),
-];
-
 pub struct DemoAccount {
     pub username: String,
     pub role: Role,
@@ -259,11 +250,21 @@ pub async fn demo(
     }
     // Locally set numbers the demo ships with (domain-rules.md defaults), effective 2024-01-01.
     let mut tx = db.begin_write().await?;
-    for (key, fen) in DEMO_STANDARDS {
-        doudi_store::cases::set_standard(&mut tx, key, "330106", *fen, "2024-01-01", "demo")
-            .await?;
+    // 低保 standard 1,000 yuan/person/month (seed 003), town limit for temporary aid
+    // 3,000 yuan, and the rest of doudi_rules::standards::STANDARDS.
+    for d in doudi_rules::standards::STANDARDS {
+        doudi_store::cases::set_standard(
+            &mut tx,
+            d.key,
+            "330106",
+            d.demo_default,
+            "2024-01-01",
+            "demo",
+        )
+        .await?;
     }
     tx.commit().await?;
+    doudi_web::policies::seed_catalogue(db, "demo").await?;
     let cover: Vec<String> = accounts
         .iter()
         .filter(|a| a.role == Role::VillageAssistant)

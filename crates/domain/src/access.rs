@@ -54,6 +54,9 @@ coded_enum! {
         HandleCase("handle_case", "办理救助事项"),
         HandleReferral("handle_referral", "办理转介"),
         ManageCalendar("manage_calendar", "维护工作日历"),
+        ManagePolicies("manage_policies", "维护政策、标准与预警规则"),
+        RunFinder("run_finder", "政策找人与预警排查"),
+        UploadFeed("upload_feed", "报送部门数据"),
     }
 }
 
@@ -78,8 +81,10 @@ pub fn may(role: Role, action: Action) -> bool {
         (VillageAssistant | TownCaseWorker, OpenApplication) => true,
         (VillageAssistant | TownCaseWorker | TownReviewer | DistrictApprover, HandleCase) => true,
         (DeptLiaison | Charity, HandleReferral) => true,
-        (Admin, ManageCalendar) => true,
+        (Admin, ManageCalendar | ManagePolicies) => true,
         (Admin, ManageUsers | ManageRegions) => true,
+        (TownCaseWorker | DistrictApprover, RunFinder) => true,
+        (DeptLiaison, UploadFeed) => true,
         (
             VillageAssistant | TownCaseWorker | TownReviewer | DistrictApprover | DeptLiaison
             | Charity | Supervisor | Admin,
@@ -130,6 +135,7 @@ mod tests {
                     UseApi,
                     OpenApplication,
                     HandleCase,
+                    RunFinder,
                 ],
             ),
             (
@@ -152,9 +158,10 @@ mod tests {
                     ExportHouseholds,
                     UseApi,
                     HandleCase,
+                    RunFinder,
                 ],
             ),
-            (DeptLiaison, &[UseApi, HandleReferral]),
+            (DeptLiaison, &[UseApi, HandleReferral, UploadFeed]),
             (Charity, &[UseApi, HandleReferral]),
             (
                 Supervisor,
@@ -174,6 +181,7 @@ mod tests {
                     ManageRegions,
                     UseApi,
                     ManageCalendar,
+                    ManagePolicies,
                 ],
             ),
         ];

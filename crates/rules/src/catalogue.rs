@@ -41,10 +41,16 @@ impl Catalogue {
         serde_json::from_str(DEMO_JSON).expect("data/policies/catalogue.json is valid")
     }
     pub fn department_name(&self, code: &str) -> String {
-        self.departments.iter().find(|d| d.code == code).map_or(code.to_string(), |d| d.name.clone())
+        self.departments
+            .iter()
+            .find(|d| d.code == code)
+            .map_or(code.to_string(), |d| d.name.clone())
     }
     pub fn family_name(&self, code: &str) -> String {
-        self.families.iter().find(|d| d.code == code).map_or(code.to_string(), |d| d.name.clone())
+        self.families
+            .iter()
+            .find(|d| d.code == code)
+            .map_or(code.to_string(), |d| d.name.clone())
     }
 }
 
@@ -61,7 +67,10 @@ pub const SITUATIONS: &[(&str, &str)] = &[
 ];
 
 pub fn situation_label(code: &str) -> &'static str {
-    SITUATIONS.iter().find(|(c, _)| *c == code).map_or("其他", |(_, l)| l)
+    SITUATIONS
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map_or("其他", |(_, l)| l)
 }
 
 pub const BENEFIT_FORMS: &[(&str, &str)] = &[
@@ -72,5 +81,8 @@ pub const BENEFIT_FORMS: &[(&str, &str)] = &[
 ];
 
 pub fn benefit_form_label(code: &str) -> &'static str {
-    BENEFIT_FORMS.iter().find(|(c, _)| *c == code).map_or("其他", |(_, l)| l)
+    BENEFIT_FORMS
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map_or("其他", |(_, l)| l)
 }

@@ -127,30 +127,52 @@ pub struct FeedEvent {
 /// ignored (a feed cannot report the future).
 pub fn feed_aggregates(events: &[FeedEvent], today: NaiveDate) -> BTreeMap<String, i64> {
     let days = |n: u64| today - chrono::Days::new(n);
-    let year_ago = today.checked_sub_months(chrono::Months::new(12)).unwrap_or(today);
+    let year_ago = today
+        .checked_sub_months(chrono::Months::new(12))
+        .unwrap_or(today);
     let in_days = |e: &FeedEvent, n: u64| e.event_date > days(n) && e.event_date <= today;
     let in_year = |e: &FeedEvent| e.event_date > year_ago && e.event_date <= today;
     fn attr<'a>(e: &'a FeedEvent, k: &str) -> &'a str {
         e.attributes.get(k).map(String::as_str).unwrap_or("")
     }
-    let count = |pred: &dyn Fn(&FeedEvent) -> bool| events.iter().filter(|e| pred(e)).count() as i64;
-    let mut out: BTreeMap<String, i64> = FEED_AGGREGATES.iter().map(|k| (k.to_string(), 0)).collect();
+    let count =
+        |pred: &dyn Fn(&FeedEvent) -> bool| events.iter().filter(|e| pred(e)).count() as i64;
+    let mut out: BTreeMap<String, i64> =
+        FEED_AGGREGATES.iter().map(|k| (k.to_string(), 0)).collect();
     out.insert(
         "medical_selfpay_12m".into(),
-        events.iter().filter(|e| e.kind == "medical" && in_year(e)).filter_map(|e| e.amount_fen).sum(),
+        events
+            .iter()
+            .filter(|e| e.kind == "medical" && in_year(e))
+            .filter_map(|e| e.amount_fen)
+            .sum(),
     );
-    out.insert("deaths_90d".into(), count(&|e| e.kind == "death" && in_days(e, 90)));
+    out.insert(
+        "deaths_90d".into(),
+        count(&|e| e.kind == "death" && in_days(e, 90)),
+    );
     out.insert(
         "unemployed_registered_90d".into(),
-        count(&|e| e.kind == "unemployment" && in_days(e, 90) && matches!(attr(e, "status"), "registered" | "登记")),
+        count(&|e| e.kind == "unemployment" && in_days(e, 90) && attr(e, "status") == "registered"),
     );
     out.insert(
         "new_severe_disability_90d".into(),
-        count(&|e| e.kind == "disability" && in_days(e, 90) && matches!(attr(e, "grade"), "1" | "2")),
+        count(&|e| {
+            e.kind == "disability" && in_days(e, 90) && matches!(attr(e, "grade"), "1" | "2")
+        }),
     );
-    out.insert("vehicles_new_90d".into(), count(&|e| e.kind == "vehicle" && in_days(e, 90)));
-    out.insert("properties_12m".into(), count(&|e| e.kind == "property" && in_year(e)));
-    out.insert("business_12m".into(), count(&|e| e.kind == "business" && in_year(e)));
+    out.insert(
+        "vehicles_new_90d".into(),
+        count(&|e| e.kind == "vehicle" && in_days(e, 90)),
+    );
+    out.insert(
+        "properties_12m".into(),
+        count(&|e| e.kind == "property" && in_year(e)),
+    );
+    out.insert(
+        "business_12m".into(),
+        count(&|e| e.kind == "business" && in_year(e)),
+    );
     // Arrears are a balance: the latest report counts, not the sum.
     let latest_arrears = events
         .iter()
@@ -161,12 +183,15 @@ pub fn feed_aggregates(events: &[FeedEvent], today: NaiveDate) -> BTreeMap<Strin
     out.insert("utility_arrears".into(), latest_arrears);
     out.insert(
         "dropouts_12m".into(),
-        count(&|e| e.kind == "education" && in_year(e) && matches!(attr(e, "status"), "dropout" | "辍学")),
+        count(&|e| e.kind == "education" && in_year(e) && attr(e, "status") == "dropped_out"),
     );
-    out.insert("disaster_12m".into(), count(&|e| e.kind == "disaster" && in_year(e)));
+    out.insert(
+        "disaster_12m".into(),
+        count(&|e| e.kind == "disaster" && in_year(e)),
+    );
     out.insert(
         "hukou_out_90d".into(),
-        count(&|e| e.kind == "hukou" && in_days(e, 90) && matches!(attr(e, "change"), "out" | "迁出")),
+        count(&|e| e.kind == "hukou" && in_days(e, 90) && attr(e, "change_type") == "move_out"),
     );
     out
 }
@@ -204,7 +229,11 @@ impl Facts {
     /// Builds the facts of `input` on `today`, with `standards` (by key) used
     /// for the built-in calculations. Missing standards leave the matching
     /// `calc` entries out (a rule reading them then fails visibly).
-    pub fn build(input: &HouseholdInput, standards: &BTreeMap<String, i64>, today: NaiveDate) -> Facts {
+    pub fn build(
+        input: &HouseholdInput,
+        standards: &BTreeMap<String, i64>,
+        today: NaiveDate,
+    ) -> Facts {
         let members: Vec<MemberFacts> = input
             .members
             .iter()
@@ -230,9 +259,15 @@ impl Facts {
             })
             .collect();
         let size = members.len() as i64;
-        let per_capita = doudi_domain::benefits::per_capita_income(input.income_monthly_fen, size as u32);
+        let per_capita =
+            doudi_domain::benefits::per_capita_income(input.income_monthly_fen, size as u32);
         let sum = |kinds: &[&str]| -> i64 {
-            input.assets.iter().filter(|(k, _)| kinds.contains(&k.as_str())).map(|(_, v)| *v).sum()
+            input
+                .assets
+                .iter()
+                .filter(|(k, _)| kinds.contains(&k.as_str()))
+                .map(|(_, v)| *v)
+                .sum()
         };
         let count = |kind: &str| input.assets.iter().filter(|(k, _)| k == kind).count() as i64;
         let mut receives: Vec<String> = input.categories.clone();
@@ -260,7 +295,9 @@ impl Facts {
             village: input.village_code.clone(),
             working_age_able: members
                 .iter()
-                .filter(|m| (16..60).contains(&m.age) && !m.severe_disability && m.self_care != "lost")
+                .filter(|m| {
+                    (16..60).contains(&m.age) && !m.severe_disability && m.self_care != "lost"
+                })
                 .count() as i64,
             employed: members
                 .iter()
@@ -268,11 +305,18 @@ impl Facts {
                 .count() as i64,
         };
         let calc = calculations(input, &hh, &members, standards);
-        let mut feeds: BTreeMap<String, i64> = FEED_AGGREGATES.iter().map(|k| (k.to_string(), 0)).collect();
+        let mut feeds: BTreeMap<String, i64> =
+            FEED_AGGREGATES.iter().map(|k| (k.to_string(), 0)).collect();
         for (k, v) in &input.feeds {
             feeds.insert(k.clone(), *v);
         }
-        Facts { hh, members, calc, feeds, today: today.format("%Y-%m-%d").to_string() }
+        Facts {
+            hh,
+            members,
+            calc,
+            feeds,
+            today: today.format("%Y-%m-%d").to_string(),
+        }
     }
 }
 
@@ -293,8 +337,14 @@ fn calculations(
 ) -> BTreeMap<String, serde_json::Value> {
     use doudi_domain::benefits as b;
     let mut calc = BTreeMap::new();
-    let head_care = members.first().map(|m| m.self_care.clone()).unwrap_or_else(|| "full".into());
-    calc.insert("tekun_care_level".into(), serde_json::Value::from(head_care));
+    let head_care = members
+        .first()
+        .map(|m| m.self_care.clone())
+        .unwrap_or_else(|| "full".into());
+    calc.insert(
+        "tekun_care_level".into(),
+        serde_json::Value::from(head_care),
+    );
     if let Some(&standard) = standards.get("dibao_standard") {
         calc.insert(
             "dibao_amount".into(),
@@ -307,15 +357,31 @@ fn calculations(
             let total: i64 = members
                 .iter()
                 .filter(|m| m.disability_grade > 0)
-                .map(|m| b::disability_subsidy(standard, Some(m.disability_grade as u8), pct(severe), pct(other)))
+                .map(|m| {
+                    b::disability_subsidy(
+                        standard,
+                        Some(m.disability_grade as u8),
+                        pct(severe),
+                        pct(other),
+                    )
+                })
                 .sum();
             calc.insert("disability_subsidy".into(), total.into());
         }
     }
-    if let (Some(&ratio), Some(&cap)) = (standards.get("medical_ratio_pct"), standards.get("medical_annual_cap")) {
+    if let (Some(&ratio), Some(&cap)) = (
+        standards.get("medical_ratio_pct"),
+        standards.get("medical_annual_cap"),
+    ) {
         calc.insert(
             "medical_assistance".into(),
-            b::medical_assistance(input.medical_selfpay_12m, pct(ratio), cap, input.medical_assistance_paid_this_year).into(),
+            b::medical_assistance(
+                input.medical_selfpay_12m,
+                pct(ratio),
+                cap,
+                input.medical_assistance_paid_this_year,
+            )
+            .into(),
         );
     }
     calc

@@ -47,9 +47,14 @@ impl FindingKind {
         }
     }
     pub fn from_code(s: &str) -> Option<FindingKind> {
-        [FindingKind::Missed, FindingKind::Excessive, FindingKind::Duplicate, FindingKind::Error]
-            .into_iter()
-            .find(|k| k.code() == s)
+        [
+            FindingKind::Missed,
+            FindingKind::Excessive,
+            FindingKind::Duplicate,
+            FindingKind::Error,
+        ]
+        .into_iter()
+        .find(|k| k.code() == s)
     }
 }
 
@@ -65,7 +70,11 @@ pub struct Finding {
 
 /// Runs every policy on one household (already in `scope`, whose
 /// `hh.receives` is `receives`).
-pub fn check_household(policies: &[CompiledPolicy], scope: &Scope, receives: &[String]) -> Vec<Finding> {
+pub fn check_household(
+    policies: &[CompiledPolicy],
+    scope: &Scope,
+    receives: &[String],
+) -> Vec<Finding> {
     let mut out = Vec::new();
     for p in policies {
         let gets = receives.iter().any(|r| *r == p.receipt_key);
@@ -105,7 +114,12 @@ pub fn check_household(policies: &[CompiledPolicy], scope: &Scope, receives: &[S
                         Err(e) => format!("条件“{}”无法计算：{e}", c.text),
                     })
                     .unwrap_or_else(|| "不满足资格条件".into());
-                out.push(Finding { policy_id: p.id, kind: FindingKind::Excessive, reason: why, amount_fen: None });
+                out.push(Finding {
+                    policy_id: p.id,
+                    kind: FindingKind::Excessive,
+                    reason: why,
+                    amount_fen: None,
+                });
             }
             Ok(_) => {}
         }
@@ -121,7 +135,10 @@ pub fn check_household(policies: &[CompiledPolicy], scope: &Scope, receives: &[S
                 if mutual && p.receipt_key > *ex {
                     continue;
                 }
-                let other_name = other.map_or(ex.as_str(), |o| o.name.as_str());
+                let other_name = match other {
+                    Some(o) => o.name.clone(),
+                    None => category_label(ex),
+                };
                 out.push(Finding {
                     policy_id: p.id,
                     kind: FindingKind::Duplicate,
@@ -132,4 +149,11 @@ pub fn check_household(policies: &[CompiledPolicy], scope: &Scope, receives: &[S
         }
     }
     out
+}
+
+/// A receipt key shown to people: the category's name when it is one.
+fn category_label(key: &str) -> String {
+    use doudi_domain::Coded;
+    doudi_domain::household::Category::from_code(key)
+        .map_or(key.to_string(), |c| c.label().to_string())
 }

@@ -71,16 +71,23 @@ impl Rule {
         if source.is_empty() {
             return Err(RuleError::Empty);
         }
-        let program = Program::compile(source).map_err(|e| RuleError::Syntax(syntax_message(&e.to_string())))?;
+        let program = Program::compile(source)
+            .map_err(|e| RuleError::Syntax(syntax_message(&e.to_string())))?;
         let parts = split_conjuncts(source);
         let mut conditions = Vec::new();
         if kind == RuleKind::Condition && parts.len() > 1 {
             for p in parts {
-                let prog = Program::compile(&p).map_err(|e| RuleError::Syntax(syntax_message(&e.to_string())))?;
+                let prog = Program::compile(&p)
+                    .map_err(|e| RuleError::Syntax(syntax_message(&e.to_string())))?;
                 conditions.push((p, prog));
             }
         }
-        let rule = Rule { source: source.to_string(), kind, program, conditions };
+        let rule = Rule {
+            source: source.to_string(),
+            kind,
+            program,
+            conditions,
+        };
         let env = Env::new(&sample_standards());
         for facts in sample_households() {
             let scope = env.scope(&facts);
@@ -95,7 +102,10 @@ impl Rule {
             }
             for (text, prog) in &rule.conditions {
                 if let Err(e) = prog.execute(&scope.ctx) {
-                    return Err(RuleError::Check(format!("条件“{text}”：{}", eval_message(&e.to_string()))));
+                    return Err(RuleError::Check(format!(
+                        "条件“{text}”：{}",
+                        eval_message(&e.to_string())
+                    )));
                 }
             }
         }
@@ -113,7 +123,10 @@ impl Rule {
     fn eval_bool_in(&self, scope: &Scope) -> Result<bool, RuleError> {
         match self.program.execute(&scope.ctx) {
             Ok(Value::Bool(b)) => Ok(b),
-            Ok(other) => Err(RuleError::Type { expected: "条件规则应得到 true/false", got: type_name(&other) }),
+            Ok(other) => Err(RuleError::Type {
+                expected: "条件规则应得到 true/false",
+                got: type_name(&other),
+            }),
             Err(e) => Err(RuleError::Eval(eval_message(&e.to_string()))),
         }
     }
@@ -121,8 +134,13 @@ impl Rule {
     fn eval_amount_in(&self, scope: &Scope) -> Result<i64, RuleError> {
         match self.program.execute(&scope.ctx) {
             Ok(Value::Int(i)) => Ok(i),
-            Ok(Value::UInt(u)) => i64::try_from(u).map_err(|_| RuleError::Eval("金额超出范围".into())),
-            Ok(other) => Err(RuleError::Type { expected: "金额公式应得到整数（分）", got: type_name(&other) }),
+            Ok(Value::UInt(u)) => {
+                i64::try_from(u).map_err(|_| RuleError::Eval("金额超出范围".into()))
+            }
+            Ok(other) => Err(RuleError::Type {
+                expected: "金额公式应得到整数（分）",
+                got: type_name(&other),
+            }),
             Err(e) => Err(RuleError::Eval(eval_message(&e.to_string()))),
         }
     }
@@ -151,7 +169,9 @@ impl Rule {
 
     /// The first condition that is not true on this household, if any.
     pub fn first_failed(&self, scope: &Scope) -> Option<ConditionOutcome> {
-        self.explain(scope).into_iter().find(|c| c.result != Ok(true))
+        self.explain(scope)
+            .into_iter()
+            .find(|c| c.result != Ok(true))
     }
 }
 
@@ -174,22 +194,38 @@ impl Env {
         let mut root = Context::default();
         let mut std_map: HashMap<Key, Value> = HashMap::new();
         for (key, value) in standards {
-            let name = standards::def(key).map(|d| d.cel_name).unwrap_or(key.as_str());
+            let name = standards::def(key)
+                .map(|d| d.cel_name)
+                .unwrap_or(key.as_str());
             std_map.insert(Key::String(Arc::new(name.to_string())), Value::Int(*value));
         }
-        root.add_variable_from_value("std", Value::Map(Map { map: Arc::new(std_map) }));
+        root.add_variable_from_value(
+            "std",
+            Value::Map(Map {
+                map: Arc::new(std_map),
+            }),
+        );
         Env { root }
     }
 
     pub fn scope(&self, facts: &Facts) -> Scope<'_> {
         let mut ctx = self.root.new_inner_scope();
-        ctx.add_variable_from_value("hh", to_cel(&serde_json::to_value(&facts.hh).expect("facts serialise")));
+        ctx.add_variable_from_value(
+            "hh",
+            to_cel(&serde_json::to_value(&facts.hh).expect("facts serialise")),
+        );
         ctx.add_variable_from_value(
             "members",
             to_cel(&serde_json::to_value(&facts.members).expect("facts serialise")),
         );
-        ctx.add_variable_from_value("calc", to_cel(&serde_json::to_value(&facts.calc).expect("facts serialise")));
-        ctx.add_variable_from_value("feeds", to_cel(&serde_json::to_value(&facts.feeds).expect("facts serialise")));
+        ctx.add_variable_from_value(
+            "calc",
+            to_cel(&serde_json::to_value(&facts.calc).expect("facts serialise")),
+        );
+        ctx.add_variable_from_value(
+            "feeds",
+            to_cel(&serde_json::to_value(&facts.feeds).expect("facts serialise")),
+        );
         ctx.add_variable_from_value("today", Value::String(Arc::new(facts.today.clone())));
         Scope { ctx }
     }
@@ -208,8 +244,10 @@ fn to_cel(v: &serde_json::Value) -> Value {
         serde_json::Value::String(s) => Value::String(Arc::new(s.clone())),
         serde_json::Value::Array(a) => Value::List(Arc::new(a.iter().map(to_cel).collect())),
         serde_json::Value::Object(o) => {
-            let map: HashMap<Key, Value> =
-                o.iter().map(|(k, v)| (Key::String(Arc::new(k.clone())), to_cel(v))).collect();
+            let map: HashMap<Key, Value> = o
+                .iter()
+                .map(|(k, v)| (Key::String(Arc::new(k.clone())), to_cel(v)))
+                .collect();
             Value::Map(Map { map: Arc::new(map) })
         }
     }
@@ -231,7 +269,11 @@ fn type_name(v: &Value) -> String {
 
 /// The parser's message, with its position kept and the noise removed.
 fn syntax_message(raw: &str) -> String {
-    raw.replace("ERROR: <input>:", "第 ").lines().next().unwrap_or(raw).replacen(": ", " 处：", 1)
+    raw.replace("ERROR: <input>:", "第 ")
+        .lines()
+        .next()
+        .unwrap_or(raw)
+        .replacen(": ", " 处：", 1)
 }
 
 /// Runtime errors in Chinese where we know the cause.
@@ -241,12 +283,15 @@ fn eval_message(raw: &str) -> String {
         return format!("未知的变量 {name}（可用：hh、members、std、calc、feeds、today）");
     }
     if raw.starts_with("No such key") {
-        return format!("字段不存在：{}（见 docs/rules-model.md）", raw.trim_start_matches("No such key: "));
+        return format!(
+            "字段不存在：{}（见 docs/rules-model.md）",
+            raw.trim_start_matches("No such key: ")
+        );
     }
     if raw.starts_with("Unsupported binary operator") && raw.contains("Float") {
         return format!("不能用小数计算，请用整数（如 x * 15 / 10 代替 x * 1.5）：{raw}");
     }
-    if raw.contains("division by zero") || raw.contains("divide by zero") {
+    if raw.to_lowercase().contains("division by zero") || raw.contains("divide by zero") {
         return "除数为零".into();
     }
     raw.to_string()
@@ -299,7 +344,10 @@ pub fn split_conjuncts(source: &str) -> Vec<String> {
 
 /// Standards for checking rules when they are saved: every known key.
 pub fn sample_standards() -> BTreeMap<String, i64> {
-    standards::STANDARDS.iter().map(|d| (d.key.to_string(), d.demo_default)).collect()
+    standards::STANDARDS
+        .iter()
+        .map(|d| (d.key.to_string(), d.demo_default))
+        .collect()
 }
 
 /// Households that exercise every field (members with and without
@@ -315,7 +363,11 @@ pub fn sample_households() -> Vec<Facts> {
         relation: "head".into(),
         disability: disability.into(),
         disability_grade: grade,
-        illnesses: if grade > 0 { vec!["高血压".into()] } else { vec![] },
+        illnesses: if grade > 0 {
+            vec!["高血压".into()]
+        } else {
+            vec![]
+        },
         self_care_unable: if grade > 0 { 0b1111 } else { 0 },
         employment: employment.into(),
         schooling: "graduated".into(),
@@ -341,7 +393,10 @@ pub fn sample_households() -> Vec<Facts> {
         members: vec![member(1940, "visual", 1, "no_capacity")],
         ..Default::default()
     };
-    vec![Facts::build(&family, &std, today), Facts::build(&elder, &std, today)]
+    vec![
+        Facts::build(&family, &std, today),
+        Facts::build(&elder, &std, today),
+    ]
 }
 
 #[cfg(test)]

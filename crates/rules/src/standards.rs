@@ -31,22 +31,118 @@ pub struct StandardDef {
 
 /// Every standard, in the order administrators see them.
 pub const STANDARDS: &[StandardDef] = &[
-    StandardDef { key: "dibao_standard", cel_name: "dibao", label: "低保标准（元/人·月）", unit: Unit::Fen, demo_default: 100_000 },
-    StandardDef { key: "tekun_standard", cel_name: "tekun", label: "特困基本生活标准（元/人·月）", unit: Unit::Fen, demo_default: 130_000 },
-    StandardDef { key: "dibian_multiplier_pct", cel_name: "dibian_multiplier_pct", label: "低保边缘收入线（低保标准的 %）", unit: Unit::Percent, demo_default: 150 },
-    StandardDef { key: "disability_severe_pct", cel_name: "disability_severe_pct", label: "重度残疾人生活补贴（低保标准的 %，30–40）", unit: Unit::Percent, demo_default: 35 },
-    StandardDef { key: "disability_other_pct", cel_name: "disability_other_pct", label: "非重度残疾人生活补贴（低保标准的 %，10–30）", unit: Unit::Percent, demo_default: 20 },
-    StandardDef { key: "medical_ratio_pct", cel_name: "medical_ratio_pct", label: "支出型医疗救助比例（目录内自付的 %，40–60）", unit: Unit::Percent, demo_default: 50 },
-    StandardDef { key: "medical_annual_cap", cel_name: "medical_annual_cap", label: "医疗救助年度封顶（元/人）", unit: Unit::Fen, demo_default: 5_000_000 },
-    StandardDef { key: "charity_cap", cel_name: "charity_cap", label: "慈善救助上限（元/人）", unit: Unit::Fen, demo_default: 500_000 },
-    StandardDef { key: "town_temp_aid_limit", cel_name: "town_temp_aid_limit", label: "乡镇临时救助审批限额（元）", unit: Unit::Fen, demo_default: 300_000 },
-    StandardDef { key: "disposable_income_last_year", cel_name: "disposable_income_last_year", label: "上年度人均可支配收入（元/年）", unit: Unit::Fen, demo_default: 7_800_000 },
-    StandardDef { key: "rigid_spending_share_pct", cel_name: "rigid_spending_share_pct", label: "刚性支出占家庭收入比例（%）", unit: Unit::Percent, demo_default: 50 },
-    StandardDef { key: "asset_limit_per_person", cel_name: "asset_limit_per_person", label: "人均财产限额（元）", unit: Unit::Fen, demo_default: 4_800_000 },
-    StandardDef { key: "nursing_home_gov_pct", cel_name: "nursing_home_gov_pct", label: "养老机构入住政府承担比例（%）", unit: Unit::Percent, demo_default: 80 },
-    StandardDef { key: "tekun_care_partial_pct", cel_name: "tekun_care_partial_pct", label: "特困照料护理（部分丧失自理，基本标准的 %）", unit: Unit::Percent, demo_default: 30 },
-    StandardDef { key: "tekun_care_lost_pct", cel_name: "tekun_care_lost_pct", label: "特困照料护理（完全丧失自理，基本标准的 %）", unit: Unit::Percent, demo_default: 60 },
-    StandardDef { key: "referral_days", cel_name: "referral_days", label: "转介答复时限（工作日）", unit: Unit::Count, demo_default: 5 },
+    StandardDef {
+        key: "dibao_standard",
+        cel_name: "dibao",
+        label: "低保标准（元/人·月）",
+        unit: Unit::Fen,
+        demo_default: 100_000,
+    },
+    StandardDef {
+        key: "tekun_standard",
+        cel_name: "tekun",
+        label: "特困基本生活标准（元/人·月）",
+        unit: Unit::Fen,
+        demo_default: 130_000,
+    },
+    StandardDef {
+        key: "dibian_multiplier_pct",
+        cel_name: "dibian_multiplier_pct",
+        label: "低保边缘收入线（低保标准的 %）",
+        unit: Unit::Percent,
+        demo_default: 150,
+    },
+    StandardDef {
+        key: "disability_severe_pct",
+        cel_name: "disability_severe_pct",
+        label: "重度残疾人生活补贴（低保标准的 %，30–40）",
+        unit: Unit::Percent,
+        demo_default: 35,
+    },
+    StandardDef {
+        key: "disability_other_pct",
+        cel_name: "disability_other_pct",
+        label: "非重度残疾人生活补贴（低保标准的 %，10–30）",
+        unit: Unit::Percent,
+        demo_default: 20,
+    },
+    StandardDef {
+        key: "medical_ratio_pct",
+        cel_name: "medical_ratio_pct",
+        label: "支出型医疗救助比例（目录内自付的 %，40–60）",
+        unit: Unit::Percent,
+        demo_default: 50,
+    },
+    StandardDef {
+        key: "medical_annual_cap",
+        cel_name: "medical_annual_cap",
+        label: "医疗救助年度封顶（元/人）",
+        unit: Unit::Fen,
+        demo_default: 5_000_000,
+    },
+    StandardDef {
+        key: "charity_cap",
+        cel_name: "charity_cap",
+        label: "慈善救助上限（元/人）",
+        unit: Unit::Fen,
+        demo_default: 500_000,
+    },
+    StandardDef {
+        key: "town_temp_aid_limit",
+        cel_name: "town_temp_aid_limit",
+        label: "乡镇临时救助审批限额（元）",
+        unit: Unit::Fen,
+        demo_default: 300_000,
+    },
+    StandardDef {
+        key: "disposable_income_last_year",
+        cel_name: "disposable_income_last_year",
+        label: "上年度人均可支配收入（元/年）",
+        unit: Unit::Fen,
+        demo_default: 7_800_000,
+    },
+    StandardDef {
+        key: "rigid_spending_share_pct",
+        cel_name: "rigid_spending_share_pct",
+        label: "刚性支出占家庭收入比例（%）",
+        unit: Unit::Percent,
+        demo_default: 50,
+    },
+    StandardDef {
+        key: "asset_limit_per_person",
+        cel_name: "asset_limit_per_person",
+        label: "人均财产限额（元）",
+        unit: Unit::Fen,
+        demo_default: 4_800_000,
+    },
+    StandardDef {
+        key: "nursing_home_gov_pct",
+        cel_name: "nursing_home_gov_pct",
+        label: "养老机构入住政府承担比例（%）",
+        unit: Unit::Percent,
+        demo_default: 80,
+    },
+    StandardDef {
+        key: "tekun_care_partial_pct",
+        cel_name: "tekun_care_partial_pct",
+        label: "特困照料护理（部分丧失自理，基本标准的 %）",
+        unit: Unit::Percent,
+        demo_default: 30,
+    },
+    StandardDef {
+        key: "tekun_care_lost_pct",
+        cel_name: "tekun_care_lost_pct",
+        label: "特困照料护理（完全丧失自理，基本标准的 %）",
+        unit: Unit::Percent,
+        demo_default: 60,
+    },
+    StandardDef {
+        key: "referral_days",
+        cel_name: "referral_days",
+        label: "转介答复时限（工作日）",
+        unit: Unit::Count,
+        demo_default: 5,
+    },
 ];
 
 pub fn def(key: &str) -> Option<&'static StandardDef> {
@@ -87,7 +183,9 @@ pub fn in_force(rows: &[StandardRow], region: &str, date: &str) -> StandardValue
             }
         }
     }
-    best.into_iter().map(|(k, (_, _, v))| (k.to_string(), v)).collect()
+    best.into_iter()
+        .map(|(k, (_, _, v))| (k.to_string(), v))
+        .collect()
 }
 
 #[cfg(test)]
@@ -122,9 +220,18 @@ mod tests {
             row("330106001", "town_temp_aid_limit", 500_000, "2025-06-01"),
         ];
         let v = "330106001001";
-        assert_eq!(in_force(&rows, v, "2025-05-31")["town_temp_aid_limit"], 300_000);
-        assert_eq!(in_force(&rows, v, "2025-06-01")["town_temp_aid_limit"], 500_000);
-        assert_eq!(in_force(&rows, "330106002001", "2025-06-01")["town_temp_aid_limit"], 300_000);
+        assert_eq!(
+            in_force(&rows, v, "2025-05-31")["town_temp_aid_limit"],
+            300_000
+        );
+        assert_eq!(
+            in_force(&rows, v, "2025-06-01")["town_temp_aid_limit"],
+            500_000
+        );
+        assert_eq!(
+            in_force(&rows, "330106002001", "2025-06-01")["town_temp_aid_limit"],
+            300_000
+        );
     }
 
     #[test]

@@ -36,10 +36,18 @@ fn a_valid_rule_compiles_and_evaluates() {
     let std = sample_standards();
     let env = Env::new(&std);
     // 3 people, 2,400.00 yuan a month: 800.00 per person, below 1,000.00.
-    let poor = Facts::build(&household(240_000, vec![adult(1980), adult(1982), adult(2010)], &[]), &std, today());
+    let poor = Facts::build(
+        &household(240_000, vec![adult(1980), adult(1982), adult(2010)], &[]),
+        &std,
+        today(),
+    );
     assert!(rule.eval_bool(&env.scope(&poor)).unwrap());
     // Exactly at the standard is not below it.
-    let at = Facts::build(&household(300_000, vec![adult(1980), adult(1982), adult(2010)], &[]), &std, today());
+    let at = Facts::build(
+        &household(300_000, vec![adult(1980), adult(1982), adult(2010)], &[]),
+        &std,
+        today(),
+    );
     assert!(!rule.eval_bool(&env.scope(&at)).unwrap());
 }
 
@@ -48,7 +56,10 @@ fn syntax_errors_are_rejected_with_a_position() {
     let err = Rule::compile("hh.size > && true", RuleKind::Condition).unwrap_err();
     assert!(matches!(err, RuleError::Syntax(_)), "{err:?}");
     assert!(err.to_string().starts_with("语法错误"), "{err}");
-    assert_eq!(Rule::compile("   ", RuleKind::Condition).unwrap_err(), RuleError::Empty);
+    assert_eq!(
+        Rule::compile("   ", RuleKind::Condition).unwrap_err(),
+        RuleError::Empty
+    );
 }
 
 #[test]
@@ -70,7 +81,13 @@ fn wrong_result_types_are_rejected() {
     assert!(matches!(err, RuleError::Type { .. }), "{err:?}");
     let err = Rule::compile("std.dibao * 1.5", RuleKind::Amount).unwrap_err();
     assert!(err.to_string().contains("小数"), "{err}");
-    assert!(Rule::compile("std.dibao * std.dibian_multiplier_pct / 100", RuleKind::Amount).is_ok());
+    assert!(
+        Rule::compile(
+            "std.dibao * std.dibian_multiplier_pct / 100",
+            RuleKind::Amount
+        )
+        .is_ok()
+    );
 }
 
 #[test]
@@ -94,13 +111,20 @@ fn an_error_on_one_household_is_an_error_for_that_household_only() {
     // Division by the number of employed members: fine for the samples
     // (which have none employed? then it would fail on save) — use a
     // rule that only divides when someone is employed.
-    let rule = Rule::compile("hh.employed == 0 || hh.income_monthly / (hh.employed - 1) > 0", RuleKind::Condition).unwrap();
+    let rule = Rule::compile(
+        "hh.employed == 0 || hh.income_monthly / (hh.employed - 1) > 0",
+        RuleKind::Condition,
+    )
+    .unwrap();
     let std = sample_standards();
     let env = Env::new(&std);
     let mut one = adult(1980);
     one.employment = "employed".into();
     let facts = Facts::build(&household(100_000, vec![one], &[]), &std, today());
-    assert!(matches!(rule.eval_bool(&env.scope(&facts)), Err(RuleError::Eval(_))));
+    assert!(matches!(
+        rule.eval_bool(&env.scope(&facts)),
+        Err(RuleError::Eval(_))
+    ));
     let fine = Facts::build(&household(100_000, vec![adult(1980)], &[]), &std, today());
     assert!(rule.eval_bool(&env.scope(&fine)).unwrap());
 }
@@ -109,8 +133,13 @@ fn an_error_on_one_household_is_an_error_for_that_household_only() {
 fn conjuncts_split_only_at_top_level() {
     assert_eq!(split_conjuncts("a && b"), vec!["a", "b"]);
     assert_eq!(split_conjuncts("(a && b) || c"), vec!["(a && b) || c"]);
-    assert_eq!(split_conjuncts("members.exists(m, m.age > 60 && m.ill) && 'a&&b' != hh.town"),
-        vec!["members.exists(m, m.age > 60 && m.ill)", "'a&&b' != hh.town"]);
+    assert_eq!(
+        split_conjuncts("members.exists(m, m.age > 60 && m.ill) && 'a&&b' != hh.town"),
+        vec![
+            "members.exists(m, m.age > 60 && m.ill)",
+            "'a&&b' != hh.town"
+        ]
+    );
 }
 
 #[test]
@@ -125,7 +154,11 @@ fn macros_and_lists_work_over_members() {
     let mut disabled = adult(1950);
     disabled.disability = "physical".into();
     disabled.disability_grade = 1;
-    let facts = Facts::build(&household(0, vec![disabled, adult(1990)], &["dibao"]), &std, today());
+    let facts = Facts::build(
+        &household(0, vec![disabled, adult(1990)], &["dibao"]),
+        &std,
+        today(),
+    );
     assert!(rule.eval_bool(&env.scope(&facts)).unwrap());
     assert!(facts.members[0].no_work_capacity);
     assert!(!facts.members[1].no_work_capacity);
@@ -136,7 +169,11 @@ fn deceased_members_are_not_counted() {
     let std = sample_standards();
     let mut gone = adult(1940);
     gone.alive = false;
-    let facts = Facts::build(&household(100_000, vec![adult(1980), gone], &[]), &std, today());
+    let facts = Facts::build(
+        &household(100_000, vec![adult(1980), gone], &[]),
+        &std,
+        today(),
+    );
     assert_eq!(facts.hh.size, 1);
     assert_eq!(facts.hh.per_capita_income, 100_000);
 }
@@ -171,25 +208,49 @@ fn finder_reports_missed_excessive_and_duplicate() {
     let env = Env::new(&std);
     let policies = vec![
         policy(1, "dibao", DIBAO, &["tekun"]),
-        policy(2, "tekun", "hh.size == 1 && members.all(m, m.no_work_capacity)", &["dibao"]),
+        policy(
+            2,
+            "tekun",
+            "hh.size == 1 && members.all(m, m.no_work_capacity)",
+            &["dibao"],
+        ),
     ];
     // Missed: 2 people, 600.00 yuan a month in all → 300.00 per person;
     // (1,000.00 − 300.00) × 2 = 1,400.00 a month.
-    let missed = Facts::build(&household(60_000, vec![adult(1980), adult(1985)], &[]), &std, today());
+    let missed = Facts::build(
+        &household(60_000, vec![adult(1980), adult(1985)], &[]),
+        &std,
+        today(),
+    );
     let f = check_household(&policies, &env.scope(&missed), &missed.hh.receives);
     assert_eq!(f.len(), 1);
     assert_eq!(f[0].kind, FindingKind::Missed);
     assert_eq!(f[0].amount_fen, Some(140_000));
     // Excessive: receives 低保 with 2,000.00 per person.
-    let rich = Facts::build(&household(400_000, vec![adult(1980), adult(1985)], &["dibao"]), &std, today());
+    let rich = Facts::build(
+        &household(400_000, vec![adult(1980), adult(1985)], &["dibao"]),
+        &std,
+        today(),
+    );
     let f = check_household(&policies, &env.scope(&rich), &rich.hh.receives);
     assert_eq!(f.len(), 1);
     assert_eq!(f[0].kind, FindingKind::Excessive);
-    assert!(f[0].reason.contains("hh.per_capita_income < std.dibao"), "{}", f[0].reason);
+    assert!(
+        f[0].reason.contains("hh.per_capita_income < std.dibao"),
+        "{}",
+        f[0].reason
+    );
     // Duplicate: an elder alone holding both, reported once.
-    let both = Facts::build(&household(0, vec![adult(1940)], &["dibao", "tekun"]), &std, today());
+    let both = Facts::build(
+        &household(0, vec![adult(1940)], &["dibao", "tekun"]),
+        &std,
+        today(),
+    );
     let f = check_household(&policies, &env.scope(&both), &both.hh.receives);
-    let dups: Vec<_> = f.iter().filter(|x| x.kind == FindingKind::Duplicate).collect();
+    let dups: Vec<_> = f
+        .iter()
+        .filter(|x| x.kind == FindingKind::Duplicate)
+        .collect();
     assert_eq!(dups.len(), 1, "{f:?}");
 }
 
@@ -198,8 +259,11 @@ fn finder_reports_an_erroring_rule_and_goes_on() {
     let std = sample_standards();
     let env = Env::new(&std);
     let bad = CompiledPolicy {
-        eligibility: Rule::compile("hh.employed == 0 || hh.income_monthly / (hh.employed - 1) > 0", RuleKind::Condition)
-            .unwrap(),
+        eligibility: Rule::compile(
+            "hh.employed == 0 || hh.income_monthly / (hh.employed - 1) > 0",
+            RuleKind::Condition,
+        )
+        .unwrap(),
         ..policy(7, "odd", "true", &[])
     };
     let policies = vec![bad, policy(1, "dibao", DIBAO, &[])];
@@ -207,15 +271,25 @@ fn finder_reports_an_erroring_rule_and_goes_on() {
     one.employment = "employed".into();
     let facts = Facts::build(&household(0, vec![one], &[]), &std, today());
     let f = check_household(&policies, &env.scope(&facts), &facts.hh.receives);
-    assert_eq!(f.iter().find(|x| x.policy_id == 7).unwrap().kind, FindingKind::Error);
-    assert_eq!(f.iter().find(|x| x.policy_id == 1).unwrap().kind, FindingKind::Missed);
+    assert_eq!(
+        f.iter().find(|x| x.policy_id == 7).unwrap().kind,
+        FindingKind::Error
+    );
+    assert_eq!(
+        f.iter().find(|x| x.policy_id == 1).unwrap().kind,
+        FindingKind::Missed
+    );
 }
 
 #[test]
 fn a_missing_standard_fails_visibly() {
     let rule = Rule::compile("hh.per_capita_income < std.dibao", RuleKind::Condition).unwrap();
     let env = Env::new(&BTreeMap::new());
-    let facts = Facts::build(&household(0, vec![adult(1980)], &[]), &BTreeMap::new(), today());
+    let facts = Facts::build(
+        &household(0, vec![adult(1980)], &[]),
+        &BTreeMap::new(),
+        today(),
+    );
     assert!(rule.eval_bool(&env.scope(&facts)).is_err());
 }
 
@@ -229,23 +303,40 @@ fn the_demo_catalogue_is_complete_and_every_rule_compiles() {
     departments.dedup();
     assert!(departments.len() >= 13, "{departments:?}");
     for p in &c.policies {
-        Rule::compile(&p.eligibility, RuleKind::Condition).unwrap_or_else(|e| panic!("{}: {e}", p.code));
+        Rule::compile(&p.eligibility, RuleKind::Condition)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.code));
         if !p.amount.is_empty() {
-            Rule::compile(&p.amount, RuleKind::Amount).unwrap_or_else(|e| panic!("{} amount: {e}", p.code));
+            Rule::compile(&p.amount, RuleKind::Amount)
+                .unwrap_or_else(|e| panic!("{} amount: {e}", p.code));
         }
         assert!(c.families.iter().any(|f| f.code == p.family), "{}", p.code);
     }
     for (code, _) in catalogue::SITUATIONS {
-        assert!(c.policies.iter().filter(|p| p.situations.iter().any(|s| s == code)).count() >= 2, "{code}");
+        assert!(
+            c.policies
+                .iter()
+                .filter(|p| p.situations.iter().any(|s| s == code))
+                .count()
+                >= 2,
+            "{code}"
+        );
     }
 }
 
-fn event(kind: &str, date: (i32, u32, u32), amount: i64, attrs: &[(&str, &str)]) -> facts::FeedEvent {
+fn event(
+    kind: &str,
+    date: (i32, u32, u32),
+    amount: i64,
+    attrs: &[(&str, &str)],
+) -> facts::FeedEvent {
     facts::FeedEvent {
         kind: kind.into(),
         event_date: NaiveDate::from_ymd_opt(date.0, date.1, date.2).unwrap(),
         amount_fen: Some(amount),
-        attributes: attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        attributes: attrs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
     }
 }
 
@@ -269,7 +360,12 @@ fn day_windows_cross_month_ends_and_leap_days() {
     let events = vec![
         event("death", (2024, 1, 1), 0, &[]),
         event("death", (2024, 1, 2), 0, &[]),
-        event("unemployment", (2024, 2, 29), 0, &[("status", "registered")]),
+        event(
+            "unemployment",
+            (2024, 2, 29),
+            0,
+            &[("status", "registered")],
+        ),
         event("unemployment", (2024, 3, 1), 0, &[("status", "cancelled")]),
         event("disability", (2024, 3, 31), 0, &[("grade", "2")]),
         event("disability", (2024, 3, 30), 0, &[("grade", "3")]),
@@ -281,7 +377,10 @@ fn day_windows_cross_month_ends_and_leap_days() {
     // A 12-month window ending on a leap day starts after 2023-02-28.
     let leap = NaiveDate::from_ymd_opt(2024, 2, 29).unwrap();
     let b = facts::feed_aggregates(
-        &[event("medical", (2023, 2, 28), 5, &[]), event("medical", (2023, 3, 1), 7, &[])],
+        &[
+            event("medical", (2023, 2, 28), 5, &[]),
+            event("medical", (2023, 3, 1), 7, &[]),
+        ],
         leap,
     );
     assert_eq!(b["medical_selfpay_12m"], 7);
@@ -290,6 +389,12 @@ fn day_windows_cross_month_ends_and_leap_days() {
 #[test]
 fn utility_arrears_take_the_latest_balance() {
     let today = NaiveDate::from_ymd_opt(2026, 6, 1).unwrap();
-    let events = vec![event("utility", (2026, 3, 1), 80_000, &[]), event("utility", (2026, 5, 1), 20_000, &[])];
-    assert_eq!(facts::feed_aggregates(&events, today)["utility_arrears"], 20_000);
+    let events = vec![
+        event("utility", (2026, 3, 1), 80_000, &[]),
+        event("utility", (2026, 5, 1), 20_000, &[]),
+    ];
+    assert_eq!(
+        facts::feed_aggregates(&events, today)["utility_arrears"],
+        20_000
+    );
 }

@@ -9,12 +9,22 @@
 //!
 //! Flow: [`read_table`] → [`validate_rows`] → store the
 //! [`ParsedHousehold`]s and offer [`rejected_report_xlsx`] for the rest.
+//!
+//! Department data feeds (dynamic monitoring) have their own templates and
+//! validation in [`feeds`]: [`read_table_columns`] with
+//! [`FeedKind::columns`] → [`validate_feed_rows`].
 
+pub mod feeds;
 mod read;
 mod validate;
 mod write;
 
-pub use read::read_table;
+pub use feeds::{
+    FeedKind, FeedRecord, feed_rejected_report_xlsx, feed_template_csv, feed_template_xlsx,
+    read_feed_table, validate_feed_record, validate_feed_record_as_of, validate_feed_rows,
+    validate_feed_rows_as_of,
+};
+pub use read::{read_table, read_table_columns};
 pub use validate::validate_rows;
 pub use write::{
     rejected_report_csv, rejected_report_xlsx, table_xlsx, template_csv, template_xlsx,
@@ -93,12 +103,13 @@ pub struct RawRow {
     /// Line number as the user sees it in the spreadsheet (header = 1 when
     /// the header is on the first line).
     pub line: usize,
-    /// Cells in [`TEMPLATE_COLUMNS`] order, trimmed; "" when blank.
+    /// Cells in the order of the column list the table was read with
+    /// ([`TEMPLATE_COLUMNS`] for [`read_table`]), trimmed; "" when blank.
     pub cells: Vec<String>,
 }
 
 impl RawRow {
-    /// The trimmed cell of template column `index`, "" if absent.
+    /// The trimmed cell of column `index`, "" if absent.
     pub(crate) fn cell(&self, index: usize) -> &str {
         self.cells.get(index).map_or("", |s| s.trim())
     }

@@ -5,13 +5,14 @@ use std::io::Cursor;
 
 use calamine::{Data, Range, Reader, open_workbook_auto_from_rs};
 
-use crate::{RawRow, SheetError, TEMPLATE_COLUMNS, col};
+use crate::{RawRow, SheetError, TEMPLATE_COLUMNS};
 
 /// How many non-blank rows at the top are searched for the header row, so a
 /// title line such as "某某村低保家庭花名册" above the header is tolerated.
 const HEADER_SCAN_ROWS: usize = 10;
 
-/// Reads an uploaded table.
+/// Reads an uploaded household import table: [`read_table_columns`] with
+/// [`TEMPLATE_COLUMNS`], every one of them required.
 ///
 /// * `.xlsx`, `.xlsm`, `.xls` (also `.xlsb`, `.ods`): the first worksheet
 ///   (or, if it has no recognisable header, the first worksheet that has
@@ -30,11 +31,52 @@ pub fn read_table(
     bytes: &[u8],
     max_rows: usize,
 ) -> Result<Vec<RawRow>, SheetError> {
+    read_table_columns(
+        filename,
+        bytes,
+        TEMPLATE_COLUMNS,
+        TEMPLATE_COLUMNS,
+        max_rows,
+    )
+}
+
+/// Reads an uploaded table whose header names `columns` (any order, extra
+/// columns ignored), as described for [`read_table`]. [`RawRow::cells`]
+/// follow `columns` order.
+///
+/// Every name in `required` (a subset of `columns`) must appear in the
+/// header, otherwise [`SheetError::MissingColumns`] lists the absent ones in
+/// `columns` order; a column of `columns` that is not required and absent
+/// reads as "" in every row.
+pub fn read_table_columns(
+    filename: &str,
+    bytes: &[u8],
+    columns: &[&str],
+    required: &[&str],
+    max_rows: usize,
+) -> Result<Vec<RawRow>, SheetError> {
+    let spec = Columns { columns, required };
     let ext = extension(filename);
     match ext.as_str() {
-        "csv" => read_csv(bytes, max_rows),
-        "xlsx" | "xlsm" | "xls" | "xlsb" | "ods" => read_workbook(bytes, max_rows),
+        "csv" => read_csv(bytes, &spec, max_rows),
+        "xlsx" | "xlsm" | "xls" | "xlsb" | "ods" => read_workbook(bytes, &spec, max_rows),
         _ => Err(SheetError::UnsupportedExtension(ext)),
+    }
+}
+
+/// The columns a table is read with.
+struct Columns<'a> {
+    columns: &'a [&'a str],
+    required: &'a [&'a str],
+}
+
+impl Columns<'_> {
+    fn is_required(&self, name: &str) -> bool {
+        self.required.contains(&name)
+    }
+
+    fn required_count(&self) -> usize {
+        self.columns.iter().filter(|c| self.is_required(c)).count()
     }
 }
 
@@ -61,37 +103,39 @@ fn normalize_header(s: &str) -> String {
         .collect()
 }
 
-/// Other header texts people commonly use for a template column.
-const HEADER_ALIASES: &[(&str, usize)] = &[
-    ("身份证号码", col::ID),
-    ("公民身份号码", col::ID),
-    ("月收入", col::INCOME),
-    ("月收入(元/月)", col::INCOME),
-    ("村(社区)代码", col::VILLAGE),
-    ("村居代码", col::VILLAGE),
+/// Other header texts people commonly use for a column: (alias, column).
+/// An alias applies when the table is read with that column.
+const HEADER_ALIASES: &[(&str, &str)] = &[
+    ("身份证号码", "身份证号"),
+    ("公民身份号码", "身份证号"),
+    ("月收入", "月收入(元)"),
+    ("月收入(元/月)", "月收入(元)"),
+    ("村(社区)代码", "村社区代码"),
+    ("村居代码", "村社区代码"),
 ];
 
-fn template_index(header: &str) -> Option<usize> {
+/// The index in `columns` of the column a header text names.
+fn column_index(header: &str, columns: &[&str]) -> Option<usize> {
     let h = normalize_header(header);
     if h.is_empty() {
         return None;
     }
-    TEMPLATE_COLUMNS
+    columns
         .iter()
         .position(|c| normalize_header(c) == h)
         .or_else(|| {
             HEADER_ALIASES
                 .iter()
                 .find(|(a, _)| *a == h)
-                .map(|(_, i)| *i)
+                .and_then(|(_, canonical)| columns.iter().position(|c| c == canonical))
         })
 }
 
-/// For each template column, the source column holding it (first match).
-fn map_header(header: &[String]) -> Vec<Option<usize>> {
-    let mut mapping = vec![None; col::COUNT];
+/// For each column, the source column holding it (first match).
+fn map_header(header: &[String], columns: &[&str]) -> Vec<Option<usize>> {
+    let mut mapping = vec![None; columns.len()];
     for (src, text) in header.iter().enumerate() {
-        if let Some(t) = template_index(text)
+        if let Some(t) = column_index(text, columns)
             && mapping[t].is_none()
         {
             mapping[t] = Some(src);
@@ -100,14 +144,17 @@ fn map_header(header: &[String]) -> Vec<Option<usize>> {
     mapping
 }
 
-fn matched_count(header: &[String]) -> usize {
-    map_header(header).iter().filter(|m| m.is_some()).count()
+fn matched_count(header: &[String], columns: &[&str]) -> usize {
+    map_header(header, columns)
+        .iter()
+        .filter(|m| m.is_some())
+        .count()
 }
 
 /// Turns a stream of `(line, raw cells)` into [`RawRow`]s: finds the header
 /// among the first non-blank rows, maps columns, skips blank rows, enforces
 /// the row limit.
-fn build_rows<I>(rows: I, max_rows: usize) -> Result<Vec<RawRow>, SheetError>
+fn build_rows<I>(rows: I, spec: &Columns<'_>, max_rows: usize) -> Result<Vec<RawRow>, SheetError>
 where
     I: Iterator<Item = Result<(usize, Vec<String>), SheetError>>,
 {
@@ -130,13 +177,13 @@ where
     let (header_pos, _) = head
         .iter()
         .enumerate()
-        .map(|(i, (_, cells))| (i, matched_count(cells)))
+        .map(|(i, (_, cells))| (i, matched_count(cells, spec.columns)))
         .fold((0, 0), |best, cur| if cur.1 > best.1 { cur } else { best });
-    let mapping = map_header(&head[header_pos].1);
+    let mapping = map_header(&head[header_pos].1, spec.columns);
     let missing: Vec<String> = mapping
         .iter()
-        .zip(TEMPLATE_COLUMNS)
-        .filter(|(m, _)| m.is_none())
+        .zip(spec.columns)
+        .filter(|(m, name)| m.is_none() && spec.is_required(name))
         .map(|(_, name)| name.to_string())
         .collect();
     if !missing.is_empty() {
@@ -200,7 +247,7 @@ fn unwrap_csv_cell(s: &str) -> &str {
     t
 }
 
-fn read_csv(bytes: &[u8], max_rows: usize) -> Result<Vec<RawRow>, SheetError> {
+fn read_csv(bytes: &[u8], spec: &Columns<'_>, max_rows: usize) -> Result<Vec<RawRow>, SheetError> {
     let text = decode_text(bytes)?;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -222,12 +269,16 @@ fn read_csv(bytes: &[u8], max_rows: usize) -> Result<Vec<RawRow>, SheetError> {
         let cells = rec.iter().map(|f| unwrap_csv_cell(f).to_string()).collect();
         Ok((sheet_row, cells))
     });
-    build_rows(records, max_rows)
+    build_rows(records, spec, max_rows)
 }
 
 // ------------------------------------------------------------- workbooks ---
 
-fn read_workbook(bytes: &[u8], max_rows: usize) -> Result<Vec<RawRow>, SheetError> {
+fn read_workbook(
+    bytes: &[u8],
+    spec: &Columns<'_>,
+    max_rows: usize,
+) -> Result<Vec<RawRow>, SheetError> {
     let mut book = open_workbook_auto_from_rs(Cursor::new(bytes))
         .map_err(|e| SheetError::Unreadable(format!("文件已损坏或不是有效的 Excel 文件（{e}）")))?;
     let names = book.sheet_names();
@@ -236,12 +287,12 @@ fn read_workbook(bytes: &[u8], max_rows: usize) -> Result<Vec<RawRow>, SheetErro
         let range = book
             .worksheet_range(name)
             .map_err(|e| SheetError::Unreadable(format!("无法读取工作表“{name}”（{e}）")))?;
-        match range_rows(&range, max_rows) {
+        match range_rows(&range, spec, max_rows) {
             Ok(rows) => return Ok(rows),
             // A sheet without anything resembling the header (blank, or the
             // 填写说明 sheet moved to the front): try the next sheet, but
             // report the first sheet's problem if none has a table.
-            Err(e) if !looks_like_table(&e) => {
+            Err(e) if !looks_like_table(&e, spec) => {
                 first_error.get_or_insert(e);
             }
             Err(e) => return Err(e),
@@ -250,23 +301,31 @@ fn read_workbook(bytes: &[u8], max_rows: usize) -> Result<Vec<RawRow>, SheetErro
     Err(first_error.unwrap_or(SheetError::Empty))
 }
 
-/// Whether a read error still means "this sheet holds the import table"
-/// (at least three template columns were recognised in its header).
-fn looks_like_table(e: &SheetError) -> bool {
+/// Whether a read error still means "this sheet holds the table" (at least
+/// three required columns, or all of them if fewer, were recognised in its
+/// header).
+fn looks_like_table(e: &SheetError, spec: &Columns<'_>) -> bool {
     match e {
-        SheetError::MissingColumns(missing) => missing.len() + 3 <= col::COUNT,
+        SheetError::MissingColumns(missing) => {
+            let required = spec.required_count();
+            required - missing.len().min(required) >= required.min(3)
+        }
         SheetError::Empty => false,
         _ => true,
     }
 }
 
-fn range_rows(range: &Range<Data>, max_rows: usize) -> Result<Vec<RawRow>, SheetError> {
+fn range_rows(
+    range: &Range<Data>,
+    spec: &Columns<'_>,
+    max_rows: usize,
+) -> Result<Vec<RawRow>, SheetError> {
     let first_row = range.start().map_or(0, |(r, _)| r as usize);
     let rows = range
         .rows()
         .enumerate()
         .map(|(i, row)| Ok((first_row + i + 1, row.iter().map(cell_text).collect())));
-    build_rows(rows, max_rows)
+    build_rows(rows, spec, max_rows)
 }
 
 /// Renders a cell the way a person would read it in Excel.
@@ -335,6 +394,7 @@ fn float_text(f: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::col;
 
     #[test]
     fn float_rendering() {
@@ -351,10 +411,14 @@ mod tests {
 
     #[test]
     fn header_normalisation() {
-        assert_eq!(template_index(" 月收入（元） "), Some(col::INCOME));
-        assert_eq!(template_index("*姓名"), Some(col::NAME));
-        assert_eq!(template_index("身份证号码"), Some(col::ID));
-        assert_eq!(template_index("序号"), None);
+        let t = TEMPLATE_COLUMNS;
+        assert_eq!(column_index(" 月收入（元） ", t), Some(col::INCOME));
+        assert_eq!(column_index("*姓名", t), Some(col::NAME));
+        assert_eq!(column_index("身份证号码", t), Some(col::ID));
+        assert_eq!(column_index("序号", t), None);
+        // Aliases follow the column list they are read with.
+        assert_eq!(column_index("公民身份号码", &["姓名", "身份证号"]), Some(1));
+        assert_eq!(column_index("月收入", &["姓名", "身份证号"]), None);
         assert_eq!(extension("C:\\x\\名单.XLSX"), "xlsx");
         assert_eq!(extension("noext"), "");
     }

@@ -21,7 +21,7 @@ use crate::{Db, Result, StoreError, Tx, now_ts};
 pub struct Scope(pub RegionCode);
 
 impl Scope {
-    fn column(&self) -> &'static str {
+    pub fn column(&self) -> &'static str {
         match self.0.level() {
             RegionLevel::County => "county_code",
             RegionLevel::Town => "town_code",

@@ -10,6 +10,7 @@ pub mod bulk;
 pub mod cases;
 pub mod households;
 pub mod imports;
+pub mod policies;
 pub mod regions;
 pub mod users;
 
@@ -63,10 +64,18 @@ impl std::fmt::Debug for Db {
 const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../migrations/sqlite/0002_cases.sql")),
+    (
+        3,
+        include_str!("../migrations/sqlite/0003_policies_monitoring.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgresql/0001_init.sql")),
     (2, include_str!("../migrations/postgresql/0002_cases.sql")),
+    (
+        3,
+        include_str!("../migrations/postgresql/0003_policies_monitoring.sql"),
+    ),
 ];
 
 impl Db {

@@ -9,7 +9,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use doudi_domain::access::Action;
 use doudi_domain::household::HouseholdRecord;
-use doudi_store::audit::{self, AuditEntry};
 use doudi_store::households::{self as hh, HouseholdRow, PersonRow, SearchFilter};
 use doudi_store::today_cn;
 use serde::{Deserialize, Serialize};

@@ -8,6 +8,7 @@ pub mod cases;
 pub mod error;
 pub mod forms;
 pub mod imports;
+pub mod policies;
 pub mod ui_admin;
 pub mod ui_households;
 pub mod views;
@@ -124,6 +125,31 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/referrals/{id}", get(cases::referral))
         .route("/referrals/{id}/act", post(cases::referral_act))
+        .route("/policies", get(policies::list))
+        .route(
+            "/policies/new",
+            get(policies::new_form).post(policies::save_new),
+        )
+        .route("/policies/{id}", get(policies::show).post(policies::save))
+        .route(
+            "/standards",
+            get(policies::standards_list).post(policies::standards_add),
+        )
+        .route(
+            "/finder",
+            get(policies::finder).post(policies::finder_start),
+        )
+        .route("/finder/{id}", get(policies::finder_run))
+        .route("/finder/{id}/findings.xlsx", get(policies::finder_xlsx))
+        .route("/findings/{id}/lead", post(policies::finding_lead))
+        .route("/leads", get(policies::leads))
+        .route("/leads/{id}/close", post(policies::lead_close))
+        .route(
+            "/simulate",
+            get(policies::simulate_form).post(policies::simulate_run),
+        )
+        .route("/public/policies", get(policies::public_policies))
+        .route("/public/self-check", get(policies::public_self_check))
         .route("/public/notices", get(cases::public_notices))
         .route("/public/notices/{file}", get(cases::notice_pdf))
         .route("/items/{id}/letter.pdf", get(cases::letter_pdf))

@@ -67,6 +67,30 @@ impl Page {
                 active: section == "workflows",
             });
         }
+        if actor.may(Action::RunFinder)
+            || actor.may(Action::ManagePolicies)
+            || actor.may(Action::HandleCase)
+        {
+            nav.push(NavItem {
+                href: "/policies",
+                label: "政策",
+                active: section == "policies",
+            });
+        }
+        if actor.may(Action::RunFinder) {
+            nav.push(NavItem {
+                href: "/finder",
+                label: "政策找人",
+                active: section == "finder",
+            });
+        }
+        if actor.may(Action::HandleCase) {
+            nav.push(NavItem {
+                href: "/leads",
+                label: "线索",
+                active: section == "leads",
+            });
+        }
         if actor.may(Action::ImportHouseholds) {
             nav.push(NavItem {
                 href: "/imports",
@@ -193,6 +217,11 @@ pub struct Pager {
 }
 
 impl Pager {
+    /// Counts something other than households ("条", "项").
+    pub fn with_unit(mut self, unit: &str) -> Pager {
+        self.total_label = self.total_label.replace(" 户", &format!(" {unit}"));
+        self
+    }
     pub fn new(base_query: &str, page: i64, per_page: i64, total: i64, cap: i64) -> Pager {
         let page = page.clamp(1, 100_000);
         let capped = total > cap;

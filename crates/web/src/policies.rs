@@ -1,0 +1,1820 @@
+//! Policies, standards and eligibility: the catalogue with CEL rules and a
+//! test panel, dated standards, 政策找人 runs with findings and leads, the
+//! standard/rule simulation, and the public policy guide and self-check.
+
+use std::collections::{BTreeMap, HashMap};
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::NaiveDate;
+use doudi_domain::access::Action;
+use doudi_rules::catalogue::{self, BENEFIT_FORMS, SITUATIONS};
+use doudi_rules::facts::{Facts, HouseholdInput, MemberInput};
+use doudi_rules::finder::{CompiledPolicy, FindingKind, check_household};
+use doudi_rules::standards::{self, STANDARDS, StandardRow, Unit};
+use doudi_rules::{Env, Rule, RuleKind};
+use doudi_store::households::Scope;
+use doudi_store::policies::{self as pol, HouseholdPlace, NewFinding, PolicyRow};
+use doudi_store::{Db, today_cn};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::auth::Actor;
+use crate::error::AppError;
+use crate::ui_households::audit_event;
+use crate::views::{Page, Pager, money};
+
+fn render<T: Template>(t: &T) -> Result<Response, AppError> {
+    Ok(Html(t.render()?).into_response())
+}
+
+fn with_status(mut r: Response, code: u16) -> Response {
+    *r.status_mut() = axum::http::StatusCode::from_u16(code).expect("status");
+    r
+}
+
+/// Compiles a policy's rules; errors are keyed by form field.
+pub fn compile_policy(p: &PolicyRow) -> Result<CompiledPolicy, Vec<(String, String)>> {
+    let mut errors = Vec::new();
+    let eligibility = Rule::compile(&p.eligibility, RuleKind::Condition)
+        .map_err(|e| errors.push(("eligibility".to_string(), format!("资格规则：{e}"))))
+        .ok();
+    let amount = if p.amount.trim().is_empty() {
+        None
+    } else {
+        Rule::compile(&p.amount, RuleKind::Amount)
+            .map_err(|e| errors.push(("amount".to_string(), format!("金额公式：{e}"))))
+            .ok()
+    };
+    match eligibility {
+        Some(eligibility) if errors.is_empty() => Ok(CompiledPolicy {
+            id: p.id,
+            code: p.code.clone(),
+            name: p.name.clone(),
+            receipt_key: p.receipt_key.clone(),
+            excludes: p.excludes_list(),
+            eligibility,
+            amount,
+        }),
+        _ => Err(errors),
+    }
+}
+
+/// Loads the demo catalogue into an empty `policies` table.
+pub async fn seed_catalogue(db: &Db, who: &str) -> doudi_store::Result<usize> {
+    let c = catalogue::Catalogue::demo();
+    let mut tx = db.begin_write().await?;
+    for p in &c.policies {
+        let row = PolicyRow {
+            code: p.code.clone(),
+            name: p.name.clone(),
+            department: c.department_name(&p.department),
+            family: c.family_name(&p.family),
+            conditions: p.conditions.clone(),
+            phone: p.phone.clone(),
+            target_groups: p.target_groups.join("、"),
+            situations: p.situations.join(","),
+            benefit_form: p.benefit_form.clone(),
+            receipt_key: p.receipt_key.clone(),
+            excludes: p.excludes.join(","),
+            eligibility: p.eligibility.clone(),
+            amount: p.amount.clone(),
+            self_check: p.self_check,
+            status: "active".into(),
+            effective_from: "2024-01-01".into(),
+            ..Default::default()
+        };
+        pol::insert_policy(&mut tx, &row, who).await?;
+    }
+    tx.commit().await?;
+    Ok(c.policies.len())
+}
+
+// -------------------------------------------------------------- catalogue ---
+
+#[derive(Deserialize, Default)]
+pub struct CatalogueQuery {
+    #[serde(default)]
+    department: String,
+    #[serde(default)]
+    situation: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    page: Option<i64>,
+}
+
+#[derive(Template)]
+#[template(path = "policies.html")]
+struct PoliciesPage {
+    page: Page,
+    policies: Vec<PolicyRow>,
+    departments: Vec<(String, bool)>,
+    situations: Vec<(&'static str, &'static str, bool)>,
+    q: String,
+    status: String,
+    pager: Pager,
+    can_edit: bool,
+}
+
+fn departments_of(all: &[PolicyRow], selected: &str) -> Vec<(String, bool)> {
+    let mut d: Vec<String> = all.iter().map(|p| p.department.clone()).collect();
+    d.sort();
+    d.dedup();
+    d.into_iter().map(|x| (x.clone(), x == selected)).collect()
+}
+
+fn matches_filters(p: &PolicyRow, q: &CatalogueQuery) -> bool {
+    (q.department.is_empty() || p.department == q.department)
+        && (q.situation.is_empty() || p.situations_list().contains(&q.situation))
+        && (q.status.is_empty() || p.status == q.status)
+        && (q.q.is_empty() || p.name.contains(q.q.trim()) || p.conditions.contains(q.q.trim()))
+}
+
+fn staff_may_read_policies(actor: &Actor) -> Result<(), AppError> {
+    if actor.may(Action::ManagePolicies)
+        || actor.may(Action::HandleCase)
+        || actor.may(Action::ReadAudit)
+        || actor.may(Action::HandleReferral)
+    {
+        Ok(())
+    } else {
+        Err(AppError::forbidden())
+    }
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    actor: Actor,
+    Query(q): Query<CatalogueQuery>,
+) -> Result<Response, AppError> {
+    staff_may_read_policies(&actor)?;
+    let all = pol::policies(&state.db).await?;
+    let filtered: Vec<PolicyRow> = all
+        .iter()
+        .filter(|p| matches_filters(p, &q))
+        .cloned()
+        .collect();
+    let per_page = 30;
+    let page_no = q.page.unwrap_or(1).max(1);
+    let base = format!(
+        "department={}&situation={}&status={}&q={}",
+        crate::auth::url_encode(&q.department),
+        crate::auth::url_encode(&q.situation),
+        crate::auth::url_encode(&q.status),
+        crate::auth::url_encode(&q.q)
+    );
+    let pager = Pager::new(&base, page_no, per_page, filtered.len() as i64, 100_000);
+    let policies = filtered
+        .into_iter()
+        .skip(((page_no - 1) * per_page) as usize)
+        .take(per_page as usize)
+        .collect();
+    render(&PoliciesPage {
+        page: Page::new(&state, &actor, "政策目录", "policies").await,
+        policies,
+        departments: departments_of(&all, &q.department),
+        situations: SITUATIONS
+            .iter()
+            .map(|(c, l)| (*c, *l, *c == q.situation))
+            .collect(),
+        q: q.q.clone(),
+        status: q.status.clone(),
+        pager: pager.with_unit("项"),
+        can_edit: actor.may(Action::ManagePolicies),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "policy_form.html")]
+struct PolicyFormPage {
+    page: Page,
+    p: PolicyRow,
+    errors: Vec<(String, String)>,
+    forms: Vec<(&'static str, &'static str)>,
+    situations: Vec<(&'static str, &'static str, bool)>,
+    can_edit: bool,
+    test: Option<TestResult>,
+    test_household: String,
+}
+
+struct TestResult {
+    household: String,
+    conditions: Vec<(String, String, &'static str)>,
+    eligible: String,
+    amount: String,
+}
+
+async fn form_page(
+    state: &AppState,
+    actor: &Actor,
+    p: PolicyRow,
+    errors: Vec<(String, String)>,
+    test: Option<TestResult>,
+    test_household: String,
+) -> Result<Response, AppError> {
+    let title = if p.id == 0 {
+        "新增政策".to_string()
+    } else {
+        p.name.clone()
+    };
+    let situations = SITUATIONS
+        .iter()
+        .map(|(c, l)| (*c, *l, p.situations_list().iter().any(|s| s == c)))
+        .collect();
+    let code = if errors.is_empty() { 200 } else { 422 };
+    Ok(with_status(
+        render(&PolicyFormPage {
+            page: Page::new(state, actor, title, "policies").await,
+            p,
+            errors,
+            forms: BENEFIT_FORMS.to_vec(),
+            situations,
+            can_edit: actor.may(Action::ManagePolicies),
+            test,
+            test_household,
+        })?,
+        code,
+    ))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    staff_may_read_policies(&actor)?;
+    let p = pol::policy(&state.db, id)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    form_page(&state, &actor, p, vec![], None, String::new()).await
+}
+
+pub async fn new_form(State(state): State<AppState>, actor: Actor) -> Result<Response, AppError> {
+    actor.require(Action::ManagePolicies)?;
+    let p = PolicyRow {
+        status: "active".into(),
+        benefit_form: "monthly_cash".into(),
+        effective_from: today_cn().to_string(),
+        eligibility: "hh.size > 0 && hh.per_capita_income < std.dibao".into(),
+        self_check: true,
+        ..Default::default()
+    };
+    form_page(&state, &actor, p, vec![], None, String::new()).await
+}
+
+#[derive(Deserialize, Default)]
+pub struct PolicyForm {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    department: String,
+    #[serde(default)]
+    family: String,
+    #[serde(default)]
+    conditions: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    target_groups: String,
+    #[serde(default)]
+    situations: Vec<String>,
+    #[serde(default)]
+    benefit_form: String,
+    #[serde(default)]
+    receipt_key: String,
+    #[serde(default)]
+    excludes: String,
+    #[serde(default)]
+    eligibility: String,
+    #[serde(default)]
+    amount: String,
+    #[serde(default)]
+    self_check: Option<String>,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    effective_from: String,
+    #[serde(default)]
+    effective_to: String,
+    #[serde(default)]
+    version: i64,
+    /// "save" or "test"
+    #[serde(default)]
+    intent: String,
+    #[serde(default)]
+    test_household: String,
+}
+
+impl PolicyForm {
+    fn to_row(&self, id: i64) -> PolicyRow {
+        PolicyRow {
+            id,
+            code: self.code.trim().to_string(),
+            name: self.name.trim().to_string(),
+            department: self.department.trim().to_string(),
+            family: self.family.trim().to_string(),
+            conditions: self.conditions.trim().to_string(),
+            phone: self.phone.trim().to_string(),
+            target_groups: self.target_groups.trim().to_string(),
+            situations: self.situations.join(","),
+            benefit_form: self.benefit_form.clone(),
+            receipt_key: self.receipt_key.trim().to_string(),
+            excludes: self.excludes.trim().to_string(),
+            eligibility: self.eligibility.trim().to_string(),
+            amount: self.amount.trim().to_string(),
+            self_check: self.self_check.is_some(),
+            status: if self.status.is_empty() {
+                "active".into()
+            } else {
+                self.status.clone()
+            },
+            effective_from: self.effective_from.trim().to_string(),
+            effective_to: Some(self.effective_to.trim().to_string()).filter(|s| !s.is_empty()),
+            version: self.version,
+        }
+    }
+}
+
+/// Field checks besides the rules; messages in Chinese, keyed by field.
+pub fn validate_policy(p: &PolicyRow) -> Vec<(String, String)> {
+    let mut e = Vec::new();
+    let mut need = |field: &str, value: &str, label: &str| {
+        if value.trim().is_empty() {
+            e.push((field.to_string(), format!("请填写{label}")));
+        }
+    };
+    need("name", &p.name, "政策名称");
+    need("department", &p.department, "主管部门");
+    need("family", &p.family, "项目类别");
+    need("conditions", &p.conditions, "申请条件");
+    need("phone", &p.phone, "咨询电话");
+    need("receipt_key", &p.receipt_key, "享受记录标识");
+    if p.id == 0
+        && !p
+            .code
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        || p.code.is_empty()
+    {
+        e.push((
+            "code".into(),
+            "政策代码只能由小写英文字母、数字和下划线组成".into(),
+        ));
+    }
+    if !BENEFIT_FORMS.iter().any(|(c, _)| *c == p.benefit_form) {
+        e.push(("benefit_form".into(), "请选择待遇形式".into()));
+    }
+    if !["active", "suspended", "retired"].contains(&p.status.as_str()) {
+        e.push(("status".into(), "状态无效".into()));
+    }
+    let date_ok = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok();
+    if !date_ok(&p.effective_from) {
+        e.push((
+            "effective_from".into(),
+            "生效日期格式应为 YYYY-MM-DD".into(),
+        ));
+    }
+    if let Some(to) = &p.effective_to {
+        if !date_ok(to) {
+            e.push(("effective_to".into(), "失效日期格式应为 YYYY-MM-DD".into()));
+        } else if to.as_str() < p.effective_from.as_str() {
+            e.push(("effective_to".into(), "失效日期不能早于生效日期".into()));
+        }
+    }
+    e
+}
+
+pub async fn save_new(
+    State(state): State<AppState>,
+    actor: Actor,
+    Form(f): Form<PolicyForm>,
+) -> Result<Response, AppError> {
+    save_policy(state, actor, 0, f).await
+}
+
+pub async fn save(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+    Form(f): Form<PolicyForm>,
+) -> Result<Response, AppError> {
+    save_policy(state, actor, id, f).await
+}
+
+async fn save_policy(
+    state: AppState,
+    actor: Actor,
+    id: i64,
+    f: PolicyForm,
+) -> Result<Response, AppError> {
+    let mut row = f.to_row(id);
+    if id != 0 {
+        let existing = pol::policy(&state.db, id)
+            .await?
+            .ok_or_else(AppError::not_found)?;
+        row.code = existing.code;
+    }
+    if f.intent == "test" {
+        staff_may_read_policies(&actor)?;
+        let (test, errors) = test_panel(&state, &actor, &row, &f.test_household).await?;
+        return form_page(&state, &actor, row, errors, test, f.test_household.clone()).await;
+    }
+    actor.require(Action::ManagePolicies)?;
+    let mut errors = validate_policy(&row);
+    if let Err(mut rule_errors) = compile_policy(&row) {
+        errors.append(&mut rule_errors);
+    }
+    if !errors.is_empty() {
+        return form_page(&state, &actor, row, errors, None, f.test_household.clone()).await;
+    }
+    let before = if id == 0 {
+        None
+    } else {
+        pol::policy(&state.db, id).await?
+    };
+    let mut tx = state.db.begin_write().await?;
+    let saved_id = if id == 0 {
+        match pol::insert_policy(&mut tx, &row, &actor.user.username).await {
+            Ok(new_id) => new_id,
+            Err(e)
+                if e.to_string().contains("UNIQUE")
+                    || e.to_string().contains("unique")
+                    || e.to_string().contains("duplicate") =>
+            {
+                drop(tx);
+                return form_page(
+                    &state,
+                    &actor,
+                    row,
+                    vec![("code".into(), "政策代码已存在，请换一个".into())],
+                    None,
+                    String::new(),
+                )
+                .await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        if !pol::update_policy(&mut tx, &row, &actor.user.username).await? {
+            drop(tx);
+            return form_page(
+                &state,
+                &actor,
+                row,
+                vec![(
+                    "version".into(),
+                    "该政策已被他人修改，请刷新后重新编辑".into(),
+                )],
+                None,
+                String::new(),
+            )
+            .await;
+        }
+        id
+    };
+    doudi_store::audit::record(
+        &mut *tx,
+        &actor.audit(),
+        doudi_store::audit::AuditEntry {
+            action: if id == 0 { "create" } else { "update" },
+            entity: "policy",
+            entity_id: saved_id.to_string(),
+            household_id: None,
+            region_code: actor.region.as_str(),
+            before: before.map(|b| serde_json::to_value(b).unwrap_or_default()),
+            after: Some(serde_json::to_value(&row).unwrap_or_default()),
+            detail: format!("政策“{}”", row.name),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&format!("/policies/{saved_id}?notice=saved")).into_response())
+}
+
+/// Evaluates the (possibly unsaved) rules on one household in the actor's
+/// jurisdiction and shows each condition's outcome. Audited as a view.
+async fn test_panel(
+    state: &AppState,
+    actor: &Actor,
+    row: &PolicyRow,
+    household: &str,
+) -> Result<(Option<TestResult>, Vec<(String, String)>), AppError> {
+    let compiled = match compile_policy(row) {
+        Ok(c) => c,
+        Err(e) => return Ok((None, e)),
+    };
+    let Ok(hid) = household.trim().parse::<i64>() else {
+        return Ok((
+            None,
+            vec![(
+                "test_household".into(),
+                "请输入要测试的家庭编号（家庭档案页地址中的数字）".into(),
+            )],
+        ));
+    };
+    let today = today_cn();
+    let Some((place, input, feeds)) = pol::household_input(&state.db, hid, today).await? else {
+        return Ok((
+            None,
+            vec![("test_household".into(), "没有这个家庭编号".into())],
+        ));
+    };
+    // Administrators test rules on any household of the district; everyone
+    // else only within their jurisdiction.
+    if !actor.region.contains(&place.village_code) {
+        crate::ui_households::audit_denied(state, actor, "household", hid, &place.village_code)
+            .await;
+        return Ok((
+            None,
+            vec![("test_household".into(), "该家庭不在您的管辖范围内".into())],
+        ));
+    }
+    audit_event(
+        state,
+        actor,
+        "view",
+        "household",
+        hid.to_string(),
+        Some(hid),
+        &place.village_code,
+        format!("政策规则测试：{}", row.name),
+    )
+    .await?;
+    let rows = pol::standard_rows(&state.db).await?;
+    let std = standards::in_force(&rows, &place.village_code, &today.to_string());
+    let input = input.with_feeds(&feeds, today);
+    let facts = Facts::build(&input, &std, today);
+    let env = Env::new(&std);
+    let scope = env.scope(&facts);
+    let conditions = compiled
+        .eligibility
+        .explain(&scope)
+        .into_iter()
+        .map(|c| match c.result {
+            Ok(true) => (c.text, "满足".to_string(), "ok"),
+            Ok(false) => (c.text, "不满足".to_string(), "fail"),
+            Err(e) => (c.text, format!("无法计算：{e}"), "error"),
+        })
+        .collect();
+    let eligible = match compiled.eligibility.eval_bool(&scope) {
+        Ok(true) => "符合".to_string(),
+        Ok(false) => "不符合".to_string(),
+        Err(e) => format!("出错：{e}"),
+    };
+    let amount = match &compiled.amount {
+        None => "（非现金待遇）".to_string(),
+        Some(r) => match r.eval_amount(&scope) {
+            Ok(v) => format!("{} 元", money(v)),
+            Err(e) => format!("出错：{e}"),
+        },
+    };
+    Ok((
+        Some(TestResult {
+            household: format!(
+                "{}（户主 {}，{} 人，人均月收入 {} 元）",
+                hid,
+                doudi_domain::mask::mask_name(&place.head_name),
+                facts.hh.size,
+                money(facts.hh.per_capita_income)
+            ),
+            conditions,
+            eligible,
+            amount,
+        }),
+        vec![],
+    ))
+}
+
+// -------------------------------------------------------------- standards ---
+
+#[derive(Template)]
+#[template(path = "standards.html")]
+struct StandardsPage {
+    page: Page,
+    rows: Vec<(String, String, String, String, String)>,
+    keys: Vec<(&'static str, &'static str)>,
+    errors: Vec<(String, String)>,
+    can_edit: bool,
+}
+
+fn show_value(key: &str, v: i64) -> String {
+    match standards::def(key).map(|d| d.unit) {
+        Some(Unit::Fen) => format!("{} 元", money(v)),
+        Some(Unit::Percent) => format!("{v}%"),
+        _ => v.to_string(),
+    }
+}
+
+async fn standards_page(
+    state: &AppState,
+    actor: &Actor,
+    errors: Vec<(String, String)>,
+) -> Result<Response, AppError> {
+    let mut rows = pol::standard_rows(&state.db).await?;
+    rows.sort_by(|a, b| {
+        (
+            a.key.as_str(),
+            a.region_code.as_str(),
+            b.effective_from.as_str(),
+        )
+            .cmp(&(
+                b.key.as_str(),
+                b.region_code.as_str(),
+                a.effective_from.as_str(),
+            ))
+    });
+    let code = if errors.is_empty() { 200 } else { 422 };
+    Ok(with_status(
+        render(&StandardsPage {
+            page: Page::new(state, actor, "救助标准", "policies").await,
+            rows: rows
+                .iter()
+                .map(|r| {
+                    (
+                        standards::def(&r.key).map_or(r.key.clone(), |d| d.label.to_string()),
+                        r.region_code.clone(),
+                        show_value(&r.key, r.value),
+                        r.effective_from.clone(),
+                        standards::def(&r.key)
+                            .map_or(r.key.clone(), |d| format!("std.{}", d.cel_name)),
+                    )
+                })
+                .collect(),
+            keys: STANDARDS.iter().map(|d| (d.key, d.label)).collect(),
+            errors,
+            can_edit: actor.may(Action::ManagePolicies),
+        })?,
+        code,
+    ))
+}
+
+pub async fn standards_list(
+    State(state): State<AppState>,
+    actor: Actor,
+) -> Result<Response, AppError> {
+    staff_may_read_policies(&actor)?;
+    standards_page(&state, &actor, vec![]).await
+}
+
+#[derive(Deserialize)]
+pub struct StandardForm {
+    key: String,
+    region: String,
+    value: String,
+    effective_from: String,
+}
+
+/// Parses a standard's value as the user types it: yuan for money, whole
+/// numbers otherwise. Range checks for the percentages the rules bound.
+pub fn parse_standard(key: &str, raw: &str) -> Result<i64, String> {
+    let def = standards::def(key).ok_or("未知的标准")?;
+    let raw = raw.trim();
+    let v = match def.unit {
+        Unit::Fen => doudi_domain::Money::parse_yuan(raw)
+            .map_err(|e| e.to_string())?
+            .fen(),
+        _ => raw.parse::<i64>().map_err(|_| "请输入整数".to_string())?,
+    };
+    if v < 0 {
+        return Err("不能为负数".into());
+    }
+    match key {
+        "disability_severe_pct" | "disability_other_pct" => {
+            let (s, o) = if key == "disability_severe_pct" {
+                (v, 20)
+            } else {
+                (35, v)
+            };
+            let r = if key == "disability_severe_pct" {
+                doudi_domain::benefits::validate_disability_pcts(s as u32, o as u32)
+            } else {
+                doudi_domain::benefits::validate_disability_pcts(s as u32, o as u32)
+            };
+            r?;
+        }
+        "medical_ratio_pct" => doudi_domain::benefits::validate_medical_ratio(v as u32)?,
+        "nursing_home_gov_pct" => doudi_domain::benefits::validate_nursing_home_pct(v as u32)?,
+        "dibian_multiplier_pct" if !(100..=300).contains(&v) => {
+            return Err("低保边缘收入线应在低保标准的 100% 至 300% 之间".into());
+        }
+        _ => {}
+    }
+    Ok(v)
+}
+
+pub async fn standards_add(
+    State(state): State<AppState>,
+    actor: Actor,
+    Form(f): Form<StandardForm>,
+) -> Result<Response, AppError> {
+    actor.require(Action::ManagePolicies)?;
+    let mut errors = Vec::new();
+    let value = parse_standard(&f.key, &f.value)
+        .map_err(|e| errors.push(("value".to_string(), e)))
+        .ok();
+    let region = f.region.trim().to_string();
+    if doudi_domain::region::RegionCode::parse(&region).is_err() || !actor.region.contains(&region)
+    {
+        errors.push((
+            "region".into(),
+            "地区代码应为本区或下辖乡镇（街道）、村（社区）代码".into(),
+        ));
+    }
+    let Ok(from) = NaiveDate::parse_from_str(f.effective_from.trim(), "%Y-%m-%d") else {
+        errors.push((
+            "effective_from".into(),
+            "生效日期格式应为 YYYY-MM-DD".into(),
+        ));
+        return standards_page(&state, &actor, errors).await;
+    };
+    if !errors.is_empty() {
+        return standards_page(&state, &actor, errors).await;
+    }
+    let value = value.expect("checked");
+    let mut tx = state.db.begin_write().await?;
+    doudi_store::cases::set_standard(
+        &mut tx,
+        &f.key,
+        &region,
+        value,
+        &from.to_string(),
+        &actor.user.username,
+    )
+    .await?;
+    doudi_store::audit::record(
+        &mut *tx,
+        &actor.audit(),
+        doudi_store::audit::AuditEntry {
+            action: "create",
+            entity: "standard",
+            entity_id: f.key.clone(),
+            household_id: None,
+            region_code: &region,
+            before: None,
+            after: Some(serde_json::json!({"key": f.key, "region": region, "value": value, "effective_from": from.to_string()})),
+            detail: format!("新标准自 {from} 起生效（已作出的决定不受影响）"),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Redirect::to("/standards?notice=saved").into_response())
+}
+
+// ----------------------------------------------------------------- finder ---
+
+/// Everything a run over many households needs, prepared once.
+pub struct RunContext {
+    pub policies: Vec<CompiledPolicy>,
+    pub standard_rows: Vec<StandardRow>,
+    pub today: NaiveDate,
+}
+
+impl RunContext {
+    pub async fn load(
+        db: &Db,
+        policy_id: Option<i64>,
+        today: NaiveDate,
+    ) -> Result<RunContext, AppError> {
+        let mut policies = Vec::new();
+        for p in pol::policies(db).await? {
+            if !p.in_force(&today.to_string()) || policy_id.is_some_and(|id| id != p.id) {
+                continue;
+            }
+            // A stored rule always compiled when it was saved; a failure here
+            // means the engine changed, and the run must say so, not skip it.
+            let c = compile_policy(&p).map_err(|e| {
+                AppError::bad_request(format!(
+                    "政策“{}”的规则无法编译：{}",
+                    p.name,
+                    e.iter().map(|x| x.1.clone()).collect::<Vec<_>>().join("；")
+                ))
+            })?;
+            policies.push(c);
+        }
+        Ok(RunContext {
+            policies,
+            standard_rows: pol::standard_rows(db).await?,
+            today,
+        })
+    }
+
+    /// Findings for a batch of households, with one environment per village
+    /// (standards are set per region, so households of a village share one).
+    pub fn evaluate(
+        &self,
+        batch: Vec<(
+            HouseholdPlace,
+            HouseholdInput,
+            Vec<doudi_rules::facts::FeedEvent>,
+        )>,
+    ) -> Vec<NewFinding> {
+        let mut envs: HashMap<String, (BTreeMap<String, i64>, Env)> = HashMap::new();
+        let mut out = Vec::new();
+        let today_s = self.today.to_string();
+        for (place, input, feeds) in batch {
+            let (std, env) = envs.entry(place.village_code.clone()).or_insert_with(|| {
+                let std = standards::in_force(&self.standard_rows, &place.village_code, &today_s);
+                let env = Env::new(&std);
+                (std, env)
+            });
+            let input = input.with_feeds(&feeds, self.today);
+            let facts = Facts::build(&input, std, self.today);
+            let scope = env.scope(&facts);
+            for f in check_household(&self.policies, &scope, &facts.hh.receives) {
+                out.push(NewFinding {
+                    place: place.clone(),
+                    policy_id: f.policy_id,
+                    kind: f.kind.code().to_string(),
+                    reason: f.reason,
+                    amount_fen: f.amount_fen,
+                });
+            }
+        }
+        out
+    }
+}
+
+pub const FINDER_BATCH: i64 = 500;
+
+/// Runs 政策找人 over `scope`, storing findings batch by batch (progress is
+/// visible while it runs). Used by the web button, the CLI and the bench.
+pub async fn run_finder(
+    db: &Db,
+    run_id: i64,
+    scope: &Scope,
+    ctx: &RunContext,
+) -> Result<(), AppError> {
+    let mut after = 0;
+    loop {
+        let batch = pol::household_inputs(db, scope, after, FINDER_BATCH, ctx.today).await?;
+        let Some(last) = batch.last() else { break };
+        after = last.0.id;
+        let n = batch.len() as i64;
+        let findings = ctx.evaluate(batch);
+        pol::record_batch(db, run_id, n, &findings).await?;
+        tokio::task::yield_now().await;
+    }
+    pol::finish_run(db, run_id, "done", "").await?;
+    Ok(())
+}
+
+#[derive(Template)]
+#[template(path = "finder.html")]
+struct FinderPage {
+    page: Page,
+    runs: Vec<pol::RunRow>,
+    policies: Vec<(i64, String)>,
+    can_run: bool,
+}
+
+pub async fn finder(State(state): State<AppState>, actor: Actor) -> Result<Response, AppError> {
+    let scope = actor.household_scope()?;
+    let runs = pol::runs(&state.db, &scope, 50).await?;
+    let policies = pol::policies(&state.db)
+        .await?
+        .into_iter()
+        .filter(|p| p.status == "active")
+        .map(|p| (p.id, format!("{} · {}", p.department, p.name)))
+        .collect();
+    render(&FinderPage {
+        page: Page::new(&state, &actor, "政策找人", "finder").await,
+        runs,
+        policies,
+        can_run: actor.may(Action::RunFinder),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct StartRun {
+    #[serde(default)]
+    policy: String,
+}
+
+pub async fn finder_start(
+    State(state): State<AppState>,
+    actor: Actor,
+    Form(f): Form<StartRun>,
+) -> Result<Response, AppError> {
+    actor.require(Action::RunFinder)?;
+    let scope = actor.household_scope()?;
+    let policy_id = f.policy.trim().parse::<i64>().ok();
+    let ctx = RunContext::load(&state.db, policy_id, today_cn()).await?;
+    if ctx.policies.is_empty() {
+        return Err(AppError::bad_request("没有可运行的有效政策"));
+    }
+    let total = pol::count_households(&state.db, &scope).await?;
+    let run_id = pol::create_run(&state.db, &scope, policy_id, total, actor.user.id).await?;
+    audit_event(
+        &state,
+        &actor,
+        "run",
+        "finder_run",
+        run_id.to_string(),
+        None,
+        actor.region.as_str(),
+        format!("政策找人：{} 项政策，{} 户", ctx.policies.len(), total),
+    )
+    .await?;
+    let db = state.db.clone();
+    tokio::spawn(async move {
+        if let Err(e) = run_finder(&db, run_id, &scope, &ctx).await {
+            let _ = pol::finish_run(&db, run_id, "failed", &e.message).await;
+        }
+    });
+    Ok(Redirect::to(&format!("/finder/{run_id}")).into_response())
+}
+
+#[derive(Deserialize, Default)]
+pub struct FindingsQuery {
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    page: Option<i64>,
+}
+
+#[derive(Template)]
+#[template(path = "finder_run.html")]
+struct RunPage {
+    page: Page,
+    run: pol::RunRow,
+    kind: String,
+    kinds: Vec<(&'static str, &'static str, bool)>,
+    findings: Vec<pol::FindingRow>,
+    pager: Pager,
+    can_lead: bool,
+    percent: i64,
+}
+
+async fn run_in_scope(
+    state: &AppState,
+    actor: &Actor,
+    id: i64,
+) -> Result<(pol::RunRow, Scope), AppError> {
+    let scope = actor.household_scope()?;
+    let run = pol::run(&state.db, id)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    if !run.scope_code.starts_with(actor.region.as_str()) && !actor.region.contains(&run.scope_code)
+    {
+        return Err(AppError::forbidden());
+    }
+    Ok((run, scope))
+}
+
+pub async fn finder_run(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+    Query(q): Query<FindingsQuery>,
+) -> Result<Response, AppError> {
+    let (run, scope) = run_in_scope(&state, &actor, id).await?;
+    let kind = FindingKind::from_code(&q.kind)
+        .map(|k| k.code().to_string())
+        .unwrap_or_default();
+    let per_page = 50;
+    let page_no = q.page.unwrap_or(1).max(1);
+    let (findings, total) = pol::findings(
+        &state.db,
+        id,
+        &scope,
+        Some(kind.as_str()).filter(|k| !k.is_empty()),
+        (page_no - 1) * per_page,
+        per_page,
+    )
+    .await?;
+    let pager =
+        Pager::new(&format!("kind={kind}"), page_no, per_page, total, 1_000_000).with_unit("条");
+    let percent = if run.total > 0 {
+        run.processed * 100 / run.total
+    } else {
+        100
+    };
+    render(&RunPage {
+        page: Page::new(&state, &actor, format!("政策找人 #{id}"), "finder").await,
+        kinds: [
+            FindingKind::Missed,
+            FindingKind::Excessive,
+            FindingKind::Duplicate,
+            FindingKind::Error,
+        ]
+        .iter()
+        .map(|k| (k.code(), k.label(), k.code() == kind))
+        .collect(),
+        run,
+        kind,
+        findings,
+        pager,
+        can_lead: actor.may(Action::RunFinder),
+        percent,
+    })
+}
+
+pub async fn finder_xlsx(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+    Query(q): Query<FindingsQuery>,
+) -> Result<Response, AppError> {
+    actor.require(Action::ExportHouseholds)?;
+    let (_run, scope) = run_in_scope(&state, &actor, id).await?;
+    let kind = FindingKind::from_code(&q.kind).map(|k| k.code());
+    let (findings, _) = pol::findings(&state.db, id, &scope, kind, 0, 100_000).await?;
+    let rows: Vec<Vec<String>> = findings
+        .iter()
+        .map(|f| {
+            vec![
+                f.village_name.clone(),
+                f.household_id.to_string(),
+                doudi_domain::mask::mask_name(&f.head_name),
+                f.policy_name.clone(),
+                FindingKind::from_code(&f.kind)
+                    .map_or("", |k| k.label())
+                    .to_string(),
+                f.reason.clone(),
+                f.amount_fen.map(money).unwrap_or_default(),
+            ]
+        })
+        .collect();
+    audit_event(
+        &state,
+        &actor,
+        "export",
+        "finder_run",
+        id.to_string(),
+        None,
+        actor.region.as_str(),
+        format!("导出政策找人结果 {} 条", rows.len()),
+    )
+    .await?;
+    let bytes = doudi_sheets::table_xlsx(
+        "政策找人",
+        &[
+            "村（社区）",
+            "家庭编号",
+            "户主",
+            "政策",
+            "类型",
+            "原因",
+            "测算金额（元）",
+        ],
+        &rows,
+    );
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"finder-{id}.xlsx\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// Turns a finding into a lead for the responsible village: a missed
+/// benefit becomes an active-discovery lead, an excessive or duplicate one
+/// a re-check. Deadline: 5 working days.
+pub async fn finding_lead(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    actor.require(Action::RunFinder)?;
+    let scope = actor.household_scope()?;
+    let Some((f, existing)) = pol::finding_in_scope(&state.db, &scope, id).await? else {
+        return Err(AppError::not_found());
+    };
+    if existing.is_some() {
+        return Err(AppError::conflict("该结果已生成线索"));
+    }
+    let kind = if f.kind == "missed" {
+        "discovery"
+    } else {
+        "recheck"
+    };
+    let cal = crate::cases::calendar(&state.db).await?;
+    let due = cal.add_working_days_provisional(today_cn(), 5).0;
+    let policy = pol::policy(&state.db, f.policy_id)
+        .await?
+        .map(|p| p.name)
+        .unwrap_or_default();
+    let reason = format!(
+        "{}：{}（{}）",
+        FindingKind::from_code(&f.kind).map_or("", |k| k.label()),
+        policy,
+        f.reason
+    );
+    let mut tx = state.db.begin_write().await?;
+    let lead = pol::create_lead(
+        &mut tx,
+        &f.place,
+        "finder",
+        kind,
+        Some(f.policy_id),
+        &reason,
+        Some(&due.to_string()),
+        actor.user.id,
+    )
+    .await?;
+    if !pol::link_finding_lead(&mut tx, id, lead).await? {
+        return Err(AppError::conflict("该结果已生成线索"));
+    }
+    doudi_store::audit::record(
+        &mut *tx,
+        &actor.audit(),
+        doudi_store::audit::AuditEntry {
+            action: "create",
+            entity: "lead",
+            entity_id: lead.to_string(),
+            household_id: Some(f.place.id),
+            region_code: &f.place.village_code,
+            before: None,
+            after: Some(
+                serde_json::json!({"kind": kind, "reason": reason, "due": due.to_string()}),
+            ),
+            detail: "由政策找人结果生成线索".into(),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&format!("/leads?notice=saved#lead-{lead}")).into_response())
+}
+
+// ------------------------------------------------------------------ leads ---
+
+#[derive(Deserialize, Default)]
+pub struct LeadsQuery {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    page: Option<i64>,
+}
+
+#[derive(Template)]
+#[template(path = "leads.html")]
+struct LeadsPage {
+    page: Page,
+    leads: Vec<pol::LeadRow>,
+    status: String,
+    pager: Pager,
+    today: String,
+}
+
+pub async fn leads(
+    State(state): State<AppState>,
+    actor: Actor,
+    Query(q): Query<LeadsQuery>,
+) -> Result<Response, AppError> {
+    actor.require(Action::HandleCase)?;
+    let scope = actor.household_scope()?;
+    let status = if q.status.is_empty() {
+        "open".to_string()
+    } else {
+        q.status.clone()
+    };
+    let filter = if status == "all" {
+        None
+    } else {
+        Some(status.as_str())
+    };
+    let per_page = 50;
+    let page_no = q.page.unwrap_or(1).max(1);
+    let (leads, total) = pol::leads(
+        &state.db,
+        &scope,
+        filter,
+        (page_no - 1) * per_page,
+        per_page,
+    )
+    .await?;
+    render(&LeadsPage {
+        page: Page::new(&state, &actor, "线索与复核", "leads").await,
+        leads,
+        pager: Pager::new(
+            &format!("status={status}"),
+            page_no,
+            per_page,
+            total,
+            1_000_000,
+        )
+        .with_unit("条"),
+        status,
+        today: today_cn().to_string(),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct CloseLead {
+    #[serde(default)]
+    note: String,
+}
+
+pub async fn lead_close(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+    Form(f): Form<CloseLead>,
+) -> Result<Response, AppError> {
+    actor.require(Action::HandleCase)?;
+    let scope = actor.household_scope()?;
+    let (leads, _) = pol::leads(&state.db, &scope, Some("open"), 0, 1_000_000).await?;
+    let Some(lead) = leads.into_iter().find(|l| l.id == id) else {
+        return Err(AppError::not_found());
+    };
+    if f.note.trim().is_empty() {
+        return Err(AppError::bad_request("请填写核实情况后再办结"));
+    }
+    let mut tx = state.db.begin_write().await?;
+    pol::close_lead(&mut tx, id, f.note.trim()).await?;
+    doudi_store::audit::record(
+        &mut *tx,
+        &actor.audit(),
+        doudi_store::audit::AuditEntry {
+            action: "update",
+            entity: "lead",
+            entity_id: id.to_string(),
+            household_id: Some(lead.household_id),
+            region_code: &lead.village_code,
+            before: Some(serde_json::json!({"status": "open"})),
+            after: Some(serde_json::json!({"status": "closed", "note": f.note.trim()})),
+            detail: "线索办结".into(),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Redirect::to("/leads?notice=saved").into_response())
+}
+
+// ------------------------------------------------------------- simulation ---
+
+#[derive(Deserialize, Default)]
+pub struct SimulateForm {
+    #[serde(default)]
+    policy: String,
+    #[serde(default)]
+    key: String,
+    #[serde(default)]
+    value: String,
+    #[serde(default)]
+    rule: String,
+}
+
+#[derive(Template)]
+#[template(path = "simulate.html")]
+struct SimulatePage {
+    page: Page,
+    policies: Vec<(i64, String, bool)>,
+    keys: Vec<(&'static str, &'static str, bool)>,
+    form_value: String,
+    form_rule: String,
+    errors: Vec<(String, String)>,
+    result: Option<SimulationResult>,
+}
+
+/// What a change would do, per town, without touching live data.
+pub struct SimulationResult {
+    pub policy: String,
+    pub households: i64,
+    pub rows: Vec<SimTown>,
+    pub enter: i64,
+    pub leave: i64,
+    pub cost_before: i64,
+    pub cost_after: i64,
+}
+
+pub struct SimTown {
+    pub town: String,
+    pub enter: i64,
+    pub leave: i64,
+    pub cost_before: i64,
+    pub cost_after: i64,
+}
+
+/// Evaluates `policy` twice over `scope`: as it stands, and with the
+/// standard `key` set to `value` and/or the rule replaced. Reads only.
+pub async fn simulate(
+    db: &Db,
+    scope: &Scope,
+    policy: &PolicyRow,
+    change: Option<(&str, i64)>,
+    rule: Option<&str>,
+    today: NaiveDate,
+) -> Result<SimulationResult, AppError> {
+    let before = compile_policy(policy).map_err(|e| {
+        AppError::bad_request(e.into_iter().map(|x| x.1).collect::<Vec<_>>().join("；"))
+    })?;
+    let mut changed_row = policy.clone();
+    if let Some(r) = rule.filter(|r| !r.trim().is_empty()) {
+        changed_row.eligibility = r.to_string();
+    }
+    let after = compile_policy(&changed_row).map_err(|e| {
+        AppError::bad_request(e.into_iter().map(|x| x.1).collect::<Vec<_>>().join("；"))
+    })?;
+    let rows = pol::standard_rows(db).await?;
+    let today_s = today.to_string();
+    let mut towns: BTreeMap<String, SimTown> = BTreeMap::new();
+    let mut envs: HashMap<String, (BTreeMap<String, i64>, Env, BTreeMap<String, i64>, Env)> =
+        HashMap::new();
+    let mut households = 0;
+    let mut after_id = 0;
+    loop {
+        let batch = pol::household_inputs(db, scope, after_id, FINDER_BATCH, today).await?;
+        let Some(last) = batch.last() else { break };
+        after_id = last.0.id;
+        for (place, input, feeds) in batch {
+            households += 1;
+            let (std_a, env_a, std_b, env_b) =
+                envs.entry(place.village_code.clone()).or_insert_with(|| {
+                    let std_a = standards::in_force(&rows, &place.village_code, &today_s);
+                    let mut std_b = std_a.clone();
+                    if let Some((k, v)) = change {
+                        std_b.insert(k.to_string(), v);
+                    }
+                    (
+                        std_a.clone(),
+                        Env::new(&std_a),
+                        std_b.clone(),
+                        Env::new(&std_b),
+                    )
+                });
+            let input = input.with_feeds(&feeds, today);
+            let fa = Facts::build(&input, std_a, today);
+            let fb = Facts::build(&input, std_b, today);
+            let sa = env_a.scope(&fa);
+            let sb = env_b.scope(&fb);
+            let ea = before.eligibility.eval_bool(&sa).unwrap_or(false);
+            let eb = after.eligibility.eval_bool(&sb).unwrap_or(false);
+            let amount = |p: &CompiledPolicy, s: &doudi_rules::Scope| {
+                p.amount
+                    .as_ref()
+                    .and_then(|r| r.eval_amount(s).ok())
+                    .unwrap_or(0)
+            };
+            let t = towns
+                .entry(place.town_code.clone())
+                .or_insert_with(|| SimTown {
+                    town: place.town_code.clone(),
+                    enter: 0,
+                    leave: 0,
+                    cost_before: 0,
+                    cost_after: 0,
+                });
+            if ea {
+                t.cost_before += amount(&before, &sa);
+            }
+            if eb {
+                t.cost_after += amount(&after, &sb);
+            }
+            match (ea, eb) {
+                (false, true) => t.enter += 1,
+                (true, false) => t.leave += 1,
+                _ => {}
+            }
+        }
+        tokio::task::yield_now().await;
+    }
+    let rows: Vec<SimTown> = towns.into_values().collect();
+    Ok(SimulationResult {
+        policy: policy.name.clone(),
+        households,
+        enter: rows.iter().map(|r| r.enter).sum(),
+        leave: rows.iter().map(|r| r.leave).sum(),
+        cost_before: rows.iter().map(|r| r.cost_before).sum(),
+        cost_after: rows.iter().map(|r| r.cost_after).sum(),
+        rows,
+    })
+}
+
+async fn simulate_page(
+    state: &AppState,
+    actor: &Actor,
+    f: SimulateForm,
+    errors: Vec<(String, String)>,
+    result: Option<SimulationResult>,
+) -> Result<Response, AppError> {
+    let policy_id = f.policy.parse::<i64>().unwrap_or(0);
+    let policies = pol::policies(&state.db)
+        .await?
+        .into_iter()
+        .filter(|p| !p.amount.is_empty() || p.id == policy_id)
+        .map(|p| (p.id, p.name.clone(), p.id == policy_id))
+        .collect();
+    let mut result = result;
+    if let Some(r) = result.as_mut() {
+        for t in r.rows.iter_mut() {
+            if let Ok(Some(region)) = doudi_store::regions::get(&state.db, &t.town).await {
+                t.town = region.name;
+            }
+        }
+    }
+    let code = if errors.is_empty() { 200 } else { 422 };
+    Ok(with_status(
+        render(&SimulatePage {
+            page: Page::new(state, actor, "标准调整测算", "finder").await,
+            policies,
+            keys: STANDARDS
+                .iter()
+                .map(|d| (d.key, d.label, d.key == f.key))
+                .collect(),
+            form_value: f.value.clone(),
+            form_rule: f.rule.clone(),
+            errors,
+            result,
+        })?,
+        code,
+    ))
+}
+
+pub async fn simulate_form(
+    State(state): State<AppState>,
+    actor: Actor,
+) -> Result<Response, AppError> {
+    actor.require(Action::RunFinder)?;
+    simulate_page(
+        &state,
+        &actor,
+        SimulateForm {
+            key: "dibao_standard".into(),
+            ..Default::default()
+        },
+        vec![],
+        None,
+    )
+    .await
+}
+
+pub async fn simulate_run(
+    State(state): State<AppState>,
+    actor: Actor,
+    Form(f): Form<SimulateForm>,
+) -> Result<Response, AppError> {
+    actor.require(Action::RunFinder)?;
+    let scope = actor.household_scope()?;
+    let mut errors = Vec::new();
+    let policy = match f.policy.parse::<i64>() {
+        Ok(id) => pol::policy(&state.db, id).await?,
+        Err(_) => None,
+    };
+    if policy.is_none() {
+        errors.push(("policy".to_string(), "请选择要测算的政策".to_string()));
+    }
+    let change = if f.value.trim().is_empty() {
+        None
+    } else {
+        match parse_standard(&f.key, &f.value) {
+            Ok(v) => Some((f.key.as_str(), v)),
+            Err(e) => {
+                errors.push(("value".into(), e));
+                None
+            }
+        }
+    };
+    if !f.rule.trim().is_empty() {
+        if let Err(e) = Rule::compile(&f.rule, RuleKind::Condition) {
+            errors.push(("rule".into(), format!("资格规则：{e}")));
+        }
+    }
+    if change.is_none() && f.rule.trim().is_empty() && errors.is_empty() {
+        errors.push(("value".into(), "请填写新的标准值，或新的资格规则".into()));
+    }
+    if !errors.is_empty() {
+        return simulate_page(&state, &actor, f, errors, None).await;
+    }
+    let policy = policy.expect("checked");
+    let result = simulate(
+        &state.db,
+        &scope,
+        &policy,
+        change,
+        Some(f.rule.as_str()),
+        today_cn(),
+    )
+    .await?;
+    audit_event(
+        &state,
+        &actor,
+        "run",
+        "simulation",
+        policy.id.to_string(),
+        None,
+        actor.region.as_str(),
+        format!("测算：{}，{} 户", policy.name, result.households),
+    )
+    .await?;
+    let f2 = SimulateForm {
+        policy: f.policy.clone(),
+        key: f.key.clone(),
+        value: f.value.clone(),
+        rule: f.rule.clone(),
+    };
+    simulate_page(&state, &actor, f2, vec![], Some(result)).await
+}
+
+// ----------------------------------------------------------------- public ---
+
+#[derive(Template)]
+#[template(path = "public_policies.html")]
+struct PublicPolicies {
+    groups: Vec<(String, Vec<PublicPolicy>)>,
+    departments: Vec<(String, bool)>,
+    situations: Vec<(&'static str, &'static str, bool)>,
+}
+
+/// Only what the public guide shows: name, conditions, phone, department.
+pub struct PublicPolicy {
+    pub name: String,
+    pub department: String,
+    pub conditions: String,
+    pub phone: String,
+    pub form: &'static str,
+}
+
+fn public_policy(p: &PolicyRow) -> PublicPolicy {
+    PublicPolicy {
+        name: p.name.clone(),
+        department: p.department.clone(),
+        conditions: p.conditions.clone(),
+        phone: p.phone.clone(),
+        form: catalogue::benefit_form_label(&p.benefit_form),
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct PublicQuery {
+    #[serde(default)]
+    department: String,
+    #[serde(default)]
+    situation: String,
+}
+
+pub async fn public_policies(
+    State(state): State<AppState>,
+    Query(q): Query<PublicQuery>,
+) -> Result<Response, AppError> {
+    let today = today_cn().to_string();
+    let all: Vec<PolicyRow> = pol::policies(&state.db)
+        .await?
+        .into_iter()
+        .filter(|p| p.in_force(&today))
+        .collect();
+    let by = if q.situation.is_empty() {
+        "department"
+    } else {
+        "situation"
+    };
+    let mut groups: Vec<(String, Vec<PublicPolicy>)> = Vec::new();
+    if by == "situation" {
+        let label = catalogue::situation_label(&q.situation).to_string();
+        groups.push((
+            label,
+            all.iter()
+                .filter(|p| p.situations_list().contains(&q.situation))
+                .map(public_policy)
+                .collect(),
+        ));
+    } else {
+        for p in all
+            .iter()
+            .filter(|p| q.department.is_empty() || p.department == q.department)
+        {
+            match groups.iter_mut().find(|g| g.0 == p.department) {
+                Some(g) => g.1.push(public_policy(p)),
+                None => groups.push((p.department.clone(), vec![public_policy(p)])),
+            }
+        }
+    }
+    render(&PublicPolicies {
+        groups,
+        departments: departments_of(&all, &q.department),
+        situations: SITUATIONS
+            .iter()
+            .map(|(c, l)| (*c, *l, *c == q.situation))
+            .collect(),
+    })
+}
+
+#[derive(Deserialize, Default)]
+pub struct SelfCheckForm {
+    #[serde(default)]
+    size: String,
+    #[serde(default)]
+    income: String,
+    #[serde(default)]
+    deposits: String,
+    #[serde(default)]
+    house: String,
+    #[serde(default)]
+    car: String,
+    #[serde(default)]
+    elderly: String,
+    #[serde(default)]
+    children: String,
+    #[serde(default)]
+    students: String,
+    #[serde(default)]
+    disability: String,
+    #[serde(default)]
+    illness: String,
+    #[serde(default)]
+    unemployed: String,
+    #[serde(default)]
+    disaster: String,
+    #[serde(default)]
+    medical: String,
+}
+
+#[derive(Template)]
+#[template(path = "public_self_check.html")]
+struct SelfCheckPage {
+    f: SelfCheckForm,
+    errors: Vec<(String, String)>,
+    checked: bool,
+    results: Vec<PublicPolicy>,
+}
+
+fn yes(s: &str) -> bool {
+    s == "1"
+}
+
+/// Builds a household from the self-check answers: `size` members, the
+/// answers spread over them. Nothing is stored or logged.
+pub fn self_check_household(f: &SelfCheckForm) -> Result<HouseholdInput, Vec<(String, String)>> {
+    let mut errors = Vec::new();
+    let size: i64 = match f.size.trim().parse() {
+        Ok(n) if (1..=20).contains(&n) => n,
+        _ => {
+            errors.push(("size".into(), "请填写家庭人数（1–20）".into()));
+            1
+        }
+    };
+    let yuan = |s: &str, field: &str, label: &str, errors: &mut Vec<(String, String)>| -> i64 {
+        if s.trim().is_empty() {
+            return 0;
+        }
+        match doudi_domain::Money::parse_yuan(s.trim()) {
+            Ok(m) if m.fen() >= 0 => m.fen(),
+            _ => {
+                errors.push((
+                    field.into(),
+                    format!("{label}请填写金额（元），如 2500 或 2500.50"),
+                ));
+                0
+            }
+        }
+    };
+    let income = yuan(&f.income, "income", "家庭月收入", &mut errors);
+    let deposits = yuan(&f.deposits, "deposits", "存款", &mut errors);
+    let medical = yuan(&f.medical, "medical", "近一年医疗自付费用", &mut errors);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let today = today_cn();
+    let born = |age: i32| NaiveDate::from_ymd_opt(chrono::Datelike::year(&today) - age, 1, 1);
+    let mut members: Vec<MemberInput> = (0..size)
+        .map(|i| MemberInput {
+            birth_date: born(40),
+            sex: if i % 2 == 0 {
+                "male".into()
+            } else {
+                "female".into()
+            },
+            relation: if i == 0 {
+                "head".into()
+            } else {
+                "other".into()
+            },
+            employment: "employed".into(),
+            schooling: "graduated".into(),
+            alive: true,
+            ..Default::default()
+        })
+        .collect();
+    let mut slot = members.len().saturating_sub(1);
+    let mut next = |members: &mut Vec<MemberInput>| -> usize {
+        let i = slot;
+        slot = slot.saturating_sub(1);
+        let _ = members;
+        i
+    };
+    if yes(&f.elderly) {
+        let i = next(&mut members);
+        members[i].birth_date = born(70);
+        members[i].employment = "retired".into();
+    }
+    if yes(&f.children) {
+        let i = next(&mut members);
+        members[i].birth_date = born(8);
+        members[i].relation = "child".into();
+        members[i].employment = "student".into();
+        members[i].schooling = "primary".into();
+    }
+    if yes(&f.students) {
+        let i = next(&mut members);
+        members[i].birth_date = born(19);
+        members[i].relation = "child".into();
+        members[i].employment = "student".into();
+        members[i].schooling = "college".into();
+    }
+    if yes(&f.disability) {
+        members[0].disability = "physical".into();
+        members[0].disability_grade = 2;
+        members[0].employment = "no_capacity".into();
+    }
+    if yes(&f.illness) {
+        members[0].illnesses = vec!["重大疾病".into()];
+    }
+    if yes(&f.unemployed) {
+        members[0].employment = "unemployed".into();
+    }
+    let mut assets = vec![("deposit".to_string(), deposits)];
+    if yes(&f.house) {
+        assets.push(("house".into(), 0));
+    }
+    if yes(&f.car) {
+        assets.push(("vehicle".into(), 0));
+    }
+    let mut feeds = BTreeMap::new();
+    if yes(&f.disaster) {
+        feeds.insert("disaster_12m".to_string(), 1);
+    }
+    Ok(HouseholdInput {
+        village_code: String::new(),
+        members,
+        income_monthly_fen: income,
+        assets,
+        essential_spending_12m: medical,
+        medical_selfpay_12m: medical,
+        feeds,
+        ..Default::default()
+    })
+}
+
+pub async fn public_self_check(
+    Query(f): Query<SelfCheckForm>,
+    State(state): State<AppState>,
+) -> Result<Response, AppError> {
+    let checked = !f.size.is_empty();
+    if !checked {
+        return render(&SelfCheckPage {
+            f,
+            errors: vec![],
+            checked: false,
+            results: vec![],
+        });
+    }
+    let input = match self_check_household(&f) {
+        Ok(i) => i,
+        Err(errors) => {
+            return Ok(with_status(
+                render(&SelfCheckPage {
+                    f,
+                    errors,
+                    checked: false,
+                    results: vec![],
+                })?,
+                422,
+            ));
+        }
+    };
+    let today = today_cn();
+    let rows = pol::standard_rows(&state.db).await?;
+    // The district's standards: the self-check does not ask where people live.
+    let county = rows
+        .iter()
+        .map(|r| r.region_code.clone())
+        .min_by_key(|c| c.len())
+        .unwrap_or_default();
+    let std = standards::in_force(&rows, &county, &today.to_string());
+    let env = Env::new(&std);
+    let facts = Facts::build(&input, &std, today);
+    let scope = env.scope(&facts);
+    let mut results = Vec::new();
+    for p in pol::policies(&state.db).await? {
+        if !p.self_check || !p.in_force(&today.to_string()) {
+            continue;
+        }
+        if let Ok(c) = compile_policy(&p) {
+            if c.eligibility.eval_bool(&scope).unwrap_or(false) {
+                results.push(public_policy(&p));
+            }
+        }
+    }
+    render(&SelfCheckPage {
+        f,
+        errors: vec![],
+        checked: true,
+        results,
+    })
+}

@@ -1,0 +1,479 @@
+//! Policies, standards and 政策找人 on both databases: rules that do not
+//! compile are refused and change nothing; the test panel names the failed
+//! condition; a run finds missed, excessive and duplicate aid with reasons,
+//! reports an erroring rule per household and goes on; findings become
+//! leads for the right village only; standards are effective-dated; the
+//! public guide and self-check expose nothing from the registry.
+
+mod support;
+
+use axum::http::StatusCode;
+use chrono::NaiveDate;
+use doudi_rules::facts::Facts;
+use doudi_rules::standards;
+use support::{Backend, TestApp};
+
+async fn exec(app: &TestApp, sql: &str, id: i64) {
+    doudi_store::sqlx::query(doudi_store::sqlx::AssertSqlSafe(sql.to_string()))
+        .bind(id)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+}
+
+async fn policy_id(app: &TestApp, code: &str) -> i64 {
+    doudi_store::sqlx::query_scalar("SELECT id FROM policies WHERE code = $1")
+        .bind(code.to_string())
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap()
+}
+
+/// Makes a household look a certain way to the rules: `income` fen a month
+/// in all, the given categories, and optionally one vehicle.
+async fn shape(app: &TestApp, hid: i64, income: i64, categories: &str, vehicle: bool) {
+    exec(app, "DELETE FROM income_items WHERE household_id = $1", hid).await;
+    exec(app, "DELETE FROM assets WHERE household_id = $1", hid).await;
+    exec(app, "DELETE FROM ledger WHERE household_id = $1", hid).await;
+    doudi_store::sqlx::query("UPDATE households SET categories = $1 WHERE id = $2")
+        .bind(categories.to_string())
+        .bind(hid)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    let county: String =
+        doudi_store::sqlx::query_scalar("SELECT county_code FROM households WHERE id = $1")
+            .bind(hid)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    if income > 0 {
+        doudi_store::sqlx::query("INSERT INTO income_items (county_code, household_id, kind, description, monthly_fen, created_at) VALUES ($1,$2,'wage','工资',$3,'2026-01-01T00:00:00Z')")
+            .bind(county.clone())
+            .bind(hid)
+            .bind(income)
+            .execute(&app.db.pool)
+            .await
+            .unwrap();
+    }
+    if vehicle {
+        doudi_store::sqlx::query("INSERT INTO assets (county_code, household_id, kind, description, value_fen, created_at) VALUES ($1,$2,'vehicle','小汽车',8000000,'2026-01-01T00:00:00Z')")
+            .bind(county)
+            .bind(hid)
+            .execute(&app.db.pool)
+            .await
+            .unwrap();
+    }
+}
+
+async fn wait_for_run(app: &TestApp, run_id: i64) -> doudi_store::policies::RunRow {
+    for _ in 0..600 {
+        let run = doudi_store::policies::run(&app.db, run_id)
+            .await
+            .unwrap()
+            .unwrap();
+        if run.status != "running" {
+            return run;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("run {run_id} did not finish");
+}
+
+async fn start_run(app: &TestApp, cookie: &str, policy: i64) -> i64 {
+    let (s, body, loc) = app
+        .post("/finder", cookie, &[("policy", &policy.to_string())])
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
+    loc.unwrap().trim_start_matches("/finder/").parse().unwrap()
+}
+
+async fn finding_of(
+    app: &TestApp,
+    run: i64,
+    hid: i64,
+) -> Option<(i64, String, String, Option<i64>)> {
+    doudi_store::sqlx::query_as("SELECT id, kind, reason, amount_fen FROM findings WHERE run_id = $1 AND household_id = $2 ORDER BY id")
+        .bind(run)
+        .bind(hid)
+        .fetch_optional(&app.db.pool)
+        .await
+        .unwrap()
+}
+
+async fn finder_story(backend: Backend) {
+    let app = TestApp::new(backend, 60).await;
+    let village = app.region_of("cun_xieli").await;
+    let other_village = app.region_of("cun_xieli2").await;
+    assert_ne!(village, other_village);
+    let ids: Vec<i64> = doudi_store::sqlx::query_scalar("SELECT id FROM households WHERE village_code = $1 AND status = 'active' ORDER BY id LIMIT 3")
+        .bind(village.clone())
+        .fetch_all(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        ids.len(),
+        3,
+        "the demo puts households in the assistant's village"
+    );
+    let (missed, excessive, duplicate) = (ids[0], ids[1], ids[2]);
+    shape(&app, missed, 0, "", false).await;
+    shape(&app, excessive, 5_000_000, "dibao", true).await;
+    shape(&app, duplicate, 0, "dibao,tekun", false).await;
+
+    let town = app.login("zhen_jingban").await;
+    let dibao = policy_id(&app, "dibao").await;
+    let run_id = start_run(&app, &town, dibao).await;
+    let run = wait_for_run(&app, run_id).await;
+    assert_eq!(run.status, "done", "{}", run.message);
+    assert_eq!(run.processed, run.total);
+    assert!(run.total > 0);
+
+    let m = finding_of(&app, run_id, missed)
+        .await
+        .expect("missed household found");
+    assert_eq!(m.1, "missed");
+    // No income at all: (1,000.00 − 0) × members.
+    let size: i64 = doudi_store::sqlx::query_scalar(
+        "SELECT COUNT(*) FROM persons WHERE household_id = $1 AND status = 'alive'",
+    )
+    .bind(missed)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(m.3, Some(100_000 * size));
+    let e = finding_of(&app, run_id, excessive)
+        .await
+        .expect("excessive household found");
+    assert_eq!(e.1, "excessive");
+    assert!(
+        e.2.contains("hh.per_capita_income < std.dibao"),
+        "reason names the failed condition: {}",
+        e.2
+    );
+    let d = finding_of(&app, run_id, duplicate)
+        .await
+        .expect("duplicate household found");
+    assert_eq!(d.1, "duplicate");
+    assert!(d.2.contains("特困"), "{}", d.2);
+
+    // The run page shows the counts; the export is a real workbook.
+    let (s, page) = app
+        .get(&format!("/finder/{run_id}?kind=missed"), &town)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("疑似应享未享"));
+    let (s, xlsx) = app
+        .get_bytes(&format!("/finder/{run_id}/findings.xlsx"), &town)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(xlsx.starts_with(b"PK"));
+
+    // A finding becomes a lead for the responsible village, once.
+    let (s, _, loc) = app
+        .post(&format!("/findings/{}/lead", m.0), &town, &[])
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert!(loc.unwrap().starts_with("/leads"));
+    let (s, _, _) = app
+        .post(&format!("/findings/{}/lead", m.0), &town, &[])
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::CONFLICT,
+        "a second lead for the same finding is refused"
+    );
+    let assistant = app.login("cun_xieli").await;
+    let (_, leads) = app.get("/leads", &assistant).await;
+    assert!(
+        leads.contains(&format!("/households/{missed}/apply")),
+        "the village sees the lead with a way to apply"
+    );
+    let other = app.login("cun_xieli2").await;
+    let (_, other_leads) = app.get("/leads", &other).await;
+    assert!(
+        !other_leads.contains(&format!("/households/{missed}\"")),
+        "another village does not see it"
+    );
+    let lead: i64 = doudi_store::sqlx::query_scalar("SELECT id FROM leads WHERE household_id = $1")
+        .bind(missed)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    let (s, _, _) = app
+        .post(
+            &format!("/leads/{lead}/close"),
+            &other,
+            &[("note", "不是我村的")],
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "another village cannot close it");
+    let (s, _, _) = app
+        .post(&format!("/leads/{lead}/close"), &assistant, &[("note", "")])
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "closing needs a note");
+    let (s, _, _) = app
+        .post(
+            &format!("/leads/{lead}/close"),
+            &assistant,
+            &[("note", "已上门，协助申请低保")],
+        )
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+
+    // A rule that fails on one household (division by zero when it has a
+    // vehicle) is reported for that household; the run finishes.
+    let admin = app.login("admin").await;
+    let form = [
+        ("code", "vehicle_ratio"),
+        ("name", "测试：车辆比例"),
+        ("department", "区民政局"),
+        ("family", "测试"),
+        ("conditions", "测试规则"),
+        ("phone", "12345"),
+        ("benefit_form", "service"),
+        ("receipt_key", "vehicle_ratio"),
+        (
+            "eligibility",
+            "hh.vehicles == 0 || hh.income_monthly / (hh.vehicles - hh.vehicles) > 0",
+        ),
+        ("status", "active"),
+        ("effective_from", "2024-01-01"),
+        ("intent", "save"),
+    ];
+    let (s, body, _) = app.post("/policies/new", &admin, &form).await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
+    let erroring = policy_id(&app, "vehicle_ratio").await;
+    let run2 = start_run(&app, &town, erroring).await;
+    let run = wait_for_run(&app, run2).await;
+    assert_eq!(run.status, "done");
+    assert_eq!(run.processed, run.total, "the run went on past the error");
+    assert!(run.errors >= 1);
+    let f = finding_of(&app, run2, excessive)
+        .await
+        .expect("the erroring household is reported");
+    assert_eq!(f.1, "error");
+    assert!(f.2.contains("除数为零"), "{}", f.2);
+    app.finish().await;
+}
+
+async fn rules_and_standards(backend: Backend) {
+    let app = TestApp::new(backend, 20).await;
+    let admin = app.login("admin").await;
+    let dibao = policy_id(&app, "dibao").await;
+    let (s, page) = app.get(&format!("/policies/{dibao}"), &admin).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("std.dibao"));
+    let before: (String, i64) =
+        doudi_store::sqlx::query_as("SELECT eligibility, version FROM policies WHERE id = $1")
+            .bind(dibao)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    let base = |eligibility: &'static str| {
+        vec![
+            ("name", "最低生活保障"),
+            ("department", "区民政局"),
+            ("family", "最低生活保障"),
+            ("conditions", "收入低于标准"),
+            ("phone", "12345"),
+            ("benefit_form", "monthly_cash"),
+            ("receipt_key", "dibao"),
+            ("eligibility", eligibility),
+            ("amount", "calc.dibao_amount"),
+            ("status", "active"),
+            ("effective_from", "2024-01-01"),
+            ("intent", "save"),
+        ]
+    };
+    let mut version = before.1.to_string();
+    for (bad, message) in [
+        ("hh.size > && true", "语法错误"),
+        (
+            "hh.per_capita_incom < std.dibao",
+            "规则无法在样例家庭上求值",
+        ),
+        ("hh.size", "条件规则应得到 true/false"),
+    ] {
+        let mut form = base(bad);
+        form.push(("version", &version));
+        let (s, body, _) = app.post(&format!("/policies/{dibao}"), &admin, &form).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        assert!(body.contains(message), "{bad}: {message}");
+        let now: (String, i64) =
+            doudi_store::sqlx::query_as("SELECT eligibility, version FROM policies WHERE id = $1")
+                .bind(dibao)
+                .fetch_one(&app.db.pool)
+                .await
+                .unwrap();
+        assert_eq!(now, before, "a refused rule changes nothing");
+    }
+    // A staff member without the right cannot save, even a valid rule.
+    let town = app.login("zhen_jingban").await;
+    let mut form = base("hh.size > 0");
+    form.push(("version", &version));
+    let (s, _, _) = app.post(&format!("/policies/{dibao}"), &town, &form).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    // The test panel names the failed condition on a chosen household.
+    let hid = app.household_in(&app.region_of("cun_xieli").await).await;
+    shape(&app, hid, 9_000_000, "", false).await;
+    let mut form = base("hh.size > 0 && hh.per_capita_income < std.dibao && hh.vehicles == 0");
+    form.retain(|(k, _)| *k != "intent");
+    let hid_s = hid.to_string();
+    form.push(("intent", "test"));
+    form.push(("test_household", &hid_s));
+    form.push(("version", &version));
+    let (s, body, _) = app.post(&format!("/policies/{dibao}"), &town, &form).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert!(body.contains("id=\"test-eligible\">不符合"), "{body}");
+    let row = body
+        .split("class=\"fail\"")
+        .nth(1)
+        .expect("a failed condition row");
+    assert!(
+        row.contains("hh.per_capita_income &#60; std.dibao"),
+        "{row}"
+    );
+    // Audited as a view of the household file.
+    let audited: i64 = doudi_store::sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'view' AND household_id = $1",
+    )
+    .bind(hid)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert!(audited >= 1);
+
+    // A valid change saves and bumps the version.
+    let mut form = base("hh.size > 0 && hh.per_capita_income < std.dibao");
+    form.push(("version", &version));
+    let (s, body, _) = app.post(&format!("/policies/{dibao}"), &admin, &form).await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
+    version = (before.1 + 1).to_string();
+    let now: i64 = doudi_store::sqlx::query_scalar("SELECT version FROM policies WHERE id = $1")
+        .bind(dibao)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(now.to_string(), version);
+
+    // Standards: an out-of-range percentage is refused and adds nothing.
+    let rows_before = app.scalar("SELECT COUNT(*) FROM standards").await;
+    let (s, body, _) = app
+        .post(
+            "/standards",
+            &admin,
+            &[
+                ("key", "medical_ratio_pct"),
+                ("region", "330106"),
+                ("value", "75"),
+                ("effective_from", "2026-07-01"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("40%至60%"), "{body}");
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM standards").await,
+        rows_before
+    );
+
+    // Effective dating: a new 低保 standard from 2026-07-01. A decision on
+    // 2026-06-30 uses 1,000.00, one on 2026-07-01 uses 1,200.00; the
+    // earlier amount stays what it was.
+    let (s, _, _) = app
+        .post(
+            "/standards",
+            &admin,
+            &[
+                ("key", "dibao_standard"),
+                ("region", "330106"),
+                ("value", "1200"),
+                ("effective_from", "2026-07-01"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    shape(&app, hid, 0, "", false).await;
+    let amount_on = |date: NaiveDate| {
+        let app = &app;
+        async move {
+            let rows = doudi_store::policies::standard_rows(&app.db).await.unwrap();
+            let (place, input, feeds) = doudi_store::policies::household_input(&app.db, hid, date)
+                .await
+                .unwrap()
+                .unwrap();
+            let std = standards::in_force(&rows, &place.village_code, &date.to_string());
+            let facts = Facts::build(&input.with_feeds(&feeds, date), &std, date);
+            (
+                std["dibao_standard"],
+                facts.calc["dibao_amount"].as_i64().unwrap(),
+                facts.hh.size,
+            )
+        }
+    };
+    let (std_before, amount_before, size) =
+        amount_on(NaiveDate::from_ymd_opt(2026, 6, 30).unwrap()).await;
+    let (std_after, amount_after, _) =
+        amount_on(NaiveDate::from_ymd_opt(2026, 7, 1).unwrap()).await;
+    assert_eq!((std_before, std_after), (100_000, 120_000));
+    assert_eq!(amount_before, 100_000 * size);
+    assert_eq!(amount_after, 120_000 * size);
+    app.finish().await;
+}
+
+async fn public_pages(backend: Backend) {
+    let app = TestApp::new(backend, 40).await;
+    let audit_before = app.scalar("SELECT COUNT(*) FROM audit_log").await;
+    let (s, guide) = app.get("/public/policies", "").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(guide.contains("最低生活保障"));
+    assert!(guide.contains("咨询电话"));
+    let (s, by_situation) = app.get("/public/policies?situation=disability", "").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(by_situation.contains("残疾"));
+    // Self-check: 3 people, 600 yuan a month, no house, no car.
+    let (s, check) = app
+        .get("/public/self-check?size=3&income=600&deposits=0", "")
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(check.contains("可能适用的政策"));
+    assert!(check.contains("最低生活保障"), "low income suggests 低保");
+    let (s, rich) = app
+        .get(
+            "/public/self-check?size=1&income=20000&deposits=900000&house=1&car=1",
+            "",
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(!rich.contains("<h3>最低生活保障</h3>"));
+    let (s, bad) = app.get("/public/self-check?size=abc&income=x", "").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.contains("请填写家庭人数"));
+    // Nothing from the registry on any public page, and nothing stored.
+    let people: Vec<(String, String, Option<String>)> =
+        doudi_store::sqlx::query_as("SELECT name, id_number, phone FROM persons")
+            .fetch_all(&app.db.pool)
+            .await
+            .unwrap();
+    for html in [&guide, &by_situation, &check, &rich] {
+        for (name, id, phone) in &people {
+            assert!(!html.contains(id.as_str()));
+            if let Some(p) = phone {
+                assert!(!html.contains(p.as_str()));
+            }
+            if name.chars().count() >= 3 {
+                assert!(!html.contains(name.as_str()), "{name}");
+            }
+        }
+    }
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM audit_log").await,
+        audit_before,
+        "the public pages store nothing"
+    );
+    app.finish().await;
+}
+
+on_both_backends!(finder_story, rules_and_standards, public_pages);
