@@ -657,3 +657,104 @@ pub async fn eligibility(url: &str, households: usize) -> Result<()> {
     scratch.drop_now().await;
     Ok(())
 }
+
+/// The warning sweep over `households` generated households, one feed record
+/// (medical self-pay, random amount) for every fourth person: prints
+/// households/s for a first sweep (raising) and a second (raising nothing).
+pub async fn sweep(url: &str, households: usize) -> Result<()> {
+    use doudi_store::bulk::{Val, insert_rows};
+    let scratch = Scratch::new(url, "sweep").await?;
+    let db = &scratch.db;
+    let regions = setup::load_regions(db, 1).await?;
+    setup::load_households(db, &regions, 1, households, today(), &|_| {}).await?;
+    let mut tx = db.begin_write().await?;
+    for d in doudi_rules::standards::STANDARDS {
+        doudi_store::cases::set_standard(
+            &mut tx,
+            d.key,
+            "330106",
+            d.demo_default,
+            "2024-01-01",
+            "bench",
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    doudi_web::monitoring::seed_warning_rules(db, "bench").await?;
+    let user_id =
+        setup::create_user(db, &setup::demo_accounts(&regions)[0], "bench-password-1").await?;
+    // Feed records straight into the table (the upload path is measured by
+    // the import bench): a batch row, then one record per fourth person.
+    let batch: i64 = doudi_store::sqlx::query_scalar("INSERT INTO feed_batches (kind, source, channel, sent_by, sent_at) VALUES ('medical','bench','api',$1,'2026-01-01T00:00:00Z') RETURNING id")
+        .bind(user_id)
+        .fetch_one(&db.pool)
+        .await?;
+    let people: Vec<(i64, i64, String, String, String)> = doudi_store::sqlx::query_as("SELECT id, household_id, county_code, town_code, village_code FROM persons WHERE id % 4 = 0")
+        .fetch_all(&db.pool)
+        .await?;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    let day = (today() - chrono::Days::new(30)).to_string();
+    let rows: Vec<Vec<Val>> = people
+        .iter()
+        .map(|(pid, hid, c, t, v)| {
+            vec![
+                Val::S(c.clone()),
+                Val::S(t.clone()),
+                Val::S(v.clone()),
+                Val::I(*hid),
+                Val::I(*pid),
+                Val::S("medical".into()),
+                Val::S("bench".into()),
+                Val::S(format!("S{pid}")),
+                Val::S(day.clone()),
+                Val::I(rng.random_range(0..3_000_000)),
+                Val::S("{}".into()),
+                Val::I(batch),
+                Val::S("2026-01-01T00:00:00Z".into()),
+            ]
+        })
+        .collect();
+    let mut tx = db.begin_write().await?;
+    insert_rows(
+        &mut tx,
+        db.backend,
+        "feed_records",
+        &[
+            "county_code",
+            "town_code",
+            "village_code",
+            "household_id",
+            "person_id",
+            "kind",
+            "source",
+            "record_key",
+            "event_date",
+            "amount_fen",
+            "attributes",
+            "batch_id",
+            "received_at",
+        ],
+        &rows,
+    )
+    .await?;
+    tx.commit().await?;
+    for round in ["first", "second"] {
+        let t = Instant::now();
+        let s = doudi_web::monitoring::run_sweep(db, "bench", today())
+            .await
+            .map_err(|e| doudi_store::StoreError::Invalid(e.message))?;
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "sweep {round} ({}): {} households × {} rules in {secs:.2} s = {:.0} households/s; raised {}, already open {}, cooling {}",
+            backend_name(db),
+            s.households,
+            doudi_web::monitoring::DEMO_RULES.len(),
+            s.households as f64 / secs,
+            s.raised,
+            s.already_open,
+            s.cooling
+        );
+    }
+    scratch.drop_now().await;
+    Ok(())
+}

@@ -85,6 +85,8 @@ enum Command {
     },
     /// Load a year's official holiday arrangement (JSON as in data/holidays/).
     Calendar { file: PathBuf },
+    /// Run the warning sweep now (the server also runs it daily).
+    Sweep,
     /// Benchmarks on generated data.
     Bench {
         #[command(subcommand)]
@@ -156,6 +158,11 @@ enum BenchCmd {
     },
     /// 政策找人: every demo policy over a generated registry.
     Eligibility {
+        #[arg(long, default_value_t = 100_000)]
+        households: usize,
+    },
+    /// The warning sweep over a generated registry with feed records.
+    Sweep {
         #[arg(long, default_value_t = 100_000)]
         households: usize,
     },
@@ -444,6 +451,22 @@ async fn run(cli: Cli) -> AnyResult<()> {
             .await?;
             println!("已载入 {year} 年节假日安排。");
         }
+        Command::Sweep => {
+            let db = open(&cli.database_url).await?;
+            let t = std::time::Instant::now();
+            let s = doudi_web::monitoring::run_sweep(&db, "cli", doudi_store::today_cn())
+                .await
+                .map_err(|e| e.message)?;
+            println!(
+                "预警排查完成：{} 户，新预警 {} 条，已有未办结 {}，冷却期内 {}，规则出错 {}（{:.1} 秒）",
+                s.households,
+                s.raised,
+                s.already_open,
+                s.cooling,
+                s.errors,
+                t.elapsed().as_secs_f64()
+            );
+        }
         Command::Bench { which } => {
             let url = cli.database_url.as_str();
             match which {
@@ -459,6 +482,7 @@ async fn run(cli: Cli) -> AnyResult<()> {
                     queries,
                 } => bench::inbox(url, households, cases, queries).await?,
                 BenchCmd::Eligibility { households } => bench::eligibility(url, households).await?,
+                BenchCmd::Sweep { households } => bench::sweep(url, households).await?,
                 BenchCmd::All { households } => {
                     bench::generate(url, households.min(200_000)).await?;
                     bench::import(url, 100_000).await?;

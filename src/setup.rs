@@ -265,6 +265,7 @@ pub async fn demo(
     }
     tx.commit().await?;
     doudi_web::policies::seed_catalogue(db, "demo").await?;
+    doudi_web::monitoring::seed_warning_rules(db, "demo").await?;
     let cover: Vec<String> = accounts
         .iter()
         .filter(|a| a.role == Role::VillageAssistant)

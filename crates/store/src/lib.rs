@@ -10,6 +10,7 @@ pub mod bulk;
 pub mod cases;
 pub mod households;
 pub mod imports;
+pub mod monitoring;
 pub mod policies;
 pub mod regions;
 pub mod users;

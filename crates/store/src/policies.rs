@@ -775,3 +775,13 @@ pub async fn close_lead(tx: &mut Tx, id: i64, note: &str) -> Result<bool> {
         .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// The county (district) codes that hold households: whole-registry runs go
+/// county by county.
+pub async fn counties(db: &Db) -> Result<Vec<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT DISTINCT county_code FROM households ORDER BY county_code")
+            .fetch_all(&db.pool)
+            .await?,
+    )
+}

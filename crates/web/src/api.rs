@@ -29,6 +29,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/households/{id}", get(get_household))
         .route("/api/v1/households/{id}/members", post(add_member))
         .route("/api/v1/persons/{id}", get(get_person))
+        .route("/api/v1/feeds/{kind}", post(crate::monitoring::api_push))
         .route("/api/openapi.json", get(openapi_json))
 }
 

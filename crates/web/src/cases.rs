@@ -934,6 +934,8 @@ struct InboxPage {
     overdue: Vec<ItemLine>,
     referrals: Vec<ReferralLine>,
     show_overdue: bool,
+    warnings: Vec<(doudi_store::monitoring::WarningRow, bool)>,
+    visits: Vec<(doudi_store::monitoring::MonitoringRow, String, String, bool)>,
 }
 
 pub struct ReferralLine {
@@ -995,12 +997,19 @@ pub async fn inbox(State(state): State<AppState>, actor: Actor) -> Result<Respon
             .collect();
     }
     let show_overdue = actor.role != Role::VillageAssistant;
+    let (warnings, visits) = if actor.may(Action::HandleCase) {
+        crate::monitoring::inbox_lines(&state.db, &scope).await?
+    } else {
+        (vec![], vec![])
+    };
     render(&InboxPage {
         page: Page::new(&state, &actor, "我的待办", "inbox").await,
         mine,
         overdue,
         referrals,
         show_overdue,
+        warnings,
+        visits,
     })
 }
 

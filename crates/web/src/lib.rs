@@ -8,6 +8,7 @@ pub mod cases;
 pub mod error;
 pub mod forms;
 pub mod imports;
+pub mod monitoring;
 pub mod policies;
 pub mod ui_admin;
 pub mod ui_households;
@@ -148,6 +149,40 @@ pub fn router(state: AppState) -> Router {
             "/simulate",
             get(policies::simulate_form).post(policies::simulate_run),
         )
+        .route(
+            "/feeds",
+            get(monitoring::feeds_index).post(monitoring::feed_upload),
+        )
+        .route("/feeds/template/{file}", get(monitoring::feed_template))
+        .route("/feeds/batches/{id}", get(monitoring::feed_batch))
+        .route(
+            "/feeds/batches/{id}/report.xlsx",
+            get(monitoring::feed_batch_report),
+        )
+        .route("/warning-rules", get(monitoring::rules_list))
+        .route(
+            "/warning-rules/new",
+            get(monitoring::rule_new).post(monitoring::rule_save_new),
+        )
+        .route(
+            "/warning-rules/{id}",
+            get(monitoring::rule_show).post(monitoring::rule_save),
+        )
+        .route(
+            "/sweeps",
+            get(monitoring::sweeps).post(monitoring::sweep_now),
+        )
+        .route("/warnings", get(monitoring::warnings))
+        .route("/warnings/{id}", get(monitoring::warning))
+        .route("/warnings/{id}/close", post(monitoring::warning_close))
+        .route(
+            "/households/{id}/monitoring",
+            get(monitoring::household_monitoring),
+        )
+        .route("/households/{id}/assessment", post(monitoring::assess))
+        .route("/households/{id}/visits", post(monitoring::add_visit))
+        .route("/households/{id}/helpers", post(monitoring::add_helper))
+        .route("/monitoring", get(monitoring::dashboard))
         .route("/public/policies", get(policies::public_policies))
         .route("/public/self-check", get(policies::public_self_check))
         .route("/public/notices", get(cases::public_notices))
@@ -204,7 +239,8 @@ async fn stylesheet() -> impl IntoResponse {
 }
 
 /// Serves until Ctrl-C. A background task ends public notices whose 7 days are over
-/// (every 10 minutes; pages that show notices also do it on access).
+/// (every 10 minutes; pages that show notices also do it on access), and another runs
+/// the warning sweep once a day.
 pub async fn serve(state: AppState, listen: &str) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let db = state.db.clone();
@@ -217,6 +253,7 @@ pub async fn serve(state: AppState, listen: &str) -> std::io::Result<()> {
             }
         }
     });
+    tokio::spawn(monitoring::daily_sweeps(state.db.clone()));
     axum::serve(listener, router(state))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

@@ -84,6 +84,20 @@ impl Page {
                 active: section == "finder",
             });
         }
+        if actor.may(Action::ViewHousehold) {
+            nav.push(NavItem {
+                href: "/monitoring",
+                label: "动态监测",
+                active: section == "monitoring" || section == "warnings",
+            });
+        }
+        if actor.may(Action::UploadFeed) || actor.may(Action::ManagePolicies) {
+            nav.push(NavItem {
+                href: "/feeds",
+                label: "部门数据",
+                active: section == "feeds",
+            });
+        }
         if actor.may(Action::HandleCase) {
             nav.push(NavItem {
                 href: "/leads",

@@ -1,0 +1,401 @@
+//! Monitoring on both databases: department feeds validated and matched
+//! (bad ID, unknown person, duplicates, wrong columns: a clear report and
+//! nothing half-written; the same file twice adds nothing); the sweep
+//! raises at most one open warning per household and rule, nothing new when
+//! run twice, and respects the cooling period; warnings reach the right
+//! village only and close with an outcome and its follow-up; grading sets
+//! the visit plan and a missed visit shows to the town at once.
+
+mod support;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use chrono::{Days, NaiveDate};
+use support::{Backend, TestApp};
+
+fn multipart(kind: &str, filename: &str, bytes: &[u8]) -> (String, Vec<u8>) {
+    let b = "----doudiFeedBoundary";
+    let mut body = Vec::new();
+    body.extend(
+        format!("--{b}\r\nContent-Disposition: form-data; name=\"kind\"\r\n\r\n{kind}\r\n")
+            .as_bytes(),
+    );
+    body.extend(format!("--{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: text/csv\r\n\r\n").as_bytes());
+    body.extend(bytes);
+    body.extend(format!("\r\n--{b}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={b}"), body)
+}
+
+async fn upload(
+    app: &TestApp,
+    cookie: &str,
+    kind: &str,
+    filename: &str,
+    bytes: &[u8],
+) -> (StatusCode, String, Option<String>) {
+    let (ct, body) = multipart(kind, filename, bytes);
+    let req = Request::post("/feeds")
+        .header(header::COOKIE, cookie)
+        .header(header::CONTENT_TYPE, ct)
+        .header("sec-fetch-site", "same-origin")
+        .body(Body::from(body))
+        .unwrap();
+    let (s, h, b) = app.request(req).await;
+    (
+        s,
+        String::from_utf8_lossy(&b).to_string(),
+        h.iter()
+            .find(|(k, _)| k == "location")
+            .map(|(_, v)| v.clone()),
+    )
+}
+
+/// A person of the assistant's village (ID number, name, household).
+async fn person_in(app: &TestApp, village: &str) -> (String, String, i64) {
+    doudi_store::sqlx::query_as("SELECT p.id_number, p.name, p.household_id FROM persons p JOIN households h ON h.id = p.household_id WHERE h.village_code = $1 AND p.status = 'alive' AND h.status = 'active' ORDER BY p.id LIMIT 1")
+        .bind(village.to_string())
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap()
+}
+
+fn medical_csv(rows: &[(&str, &str, &str, &str)]) -> Vec<u8> {
+    let mut s = String::from(
+        "身份证号,姓名,结算单号,结算日期,医疗总费用,目录内自付金额,自付总额,医疗机构\n",
+    );
+    for (id, name, key, date) in rows {
+        s.push_str(&format!(
+            "{id},{name},{key},{date},50000,30000,32000,浙大一院\n"
+        ));
+    }
+    s.into_bytes()
+}
+
+async fn count(app: &TestApp, sql: &'static str) -> i64 {
+    app.scalar(sql).await
+}
+
+async fn warnings_for(app: &TestApp, hid: i64) -> Vec<(i64, String)> {
+    doudi_store::sqlx::query_as("SELECT w.id, w.status FROM warnings w JOIN warning_rules r ON r.id = w.rule_id WHERE w.household_id = $1 AND r.code = 'medical_burden' ORDER BY w.id")
+        .bind(hid)
+        .fetch_all(&app.db.pool)
+        .await
+        .unwrap()
+}
+
+async fn feeds_and_warnings(backend: Backend) {
+    let app = TestApp::new(backend, 40).await;
+    let village = app.region_of("cun_xieli").await;
+    let (id, name, hid) = person_in(&app, &village).await;
+    let today = doudi_store::today_cn();
+    let date = (today - Days::new(10)).to_string();
+    let unknown = doudi_domain::IdNumber::from_parts(
+        "330106",
+        NaiveDate::from_ymd_opt(1980, 1, 1).unwrap(),
+        997,
+    )
+    .unwrap();
+    let liaison = app.login("yibao").await;
+
+    // Wrong columns: refused as a whole, nothing stored.
+    let (s, body, _) = upload(
+        &app,
+        &liaison,
+        "medical",
+        "wrong.csv",
+        "身份证号,姓名,金额\n1,2,3\n".as_bytes(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("缺少以下列"), "{body}");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM feed_batches").await, 0);
+
+    // One good row, a bad ID, an unknown person, a duplicate of the first row.
+    let file = medical_csv(&[
+        (&id, &name, "JS001", &date),
+        ("110105194912310021", "张三", "JS002", &date),
+        (unknown.as_str(), "李四", "JS003", &date),
+        (&id, &name, "JS001", &date),
+    ]);
+    let (s, body, loc) = upload(&app, &liaison, "medical", "medical.csv", &file).await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
+    let batch_path = loc.unwrap();
+    let (_, page) = app.get(&batch_path, &liaison).await;
+    assert!(page.contains("id=\"accepted\">1<"), "{page}");
+    assert!(page.contains("id=\"unmatched\">1<"));
+    assert!(
+        page.contains("id=\"rejected\">2<"),
+        "bad ID and in-file duplicate"
+    );
+    assert!(page.contains("与第 2 行重复"), "{page}");
+    assert!(page.contains("未匹配到人员"));
+    assert!(
+        !page.contains(unknown.as_str()),
+        "report shows masked IDs only"
+    );
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM feed_records").await, 1);
+    let (s, xlsx) = app
+        .get_bytes(&format!("{batch_path}/report.xlsx"), &liaison)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(xlsx.starts_with(b"PK"));
+
+    // The same file again adds nothing; the batch is still recorded.
+    let (s, _, loc) = upload(&app, &liaison, "medical", "medical.csv", &file).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (_, page) = app.get(&loc.unwrap(), &liaison).await;
+    assert!(
+        page.contains("id=\"accepted\">0<") && page.contains("id=\"duplicates\">1<"),
+        "{page}"
+    );
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM feed_records").await, 1);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM feed_batches").await, 2);
+
+    // The API push with a machine token: same rules.
+    let token = app.token_for("yibao").await;
+    let body = serde_json::json!([
+        {"id_number": id, "name": name, "event_date": date, "amount_fen": 100000,
+         "attributes": {"settlement_no": "JS009", "total_cost_fen": "500000", "self_pay_total_fen": "200000"}},
+        {"id_number": "123", "name": "坏数据", "event_date": date}
+    ]);
+    let (s, v) = app
+        .api("POST", "/api/v1/feeds/medical", &token, Some(body))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["accepted"], 1, "{v}");
+    assert_eq!(v["rejected"], 1, "{v}");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM feed_records").await, 2);
+    // Not a department: no uploads.
+    let assistant = app.login("cun_xieli").await;
+    let (s, _, _) = upload(&app, &assistant, "medical", "medical.csv", &file).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let charity = app.login("cishan").await;
+    let (s, _) = app.get(&batch_path, &charity).await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "feeds are not visible to a charity"
+    );
+
+    // Sweep: 40,000 yuan self-pay in 12 months → one medical warning.
+    let admin = app.login("admin").await;
+    let (s, _, _) = app.post("/sweeps", &admin, &[]).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let w = warnings_for(&app, hid).await;
+    assert_eq!(w.len(), 1);
+    let wid = w[0].0;
+    // Twice: nothing new.
+    let total_before = count(&app, "SELECT COUNT(*) FROM warnings").await;
+    let s2 = doudi_web::monitoring::run_sweep(&app.db, "test", today)
+        .await
+        .unwrap();
+    assert_eq!(s2.raised, 0);
+    assert!(s2.already_open >= 1);
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM warnings").await,
+        total_before
+    );
+    // The colour was raised to yellow until the next assessment.
+    let colour: String =
+        doudi_store::sqlx::query_scalar("SELECT colour FROM monitoring WHERE household_id = $1")
+            .bind(hid)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(colour, "yellow");
+
+    // The village assistant finds it in the inbox; another village does not.
+    let (_, inbox) = app.get("/inbox", &assistant).await;
+    assert!(
+        inbox.contains(&format!("/warnings/{wid}")),
+        "warning in the village inbox"
+    );
+    let other = app.login("cun_xieli2").await;
+    let (_, other_inbox) = app.get("/inbox", &other).await;
+    assert!(!other_inbox.contains(&format!("/warnings/{wid}\"")));
+    let (s, _) = app.get(&format!("/warnings/{wid}"), &other).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _, _) = app
+        .post(
+            &format!("/warnings/{wid}/close"),
+            &other,
+            &[
+                ("method", "visit"),
+                ("findings", "x"),
+                ("outcome", "complex"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    // Closing needs method, findings and an outcome; a refused close changes nothing.
+    let (s, body, _) = app
+        .post(
+            &format!("/warnings/{wid}/close"),
+            &assistant,
+            &[("method", "visit"), ("findings", ""), ("outcome", "")],
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("请填写核实情况") && body.contains("请选择处置结果"));
+    assert_eq!(warnings_for(&app, hid).await[0].1, "open");
+    let leads_before = count(&app, "SELECT COUNT(*) FROM leads").await;
+    let (s, _, _) = app
+        .post(
+            &format!("/warnings/{wid}/close"),
+            &assistant,
+            &[
+                ("method", "visit"),
+                ("findings", "住院治疗，自付较多，家庭收入低"),
+                ("outcome", "possibly_eligible"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert_eq!(warnings_for(&app, hid).await[0].1, "closed");
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM leads").await,
+        leads_before + 1,
+        "possibly eligible → a discovery lead"
+    );
+    let (_, page) = app.get(&format!("/warnings/{wid}"), &assistant).await;
+    assert!(page.contains("可能符合救助条件"));
+
+    // Cooling period: the rule still holds, but no new warning for 90 days.
+    let s3 = doudi_web::monitoring::run_sweep(&app.db, "test", today)
+        .await
+        .unwrap();
+    assert!(s3.cooling >= 1);
+    assert_eq!(warnings_for(&app, hid).await.len(), 1);
+    // After the cooling period a new warning is raised.
+    doudi_store::sqlx::query("UPDATE warnings SET closed_on = $1 WHERE id = $2")
+        .bind((today - Days::new(91)).to_string())
+        .bind(wid)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    doudi_web::monitoring::run_sweep(&app.db, "test", today)
+        .await
+        .unwrap();
+    assert_eq!(warnings_for(&app, hid).await.len(), 2);
+    app.finish().await;
+}
+
+async fn grading_and_visits(backend: Backend) {
+    let app = TestApp::new(backend, 20).await;
+    let village = app.region_of("cun_xieli").await;
+    let hid = app.household_in(&village).await;
+    let assistant = app.login("cun_xieli").await;
+    // A refused assessment writes nothing.
+    let (s, body, _) = app
+        .post(
+            &format!("/households/{hid}/assessment"),
+            &assistant,
+            &[("family_support", "")],
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("请选择家庭支持情况"));
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM assessments").await, 0);
+    // Unsafe housing, no family support, two recent events: at least yellow.
+    let (s, _, _) = app
+        .post(
+            &format!("/households/{hid}/assessment"),
+            &assistant,
+            &[
+                ("housing_unsafe", "1"),
+                ("family_support", "none"),
+                ("recent_events", "2"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let m = doudi_store::monitoring::monitoring(&app.db, hid)
+        .await
+        .unwrap()
+        .expect("graded");
+    assert!(m.colour == "red" || m.colour == "yellow", "{}", m.colour);
+    let today = doudi_store::today_cn();
+    let window = if m.colour == "red" { 7 } else { 7 };
+    let due = NaiveDate::parse_from_str(&m.next_visit_due, "%Y-%m-%d").unwrap();
+    assert!(
+        due > today && due <= today + Days::new(window),
+        "the plan asks for a visit within the week: {due}"
+    );
+    // A visit in the future is refused.
+    let tomorrow = (today + Days::new(1)).to_string();
+    let (s, _, _) = app
+        .post(
+            &format!("/households/{hid}/visits"),
+            &assistant,
+            &[("date", &tomorrow), ("kind", "home"), ("findings", "x")],
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM visits").await, 0);
+    // A missed visit: the due date passed. The town sees it at once.
+    doudi_store::sqlx::query("UPDATE monitoring SET next_visit_due = $1 WHERE household_id = $2")
+        .bind((today - Days::new(1)).to_string())
+        .bind(hid)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    let town = app.login("zhen_jingban").await;
+    let (_, dash) = app.get("/monitoring", &town).await;
+    assert!(dash.contains("id=\"visits-missed\">1<"), "{dash}");
+    assert!(dash.contains(&format!("/households/{hid}/monitoring")));
+    let (_, inbox) = app.get("/inbox", &assistant).await;
+    assert!(
+        inbox.contains(&format!("/households/{hid}/monitoring")),
+        "due visit in the village inbox"
+    );
+    // Recording a visit today moves the plan forward.
+    let (s, _, _) = app
+        .post(
+            &format!("/households/{hid}/visits"),
+            &assistant,
+            &[
+                ("date", &today.to_string()),
+                ("kind", "home"),
+                ("findings", "老人身体尚可，屋顶漏雨"),
+                ("needs", "住房修缮"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let m = doudi_store::monitoring::monitoring(&app.db, hid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(m.next_visit_due > today.to_string(), "{}", m.next_visit_due);
+    let (_, dash) = app.get("/monitoring", &town).await;
+    assert!(dash.contains("id=\"visits-missed\">0<"));
+    // Another village cannot see or write this household's monitoring.
+    let other = app.login("cun_xieli2").await;
+    let (s, _) = app
+        .get(&format!("/households/{hid}/monitoring"), &other)
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _, _) = app
+        .post(
+            &format!("/households/{hid}/visits"),
+            &other,
+            &[
+                ("date", &today.to_string()),
+                ("kind", "home"),
+                ("findings", "x"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM visits").await, 1);
+    // The 核对 report compares declared and department data.
+    let (s, page) = app
+        .get(&format!("/households/{hid}/monitoring"), &assistant)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("家庭经济状况核对报告"));
+    app.finish().await;
+}
+
+on_both_backends!(feeds_and_warnings, grading_and_visits);
