@@ -216,3 +216,106 @@ async fn mutual_aid_grant_from_application_to_public_notice() {
     assert_eq!(n, 1);
     app.finish().await;
 }
+
+/// Capability 6 end to end in the browser: a department liaison uploads a
+/// feed file, the district runs the sweep, the village assistant finds the
+/// warning in the inbox and closes it with an outcome.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feed_upload_to_warning_closed_in_the_village_inbox() {
+    let app = TestApp::new(Backend::Sqlite, 60).await;
+    let village = app.region_of("cun_xieli").await;
+    let (id, name, hid): (String, String, i64) = doudi_store::sqlx::query_as(
+        "SELECT p.id_number, p.name, p.household_id FROM persons p JOIN households h ON h.id = p.household_id \
+         WHERE h.village_code = $1 AND p.status = 'alive' AND h.status = 'active' ORDER BY p.id LIMIT 1",
+    )
+    .bind(village.clone())
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    let date = (doudi_store::today_cn() - chrono::Days::new(5)).to_string();
+    let csv = format!(
+        "身份证号,姓名,结算单号,结算日期,医疗总费用,目录内自付金额,自付总额,医疗机构\n{id},{name},BR001,{date},80000,45000,46000,浙江省人民医院\n"
+    );
+    let path = std::env::temp_dir().join(format!("doudi-feed-{}.csv", support::rand_suffix()));
+    std::fs::write(&path, csv.as_bytes()).unwrap();
+    let file = path.display().to_string();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = doudi_web::router(app.state.clone());
+    let server = tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let shots = std::env::var("DOUDI_SCREENSHOTS").ok();
+
+    let result = tokio::task::spawn_blocking(move || -> Result<(), String> {
+        let wait = Duration::from_secs(10);
+        let login = |user: &str| -> Result<Browser, String> {
+            let b = Browser::start()?;
+            b.goto(&format!("{base}/login"))?;
+            b.wait_for("#username", wait)?;
+            b.find("#username")?.send_keys(user)?;
+            b.find("#password")?.send_keys(support::PASSWORD)?;
+            b.find("button[type=submit]")?.click()?;
+            b.wait_until("signed in", wait, |b| {
+                Ok(!b.current_url()?.contains("/login"))
+            })?;
+            Ok(b)
+        };
+        // The department liaison uploads the 医保 file.
+        let liaison = login("yibao")?;
+        liaison.goto(&format!("{base}/feeds"))?;
+        liaison
+            .wait_for("#kind", wait)?
+            .select_by_value("medical")?;
+        liaison.find("#file")?.send_keys(&file)?;
+        liaison.find("form.card button[type=submit]")?.click()?;
+        liaison.wait_for("#batch-summary", wait)?;
+        let summary = liaison.find("#accepted")?.text()?;
+        assert_eq!(summary, "1", "one record stored");
+        if let Some(dir) = &shots {
+            liaison.screenshot_png(format!("{dir}/feed-batch.png"))?;
+        }
+        // The district runs the sweep now (it also runs daily).
+        let admin = login("admin")?;
+        admin.goto(&format!("{base}/sweeps"))?;
+        admin
+            .wait_for("form[action='/sweeps'] button", wait)?
+            .click()?;
+        admin.wait_until("sweep done", wait, |b| {
+            Ok(b.page_source()?.contains("完成"))
+        })?;
+        // The village assistant finds the warning in the inbox and closes it.
+        let assistant = login("cun_xieli")?;
+        assistant.goto(&format!("{base}/inbox"))?;
+        let link = assistant.wait_for("#inbox-warnings a", wait)?;
+        link.click()?;
+        assistant.wait_for("#close-warning", wait)?;
+        assert!(assistant.page_source()?.contains("大额医疗支出"));
+        assistant.find("#method")?.select_by_value("visit")?;
+        assistant
+            .find("#findings")?
+            .send_keys("入户核实：住院手术，自付4.5万元，已告知医疗救助政策")?;
+        assistant
+            .find("input[name=outcome][value=policy_not_applied]")?
+            .click()?;
+        assistant.find("#close-warning")?.click()?;
+        let outcome = assistant.wait_for("#warning-outcome", wait)?.text()?;
+        assert!(outcome.contains("政策未落实"), "{outcome}");
+        if let Some(dir) = &shots {
+            assistant.screenshot_png(format!("{dir}/warning-closed.png"))?;
+        }
+        Ok(())
+    })
+    .await
+    .unwrap();
+    server.abort();
+    let _ = std::fs::remove_file(&path);
+    result.unwrap();
+    let status: String = doudi_store::sqlx::query_scalar(
+        "SELECT w.status FROM warnings w JOIN warning_rules r ON r.id = w.rule_id WHERE w.household_id = $1 AND r.code = 'medical_burden'",
+    )
+    .bind(hid)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(status, "closed");
+    app.finish().await;
+}
