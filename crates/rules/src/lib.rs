@@ -210,25 +210,98 @@ impl Env {
 
     pub fn scope(&self, facts: &Facts) -> Scope<'_> {
         let mut ctx = self.root.new_inner_scope();
-        ctx.add_variable_from_value(
-            "hh",
-            to_cel(&serde_json::to_value(&facts.hh).expect("facts serialise")),
-        );
+        ctx.add_variable_from_value("hh", hh_value(&facts.hh));
         ctx.add_variable_from_value(
             "members",
-            to_cel(&serde_json::to_value(&facts.members).expect("facts serialise")),
+            Value::List(Arc::new(facts.members.iter().map(member_value).collect())),
         );
+        let calc: HashMap<Key, Value> = facts
+            .calc
+            .iter()
+            .map(|(k, v)| (key(k), to_cel(v)))
+            .collect();
         ctx.add_variable_from_value(
             "calc",
-            to_cel(&serde_json::to_value(&facts.calc).expect("facts serialise")),
+            Value::Map(Map {
+                map: Arc::new(calc),
+            }),
         );
+        let feeds: HashMap<Key, Value> = facts
+            .feeds
+            .iter()
+            .map(|(k, v)| (key(k), Value::Int(*v)))
+            .collect();
         ctx.add_variable_from_value(
             "feeds",
-            to_cel(&serde_json::to_value(&facts.feeds).expect("facts serialise")),
+            Value::Map(Map {
+                map: Arc::new(feeds),
+            }),
         );
         ctx.add_variable_from_value("today", Value::String(Arc::new(facts.today.clone())));
         Scope { ctx }
     }
+}
+
+fn key(s: &str) -> Key {
+    Key::String(Arc::new(s.to_string()))
+}
+
+fn s(v: &str) -> Value {
+    Value::String(Arc::new(v.to_string()))
+}
+
+fn strings(v: &[String]) -> Value {
+    Value::List(Arc::new(v.iter().map(|x| s(x)).collect()))
+}
+
+/// Built field by field (not through serde): this runs once per household
+/// in registry-wide runs.
+fn hh_value(h: &facts::HouseholdFacts) -> Value {
+    let fields: [(&str, Value); 18] = [
+        ("size", Value::Int(h.size)),
+        ("income_monthly", Value::Int(h.income_monthly)),
+        ("per_capita_income", Value::Int(h.per_capita_income)),
+        ("annual_income", Value::Int(h.annual_income)),
+        ("assets_total", Value::Int(h.assets_total)),
+        ("deposits", Value::Int(h.deposits)),
+        ("houses", Value::Int(h.houses)),
+        ("vehicles", Value::Int(h.vehicles)),
+        ("business_assets", Value::Int(h.business_assets)),
+        ("categories", strings(&h.categories)),
+        ("receives", strings(&h.receives)),
+        (
+            "essential_spending_12m",
+            Value::Int(h.essential_spending_12m),
+        ),
+        ("medical_selfpay_12m", Value::Int(h.medical_selfpay_12m)),
+        ("separated", Value::Bool(h.separated)),
+        ("town", s(&h.town)),
+        ("village", s(&h.village)),
+        ("working_age_able", Value::Int(h.working_age_able)),
+        ("employed", Value::Int(h.employed)),
+    ];
+    let map: HashMap<Key, Value> = fields.into_iter().map(|(k, v)| (key(k), v)).collect();
+    Value::Map(Map { map: Arc::new(map) })
+}
+
+fn member_value(m: &facts::MemberFacts) -> Value {
+    let fields: [(&str, Value); 13] = [
+        ("age", Value::Int(m.age)),
+        ("sex", s(&m.sex)),
+        ("relation", s(&m.relation)),
+        ("disability", s(&m.disability)),
+        ("disability_grade", Value::Int(m.disability_grade)),
+        ("severe_disability", Value::Bool(m.severe_disability)),
+        ("self_care", s(&m.self_care)),
+        ("self_care_unable", Value::Int(m.self_care_unable)),
+        ("employment", s(&m.employment)),
+        ("schooling", s(&m.schooling)),
+        ("ill", Value::Bool(m.ill)),
+        ("illnesses", strings(&m.illnesses)),
+        ("no_work_capacity", Value::Bool(m.no_work_capacity)),
+    ];
+    let map: HashMap<Key, Value> = fields.into_iter().map(|(k, v)| (key(k), v)).collect();
+    Value::Map(Map { map: Arc::new(map) })
 }
 
 /// JSON → CEL, keeping integers as `int` (CEL does not compare int with

@@ -398,3 +398,32 @@ fn utility_arrears_take_the_latest_balance() {
         20_000
     );
 }
+
+#[test]
+fn every_documented_household_field_reaches_the_rules() {
+    // The direct CEL conversion must carry the same fields as the serde
+    // view of the facts (the documented model).
+    let std = sample_standards();
+    let env = Env::new(&std);
+    let facts = &sample_households()[0];
+    let json = serde_json::to_value(&facts.hh).unwrap();
+    for field in json.as_object().unwrap().keys() {
+        let rule = format!("has(hh.{field})");
+        let p = cel::Program::compile(&rule).unwrap();
+        assert_eq!(
+            p.execute(&env.scope(facts).ctx).unwrap(),
+            cel::Value::Bool(true),
+            "hh.{field}"
+        );
+    }
+    let json = serde_json::to_value(&facts.members[0]).unwrap();
+    for field in json.as_object().unwrap().keys() {
+        let rule = format!("has(members[0].{field})");
+        let p = cel::Program::compile(&rule).unwrap();
+        assert_eq!(
+            p.execute(&env.scope(facts).ctx).unwrap(),
+            cel::Value::Bool(true),
+            "members[0].{field}"
+        );
+    }
+}

@@ -3,8 +3,6 @@
 //! outcomes, the 核对 report, three-colour grading, visits and helpers, and
 //! the monitoring dashboard.
 
-use std::collections::BTreeMap;
-
 use askama::Template;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::header;
@@ -854,7 +852,6 @@ async fn sweep_inner(
     let since = (today - chrono::Days::new(max_cooling as u64)).to_string();
     let (open, closed) = mon::warning_state(db, &since).await?;
     let standard_rows = pol::standard_rows(db).await?;
-    let mut envs: BTreeMap<String, (BTreeMap<String, i64>, Env)> = BTreeMap::new();
     for county in pol::counties(db).await? {
         let Ok(code) = doudi_domain::region::RegionCode::parse(&county) else {
             continue;
@@ -869,7 +866,6 @@ async fn sweep_inner(
             &open,
             &closed,
             &standard_rows,
-            &mut envs,
             s,
         )
         .await?;
@@ -888,34 +884,42 @@ async fn sweep_county(
     open: &std::collections::HashSet<(i64, i64)>,
     closed: &std::collections::HashMap<(i64, i64), String>,
     standard_rows: &[doudi_rules::standards::StandardRow],
-    envs: &mut BTreeMap<String, (BTreeMap<String, i64>, Env)>,
     s: &mut SweepRow,
 ) -> Result<(), AppError> {
     let today_s = today.to_string();
     let mut after = 0;
     loop {
-        let batch = pol::household_inputs(db, scope, after, 500, today).await?;
+        let batch =
+            pol::household_inputs(db, scope, after, crate::policies::FINDER_BATCH, today).await?;
         let Some(last) = batch.last() else { break };
         after = last.0.id;
-        let mut raise = Vec::new();
-        for (place, input, events) in batch {
-            s.households += 1;
-            let (std, env) = envs.entry(place.village_code.clone()).or_insert_with(|| {
-                let std = standards::in_force(standard_rows, &place.village_code, &today_s);
-                let env = Env::new(&std);
-                (std, env)
-            });
-            let facts = Facts::build(&input.with_feeds(&events, today), std, today);
+        s.households += batch.len() as i64;
+        let envs = crate::policies::envs_for(
+            standard_rows,
+            batch.iter().map(|b| b.0.village_code.as_str()),
+            today,
+        );
+        // Evaluate in parallel; decide what to raise in order, below.
+        let hits = crate::policies::par_map(&batch, |(place, input, events)| {
+            let (std, env) = &envs[&place.village_code];
+            let facts = Facts::build(&input.clone().with_feeds(events, today), std, today);
             let scope = env.scope(&facts);
-            for (r, rule) in rules {
+            let mut held = Vec::new();
+            let mut errors = 0;
+            for (i, (_, rule)) in rules.iter().enumerate() {
                 match rule.eval_bool(&scope) {
-                    Ok(true) => {}
-                    Ok(false) => continue,
-                    Err(_) => {
-                        s.errors += 1;
-                        continue;
-                    }
+                    Ok(true) => held.push(i),
+                    Ok(false) => {}
+                    Err(_) => errors += 1,
                 }
+            }
+            (held, errors)
+        });
+        let mut raise = Vec::new();
+        for ((place, _, _), (held, errors)) in batch.iter().zip(hits) {
+            s.errors += errors;
+            for i in held {
+                let r = &rules[i].0;
                 let key = (place.id, r.id);
                 if open.contains(&key) {
                     s.already_open += 1;
