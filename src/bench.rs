@@ -654,6 +654,24 @@ pub async fn eligibility(url: &str, households: usize) -> Result<()> {
         "  evaluation only (no database): {n_sample} households in {eval_s:.3} s = {:.0} households/s",
         n_sample as f64 / eval_s
     );
+    // One-rule preview: the registry prepared once, then a count per rule.
+    let t = Instant::now();
+    let snap = doudi_web::policies::Snapshot::build(db, &scope, today())
+        .await
+        .map_err(|e| doudi_store::StoreError::Invalid(e.message))?;
+    let build_s = t.elapsed().as_secs_f64();
+    let dibao = ctx
+        .policies
+        .iter()
+        .find(|p| p.code == "dibao")
+        .expect("demo dibao policy");
+    let t = Instant::now();
+    let (yes, errors) = snap.count(&dibao.eligibility);
+    let preview_s = t.elapsed().as_secs_f64();
+    println!(
+        "  one-rule preview (低保 eligibility): {yes} of {} households match ({errors} errors) in {preview_s:.3} s; preparing the snapshot took {build_s:.1} s",
+        snap.households
+    );
     scratch.drop_now().await;
     Ok(())
 }

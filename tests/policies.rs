@@ -379,6 +379,27 @@ async fn rules_and_standards(backend: Backend) {
         rows_before
     );
 
+    // Preview: the number of households the rule matches in the actor's
+    // jurisdiction (every active household has at least one living member).
+    let mut form = base("hh.size > 0");
+    form.retain(|(k, _)| *k != "intent");
+    form.push(("intent", "preview"));
+    form.push(("version", &version));
+    let (s, body, _) = app.post(&format!("/policies/{dibao}"), &town, &form).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let town_code = app.region_of("zhen_jingban").await;
+    let in_town: i64 = doudi_store::sqlx::query_scalar(
+        "SELECT COUNT(*) FROM households WHERE town_code = $1 AND status = 'active' AND size > 0",
+    )
+    .bind(town_code)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert!(
+        body.contains(&format!("中符合资格规则的有 {in_town} 户")),
+        "{body}"
+    );
+
     // Effective dating: a new 低保 standard from 2026-07-01. A decision on
     // 2026-06-30 uses 1,000.00, one on 2026-07-01 uses 1,200.00; the
     // earlier amount stays what it was.

@@ -20,6 +20,9 @@ use cel::{Context, Program, Value};
 
 pub use facts::{Facts, HouseholdInput, MemberInput};
 
+// A scope is shared across the threads of a parallel run only through `Env`
+// and `Prepared`, both plain data.
+
 /// What a rule computes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RuleKind {
@@ -209,36 +212,56 @@ impl Env {
     }
 
     pub fn scope(&self, facts: &Facts) -> Scope<'_> {
+        self.scope_prepared(&Prepared::new(facts))
+    }
+
+    /// A scope over variables built earlier (cheap: the values are shared).
+    pub fn scope_prepared(&self, p: &Prepared) -> Scope<'_> {
         let mut ctx = self.root.new_inner_scope();
-        ctx.add_variable_from_value("hh", hh_value(&facts.hh));
-        ctx.add_variable_from_value(
-            "members",
-            Value::List(Arc::new(facts.members.iter().map(member_value).collect())),
-        );
+        ctx.add_variable_from_value("hh", p.hh.clone());
+        ctx.add_variable_from_value("members", p.members.clone());
+        ctx.add_variable_from_value("calc", p.calc.clone());
+        ctx.add_variable_from_value("feeds", p.feeds.clone());
+        ctx.add_variable_from_value("today", p.today.clone());
+        Scope { ctx }
+    }
+}
+
+/// One household's CEL variables, built once. Building them is most of the
+/// cost of evaluating a simple rule, so previews over the registry keep them
+/// (values are reference-counted: a scope only clones pointers).
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    hh: Value,
+    members: Value,
+    calc: Value,
+    feeds: Value,
+    today: Value,
+}
+
+impl Prepared {
+    pub fn new(facts: &Facts) -> Prepared {
         let calc: HashMap<Key, Value> = facts
             .calc
             .iter()
             .map(|(k, v)| (key(k), to_cel(v)))
             .collect();
-        ctx.add_variable_from_value(
-            "calc",
-            Value::Map(Map {
-                map: Arc::new(calc),
-            }),
-        );
         let feeds: HashMap<Key, Value> = facts
             .feeds
             .iter()
             .map(|(k, v)| (key(k), Value::Int(*v)))
             .collect();
-        ctx.add_variable_from_value(
-            "feeds",
-            Value::Map(Map {
+        Prepared {
+            hh: hh_value(&facts.hh),
+            members: Value::List(Arc::new(facts.members.iter().map(member_value).collect())),
+            calc: Value::Map(Map {
+                map: Arc::new(calc),
+            }),
+            feeds: Value::Map(Map {
                 map: Arc::new(feeds),
             }),
-        );
-        ctx.add_variable_from_value("today", Value::String(Arc::new(facts.today.clone())));
-        Scope { ctx }
+            today: Value::String(Arc::new(facts.today.clone())),
+        }
     }
 }
 

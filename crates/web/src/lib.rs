@@ -47,6 +47,9 @@ pub struct AppState {
     pub db: Db,
     pub cfg: Arc<Config>,
     pub progress: imports::ProgressMap,
+    /// Prepared registries for rule previews, by jurisdiction code.
+    pub snapshots:
+        Arc<tokio::sync::Mutex<std::collections::HashMap<String, Arc<policies::Snapshot>>>>,
 }
 
 impl AppState {
@@ -55,6 +58,7 @@ impl AppState {
             db,
             cfg: Arc::new(cfg),
             progress: Default::default(),
+            snapshots: Default::default(),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! standard/rule simulation, and the public policy guide and self-check.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use askama::Template;
 use axum::Form;
@@ -201,6 +202,7 @@ struct PolicyFormPage {
     can_edit: bool,
     test: Option<TestResult>,
     test_household: String,
+    preview: Option<String>,
 }
 
 struct TestResult {
@@ -217,6 +219,18 @@ async fn form_page(
     errors: Vec<(String, String)>,
     test: Option<TestResult>,
     test_household: String,
+) -> Result<Response, AppError> {
+    form_page_with(state, actor, p, errors, test, test_household, None).await
+}
+
+async fn form_page_with(
+    state: &AppState,
+    actor: &Actor,
+    p: PolicyRow,
+    errors: Vec<(String, String)>,
+    test: Option<TestResult>,
+    test_household: String,
+    preview: Option<String>,
 ) -> Result<Response, AppError> {
     let title = if p.id == 0 {
         "新增政策".to_string()
@@ -238,8 +252,60 @@ async fn form_page(
             can_edit: actor.may(Action::ManagePolicies),
             test,
             test_household,
+            preview,
         })?,
         code,
+    ))
+}
+
+/// A prepared registry of the actor's jurisdiction, rebuilt when older than
+/// 10 minutes or from another day.
+pub async fn snapshot_for(state: &AppState, scope: &Scope) -> Result<Arc<Snapshot>, AppError> {
+    let mut cache = state.snapshots.lock().await;
+    let today = today_cn();
+    let fresh = |s: &Snapshot| {
+        s.today == today
+            && chrono::DateTime::parse_from_rfc3339(&s.built_at).is_ok_and(|t| {
+                chrono::Utc::now().signed_duration_since(t) < chrono::Duration::minutes(10)
+            })
+    };
+    if let Some(s) = cache.get(scope.0.as_str()).filter(|s| fresh(s)) {
+        return Ok(s.clone());
+    }
+    let snap = Arc::new(Snapshot::build(&state.db, scope, today).await?);
+    cache.insert(scope.0.as_str().to_string(), snap.clone());
+    Ok(snap)
+}
+
+/// Counts the households of the actor's jurisdiction that satisfy the
+/// (possibly unsaved) eligibility rule. Reads a prepared snapshot.
+async fn preview(
+    state: &AppState,
+    actor: &Actor,
+    row: &PolicyRow,
+) -> Result<(Option<String>, Vec<(String, String)>), AppError> {
+    let scope = actor.household_scope()?;
+    let rule = match Rule::compile(&row.eligibility, RuleKind::Condition) {
+        Ok(r) => r,
+        Err(e) => return Ok((None, vec![("eligibility".into(), format!("资格规则：{e}"))])),
+    };
+    let snap = snapshot_for(state, &scope).await?;
+    let started = std::time::Instant::now();
+    let (yes, errors) = snap.count(&rule);
+    Ok((
+        Some(format!(
+            "辖区 {} 户中符合资格规则的有 {} 户{}（数据快照 {}，计数用时 {:.2} 秒）",
+            snap.households,
+            yes,
+            if errors > 0 {
+                format!("，{errors} 户计算出错")
+            } else {
+                String::new()
+            },
+            crate::views::local_time(&snap.built_at),
+            started.elapsed().as_secs_f64()
+        )),
+        vec![],
     ))
 }
 
@@ -421,6 +487,20 @@ async fn save_policy(
             .await?
             .ok_or_else(AppError::not_found)?;
         row.code = existing.code;
+    }
+    if f.intent == "preview" {
+        staff_may_read_policies(&actor)?;
+        let (text, errors) = preview(&state, &actor, &row).await?;
+        return form_page_with(
+            &state,
+            &actor,
+            row,
+            errors,
+            None,
+            f.test_household.clone(),
+            text,
+        )
+        .await;
     }
     if f.intent == "test" {
         staff_may_read_policies(&actor)?;
@@ -885,6 +965,114 @@ pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec
 }
 
 pub const FINDER_BATCH: i64 = 2_000;
+
+/// The registry of one jurisdiction, prepared for rule previews: every
+/// household's CEL variables, grouped by village with that village's
+/// standards. Built once (it reads the whole registry), then each preview
+/// only evaluates the rule.
+pub struct Snapshot {
+    // (Debug is implemented by hand: the prepared values are large.)
+    pub scope_code: String,
+    pub today: NaiveDate,
+    pub built_at: String,
+    pub build_seconds: f64,
+    pub households: usize,
+    villages: Vec<(BTreeMap<String, i64>, Vec<doudi_rules::Prepared>)>,
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Snapshot({} households of {} on {})",
+            self.households, self.scope_code, self.today
+        )
+    }
+}
+
+impl Snapshot {
+    pub async fn build(db: &Db, scope: &Scope, today: NaiveDate) -> Result<Snapshot, AppError> {
+        let started = std::time::Instant::now();
+        let rows = pol::standard_rows(db).await?;
+        let mut by_village: BTreeMap<String, (BTreeMap<String, i64>, Vec<doudi_rules::Prepared>)> =
+            BTreeMap::new();
+        let mut households = 0;
+        let mut after = 0;
+        loop {
+            let batch = pol::household_inputs(db, scope, after, FINDER_BATCH, today).await?;
+            let Some(last) = batch.last() else { break };
+            after = last.0.id;
+            households += batch.len();
+            let envs = envs_for(
+                &rows,
+                batch.iter().map(|b| b.0.village_code.as_str()),
+                today,
+            );
+            let prepared = par_map(&batch, |(place, input, feeds)| {
+                let facts = Facts::build(
+                    &input.clone().with_feeds(feeds, today),
+                    &envs[&place.village_code].0,
+                    today,
+                );
+                doudi_rules::Prepared::new(&facts)
+            });
+            for ((place, _, _), p) in batch.iter().zip(prepared) {
+                by_village
+                    .entry(place.village_code.clone())
+                    .or_insert_with(|| (envs[&place.village_code].0.clone(), Vec::new()))
+                    .1
+                    .push(p);
+            }
+            tokio::task::yield_now().await;
+        }
+        Ok(Snapshot {
+            scope_code: scope.0.as_str().to_string(),
+            today,
+            built_at: doudi_store::now_ts(),
+            build_seconds: started.elapsed().as_secs_f64(),
+            households,
+            villages: by_village.into_values().collect(),
+        })
+    }
+
+    /// How many households satisfy `rule`, and on how many it failed.
+    pub fn count(&self, rule: &Rule) -> (usize, usize) {
+        let envs: Vec<Env> = self.villages.iter().map(|(std, _)| Env::new(std)).collect();
+        let items: Vec<(usize, &doudi_rules::Prepared)> = self
+            .villages
+            .iter()
+            .enumerate()
+            .flat_map(|(i, (_, list))| list.iter().map(move |p| (i, p)))
+            .collect();
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(8);
+        let chunk = items.len().div_ceil(threads).max(1);
+        std::thread::scope(|sc| {
+            let handles: Vec<_> = items
+                .chunks(chunk)
+                .map(|part| {
+                    let envs = &envs;
+                    sc.spawn(move || {
+                        let (mut yes, mut err) = (0, 0);
+                        for (i, p) in part {
+                            match rule.eval_bool(&envs[*i].scope_prepared(p)) {
+                                Ok(true) => yes += 1,
+                                Ok(false) => {}
+                                Err(_) => err += 1,
+                            }
+                        }
+                        (yes, err)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("preview thread"))
+                .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+        })
+    }
+}
 
 /// Runs 政策找人 over `scope`, storing findings batch by batch (progress is
 /// visible while it runs). Used by the web button, the CLI and the bench.
