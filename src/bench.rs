@@ -650,6 +650,7 @@ pub async fn eligibility(url: &str, households: usize) -> Result<()> {
         run.duplicate,
         run.errors
     );
+    println!("  peak memory so far: {:.0} MiB", peak_mib().unwrap_or(0.0));
     println!(
         "  evaluation only (no database): {n_sample} households in {eval_s:.3} s = {:.0} households/s",
         n_sample as f64 / eval_s
@@ -669,22 +670,36 @@ pub async fn eligibility(url: &str, households: usize) -> Result<()> {
     let (yes, errors) = snap.count(&dibao.eligibility);
     let preview_s = t.elapsed().as_secs_f64();
     println!(
-        "  one-rule preview (低保 eligibility): {yes} of {} households match ({errors} errors) in {preview_s:.3} s; preparing the snapshot took {build_s:.1} s",
-        snap.households
+        "  one-rule preview (低保 eligibility): {yes} of {} households match ({errors} errors) in {preview_s:.3} s; preparing the snapshot took {build_s:.1} s; peak memory {:.0} MiB",
+        snap.households,
+        peak_mib().unwrap_or(0.0)
     );
     scratch.drop_now().await;
     Ok(())
 }
 
-/// The warning sweep over `households` generated households, one feed record
-/// (medical self-pay, random amount) for every fourth person: prints
-/// households/s for a first sweep (raising) and a second (raising nothing).
-pub async fn sweep(url: &str, households: usize) -> Result<()> {
+/// Peak resident memory of this process (VmHWM), in MiB; None off Linux.
+pub fn peak_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// The warning sweep over `households` generated households and `records`
+/// department feed records (kinds and dates spread like real monthly feeds:
+/// mostly medical settlements, some unemployment, disability, vehicles,
+/// property, utilities, deaths), written straight into the table. Prints
+/// load time, sweep time, warnings/s and peak memory for a first sweep
+/// (raising) and a second (raising nothing new).
+pub async fn sweep(url: &str, households: usize, records: usize) -> Result<()> {
     use doudi_store::bulk::{Val, insert_rows};
     let scratch = Scratch::new(url, "sweep").await?;
     let db = &scratch.db;
     let regions = setup::load_regions(db, 1).await?;
+    let t = Instant::now();
     setup::load_households(db, &regions, 1, households, today(), &|_| {}).await?;
+    let load_hh = t.elapsed().as_secs_f64();
     let mut tx = db.begin_write().await?;
     for d in doudi_rules::standards::STANDARDS {
         doudi_store::cases::set_standard(
@@ -701,61 +716,123 @@ pub async fn sweep(url: &str, households: usize) -> Result<()> {
     doudi_web::monitoring::seed_warning_rules(db, "bench").await?;
     let user_id =
         setup::create_user(db, &setup::demo_accounts(&regions)[0], "bench-password-1").await?;
-    // Feed records straight into the table (the upload path is measured by
-    // the import bench): a batch row, then one record per fourth person.
     let batch: i64 = doudi_store::sqlx::query_scalar("INSERT INTO feed_batches (kind, source, channel, sent_by, sent_at) VALUES ('medical','bench','api',$1,'2026-01-01T00:00:00Z') RETURNING id")
         .bind(user_id)
         .fetch_one(&db.pool)
         .await?;
-    let people: Vec<(i64, i64, String, String, String)> = doudi_store::sqlx::query_as("SELECT id, household_id, county_code, town_code, village_code FROM persons WHERE id % 4 = 0")
+    let max_person: i64 = doudi_store::sqlx::query_scalar("SELECT MAX(id) FROM persons")
+        .fetch_one(&db.pool)
+        .await?;
+    let people: i64 = doudi_store::sqlx::query_scalar("SELECT COUNT(*) FROM persons")
+        .fetch_one(&db.pool)
+        .await?;
+    let per_person = (records as f64 / people.max(1) as f64).max(0.0);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    let kinds: [(&str, u32); 8] = [
+        ("medical", 70),
+        ("utility", 10),
+        ("housing_fund", 8),
+        ("unemployment", 4),
+        ("disability", 3),
+        ("vehicle", 2),
+        ("property", 2),
+        ("death", 1),
+    ];
+    let t = Instant::now();
+    let mut written = 0usize;
+    let mut from = 0i64;
+    while from < max_person && written < records {
+        let to = from + 50_000;
+        let chunk: Vec<(i64, i64, String, String, String)> = doudi_store::sqlx::query_as(
+            "SELECT id, household_id, county_code, town_code, village_code FROM persons WHERE id > $1 AND id <= $2 ORDER BY id",
+        )
+        .bind(from)
+        .bind(to)
         .fetch_all(&db.pool)
         .await?;
-    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
-    let day = (today() - chrono::Days::new(30)).to_string();
-    let rows: Vec<Vec<Val>> = people
-        .iter()
-        .map(|(pid, hid, c, t, v)| {
-            vec![
-                Val::S(c.clone()),
-                Val::S(t.clone()),
-                Val::S(v.clone()),
-                Val::I(*hid),
-                Val::I(*pid),
-                Val::S("medical".into()),
-                Val::S("bench".into()),
-                Val::S(format!("S{pid}")),
-                Val::S(day.clone()),
-                Val::I(rng.random_range(0..3_000_000)),
-                Val::S("{}".into()),
-                Val::I(batch),
-                Val::S("2026-01-01T00:00:00Z".into()),
-            ]
-        })
-        .collect();
-    let mut tx = db.begin_write().await?;
-    insert_rows(
-        &mut tx,
-        db.backend,
-        "feed_records",
-        &[
-            "county_code",
-            "town_code",
-            "village_code",
-            "household_id",
-            "person_id",
-            "kind",
-            "source",
-            "record_key",
-            "event_date",
-            "amount_fen",
-            "attributes",
-            "batch_id",
-            "received_at",
-        ],
-        &rows,
-    )
-    .await?;
-    tx.commit().await?;
+        from = to;
+        let mut rows: Vec<Vec<Val>> = Vec::new();
+        for (pid, hid, c, tw, v) in &chunk {
+            let mut n = per_person.floor() as usize;
+            if rng.random_bool(per_person.fract().clamp(0.0, 1.0)) {
+                n += 1;
+            }
+            for k in 0..n {
+                if written + rows.len() >= records {
+                    break;
+                }
+                let mut pick = rng.random_range(0..100u32);
+                let kind = kinds
+                    .iter()
+                    .find(|(_, w)| {
+                        if pick < *w {
+                            true
+                        } else {
+                            pick -= w;
+                            false
+                        }
+                    })
+                    .map_or("medical", |x| x.0);
+                let day = (today() - chrono::Days::new(rng.random_range(0..400))).to_string();
+                let amount = match kind {
+                    "medical" => rng.random_range(0..800_000),
+                    "utility" => rng.random_range(0..60_000),
+                    "housing_fund" => rng.random_range(20_000..300_000),
+                    _ => 0,
+                };
+                let attrs = match kind {
+                    "unemployment" => r#"{"status":"registered"}"#,
+                    "disability" => r#"{"grade":"2"}"#,
+                    _ => "{}",
+                };
+                rows.push(vec![
+                    Val::S(c.clone()),
+                    Val::S(tw.clone()),
+                    Val::S(v.clone()),
+                    Val::I(*hid),
+                    Val::I(*pid),
+                    Val::S(kind.into()),
+                    Val::S("bench".into()),
+                    Val::S(format!("{kind}-{pid}-{k}")),
+                    Val::S(day),
+                    Val::I(amount),
+                    Val::S(attrs.into()),
+                    Val::I(batch),
+                    Val::S("2026-01-01T00:00:00Z".into()),
+                ]);
+            }
+        }
+        let mut tx = db.begin_write().await?;
+        insert_rows(
+            &mut tx,
+            db.backend,
+            "feed_records",
+            &[
+                "county_code",
+                "town_code",
+                "village_code",
+                "household_id",
+                "person_id",
+                "kind",
+                "source",
+                "record_key",
+                "event_date",
+                "amount_fen",
+                "attributes",
+                "batch_id",
+                "received_at",
+            ],
+            &rows,
+        )
+        .await?;
+        tx.commit().await?;
+        written += rows.len();
+    }
+    let load_feeds = t.elapsed().as_secs_f64();
+    println!(
+        "sweep setup ({}): {households} households loaded in {load_hh:.1} s; {written} feed records loaded in {load_feeds:.1} s",
+        backend_name(db)
+    );
     for round in ["first", "second"] {
         let t = Instant::now();
         let s = doudi_web::monitoring::run_sweep(db, "bench", today())
@@ -763,14 +840,16 @@ pub async fn sweep(url: &str, households: usize) -> Result<()> {
             .map_err(|e| doudi_store::StoreError::Invalid(e.message))?;
         let secs = t.elapsed().as_secs_f64();
         println!(
-            "sweep {round} ({}): {} households × {} rules in {secs:.2} s = {:.0} households/s; raised {}, already open {}, cooling {}",
+            "sweep {round} ({}): {} households × {} rules over {written} feed records in {secs:.2} s = {:.0} households/s; raised {} ({:.0} warnings/s), already open {}, cooling {}; peak memory {:.0} MiB",
             backend_name(db),
             s.households,
             doudi_web::monitoring::DEMO_RULES.len(),
             s.households as f64 / secs,
             s.raised,
+            s.raised as f64 / secs,
             s.already_open,
-            s.cooling
+            s.cooling,
+            peak_mib().unwrap_or(0.0)
         );
     }
     scratch.drop_now().await;

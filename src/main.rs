@@ -165,6 +165,9 @@ enum BenchCmd {
     Sweep {
         #[arg(long, default_value_t = 100_000)]
         households: usize,
+        /// Feed records (default: 10 per household).
+        #[arg(long)]
+        records: Option<usize>,
     },
     /// All of the above with the figures the foundation issue asks for.
     All {
@@ -482,7 +485,10 @@ async fn run(cli: Cli) -> AnyResult<()> {
                     queries,
                 } => bench::inbox(url, households, cases, queries).await?,
                 BenchCmd::Eligibility { households } => bench::eligibility(url, households).await?,
-                BenchCmd::Sweep { households } => bench::sweep(url, households).await?,
+                BenchCmd::Sweep {
+                    households,
+                    records,
+                } => bench::sweep(url, households, records.unwrap_or(households * 10)).await?,
                 BenchCmd::All { households } => {
                     bench::generate(url, households.min(200_000)).await?;
                     bench::import(url, 100_000).await?;
