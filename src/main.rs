@@ -263,7 +263,15 @@ async fn run(cli: Cli) -> AnyResult<()> {
                         }
                     })
                     .await?;
-                println!("演示数据已生成（{:.1} 秒）。", t.elapsed().as_secs_f64());
+                let feeds = setup::demo_feeds(&db, seed, doudi_store::today_cn()).await?;
+                let sweep = doudi_web::monitoring::run_sweep(&db, "demo", doudi_store::today_cn())
+                    .await
+                    .map_err(|e| e.message)?;
+                println!(
+                    "演示数据已生成（{:.1} 秒）：部门数据 {feeds} 条，预警 {} 条。",
+                    t.elapsed().as_secs_f64(),
+                    sweep.raised
+                );
                 let _ = accounts;
             }
             print_accounts();

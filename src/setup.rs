@@ -274,3 +274,86 @@ pub async fn demo(
     load_households_covering(db, &regions, seed, households, &cover, today, progress).await?;
     Ok(accounts)
 }
+
+/// A month of department feeds for the demo (only `doudi demo`, not the
+/// tests): medical settlements with large self-pay for about 1 in 50
+/// people, a few unemployment registrations, new severe disability
+/// certificates and deaths, so the first sweep has warnings to verify.
+/// Written through the same batch path as an upload.
+pub async fn demo_feeds(db: &Db, seed: u64, today: NaiveDate) -> Result<usize> {
+    use rand::{Rng, SeedableRng};
+    let liaison: i64 =
+        doudi_store::sqlx::query_scalar("SELECT id FROM users WHERE username = 'yibao'")
+            .fetch_one(&db.pool)
+            .await?;
+    let people: Vec<(String, String)> = doudi_store::sqlx::query_as(
+        "SELECT id_number, name FROM persons WHERE status = 'alive' ORDER BY id",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ 0xFEED);
+    let mut by_kind: std::collections::BTreeMap<&str, Vec<doudi_store::monitoring::FeedInput>> =
+        Default::default();
+    for (i, (id, name)) in people.iter().enumerate() {
+        let roll = rng.random_range(0..1000u32);
+        let day = (today - chrono::Days::new(rng.random_range(1..60))).to_string();
+        let (kind, amount, attrs) = match roll {
+            0..=19 => (
+                "medical",
+                Some(rng.random_range(500_000..6_000_000i64)),
+                format!(r#"{{"settlement_no":"YB{i:08}"}}"#),
+            ),
+            20..=24 => (
+                "unemployment",
+                None,
+                format!(r#"{{"registration_no":"RS{i:08}","status":"registered"}}"#),
+            ),
+            25..=26 => (
+                "disability",
+                None,
+                format!(
+                    r#"{{"certificate_no":"{id}12","disability_type":"physical","grade":"2"}}"#
+                ),
+            ),
+            27 => ("death", None, format!(r#"{{"record_no":"GA{i:08}"}}"#)),
+            _ => continue,
+        };
+        let record_key = format!("{kind}-{i:08}");
+        by_kind
+            .entry(kind)
+            .or_default()
+            .push(doudi_store::monitoring::FeedInput {
+                line: i + 2,
+                kind: kind.to_string(),
+                record_key,
+                id_number: id.clone(),
+                name: name.clone(),
+                event_date: day,
+                amount_fen: amount,
+                attributes_json: attrs,
+            });
+    }
+    let mut total = 0;
+    for (kind, rows) in by_kind {
+        let source = match kind {
+            "medical" => "区医保局",
+            "unemployment" => "区人力社保局",
+            "disability" => "区残联",
+            _ => "区公安分局",
+        };
+        let b = doudi_store::monitoring::store_batch(
+            db,
+            kind,
+            source,
+            "api",
+            "",
+            liaison,
+            rows.len(),
+            &rows,
+            vec![],
+        )
+        .await?;
+        total += b.accepted as usize;
+    }
+    Ok(total)
+}

@@ -498,3 +498,121 @@ async fn public_pages(backend: Backend) {
 }
 
 on_both_backends!(finder_story, rules_and_standards, public_pages);
+
+/// Every page of policies and monitoring renders for the roles that use it,
+/// and refuses the roles that do not.
+async fn pages_render(backend: Backend) {
+    let app = TestApp::new(backend, 30).await;
+    let admin = app.login("admin").await;
+    let town = app.login("zhen_jingban").await;
+    let village = app.login("cun_xieli").await;
+    let liaison = app.login("yibao").await;
+    let charity = app.login("cishan").await;
+    let rule: i64 = app.scalar("SELECT MIN(id) FROM warning_rules").await;
+    for (path, cookie) in [
+        ("/policies", &admin),
+        ("/policies?situation=disability&q=残疾", &town),
+        ("/policies/new", &admin),
+        ("/standards", &admin),
+        ("/finder", &town),
+        ("/simulate", &town),
+        ("/leads", &village),
+        ("/warnings", &village),
+        ("/warnings?status=overdue", &town),
+        ("/monitoring", &town),
+        ("/feeds", &liaison),
+        ("/feeds", &admin),
+        ("/warning-rules", &admin),
+        ("/warning-rules/new", &admin),
+        (&format!("/warning-rules/{rule}") as &str, &admin),
+        ("/sweeps", &admin),
+        ("/feeds/template/medical.xlsx", &liaison),
+        ("/feeds/template/disability.csv", &liaison),
+    ] {
+        let (s, body) = app.get(path, cookie).await;
+        assert_eq!(s, StatusCode::OK, "{path}: {body}");
+    }
+    for (path, cookie) in [
+        ("/finder", &charity),
+        ("/feeds", &charity),
+        ("/policies/new", &town),
+        ("/warning-rules/new", &town),
+        ("/simulate", &village),
+    ] {
+        let (s, _) = app.get(path, cookie).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{path}");
+    }
+    // Simulation: raising the 低保 standard to 1,500 yuan lets households in
+    // and raises the monthly cost; nothing is written.
+    let dibao = policy_id(&app, "dibao").await;
+    // One household at 1,200.00 yuan per person: out at 1,000, in at 1,500.
+    let hid = app.household_in(&app.region_of("cun_xieli").await).await;
+    let size: i64 = doudi_store::sqlx::query_scalar(
+        "SELECT COUNT(*) FROM persons WHERE household_id = $1 AND status = 'alive'",
+    )
+    .bind(hid)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    shape(&app, hid, 120_000 * size, "", false).await;
+    let findings_before = app.scalar("SELECT COUNT(*) FROM findings").await;
+    let standards_before = app.scalar("SELECT COUNT(*) FROM standards").await;
+    let (s, body, _) = app
+        .post(
+            "/simulate",
+            &town,
+            &[
+                ("policy", &dibao.to_string()),
+                ("key", "dibao_standard"),
+                ("value", "1500"),
+                ("rule", ""),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert!(body.contains("id=\"sim-enter\""), "{body}");
+    let enter: i64 = body
+        .split("id=\"sim-enter\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let leave: i64 = body
+        .split("id=\"sim-leave\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(leave, 0, "a higher standard removes nobody");
+    assert!(enter >= 1, "the household at 1,200 yuan per person enters");
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM findings").await,
+        findings_before
+    );
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM standards").await,
+        standards_before
+    );
+    let (s, body, _) = app
+        .post(
+            "/simulate",
+            &town,
+            &[
+                ("policy", &dibao.to_string()),
+                ("key", "dibao_standard"),
+                ("value", "abc"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("金额"), "{body}");
+    app.finish().await;
+}
+
+on_both_backends!(pages_render);
