@@ -728,6 +728,23 @@ async fn dibao_and_emergency(backend: Backend) {
         item_state(&app, dibao).await.0.as_deref(),
         Some("county_decision")
     );
+    // The county decision shows the amount the formula gives with today's
+    // standard, prefilled and parseable as the approver would submit it.
+    let (_, page) = app.get(&format!("/items/{dibao}"), &district).await;
+    assert!(
+        page.contains("id=\"amount-suggestion\""),
+        "formula amount offered"
+    );
+    let prefilled = page
+        .split("id=\"amount-input\"")
+        .nth(1)
+        .and_then(|rest| rest.split("value=\"").nth(1))
+        .and_then(|v| v.split('"').next())
+        .expect("amount prefilled");
+    assert!(
+        doudi_domain::Money::parse_yuan(prefilled).is_ok(),
+        "{prefilled}"
+    );
     // Extension 30 → 45 working days needs a reason; then refusal with reasons.
     let due_before: Option<String> =
         doudi_store::sqlx::query_scalar("SELECT item_due FROM case_items WHERE id = $1")

@@ -491,6 +491,83 @@ struct ItemPage {
     version: i64,
     referral_targets: Vec<String>,
     letter: bool,
+    /// For 低保/特困: the amount by the built-in formula with today's standards.
+    suggestion: Option<(String, String)>,
+}
+
+/// The monthly amount the rules give for a 低保 or 特困 item today, with the
+/// basis shown to the approver. The approver still decides; the decided
+/// amount is stored with the step, so a later standard change never alters it.
+async fn suggested_amount(
+    db: &Db,
+    kind: ItemKind,
+    household_id: i64,
+) -> Result<Option<(String, String)>, AppError> {
+    if !matches!(kind, ItemKind::Dibao | ItemKind::Tekun) {
+        return Ok(None);
+    }
+    let today = today_cn();
+    let Some((place, input, feeds)) =
+        doudi_store::policies::household_input(db, household_id, today).await?
+    else {
+        return Ok(None);
+    };
+    let rows = doudi_store::policies::standard_rows(db).await?;
+    let std = doudi_rules::standards::in_force(&rows, &place.village_code, &today.to_string());
+    let facts = doudi_rules::Facts::build(&input.with_feeds(&feeds, today), &std, today);
+    Ok(match kind {
+        ItemKind::Dibao => {
+            let (Some(standard), Some(amount)) = (
+                std.get("dibao_standard"),
+                facts.calc.get("dibao_amount").and_then(|v| v.as_i64()),
+            ) else {
+                return Ok(None);
+            };
+            Some((
+                money(amount),
+                format!(
+                    "按 {today} 执行的低保标准 {} 元/人·月：（{} − 人均月收入 {}）× {} 人",
+                    money(*standard),
+                    money(*standard),
+                    money(facts.hh.per_capita_income),
+                    facts.hh.size
+                ),
+            ))
+        }
+        _ => {
+            let (Some(basic), Some(partial), Some(lost)) = (
+                std.get("tekun_standard"),
+                std.get("tekun_care_partial_pct"),
+                std.get("tekun_care_lost_pct"),
+            ) else {
+                return Ok(None);
+            };
+            let care = facts
+                .calc
+                .get("tekun_care_level")
+                .and_then(|v| v.as_str())
+                .unwrap_or("full");
+            let level = match care {
+                "partial" => doudi_domain::person::SelfCareLevel::Partial,
+                "lost" => doudi_domain::person::SelfCareLevel::Lost,
+                _ => doudi_domain::person::SelfCareLevel::Full,
+            };
+            let amount = doudi_domain::benefits::tekun_monthly(
+                *basic,
+                level,
+                (*partial).max(0) as u32,
+                (*lost).max(0) as u32,
+            );
+            Some((
+                money(amount),
+                format!(
+                    "按 {today} 执行的特困基本生活标准 {} 元/月，照料护理等级：{}",
+                    money(*basic),
+                    level.label()
+                ),
+            ))
+        }
+    })
 }
 
 pub async fn item(
@@ -564,7 +641,10 @@ async fn item_page(
             min_signatures: current.map(|c| c.min_signatures).unwrap_or(0),
             needs_amount: current.is_some_and(|c| c.requires_amount || c.role_by_amount)
                 || s.kind == ItemKind::MutualAid
-                || s.kind == ItemKind::TempEmergency,
+                || s.kind == ItemKind::TempEmergency
+                // The approval of 低保/特困 decides the monthly amount.
+                || (matches!(s.kind, ItemKind::Dibao | ItemKind::Tekun)
+                    && workflow::allowed_actions(&def, &s).contains(&ActionKind::Approve)),
             i: line(&i, &today),
             version: i.version,
             steps,
@@ -576,6 +656,11 @@ async fn item_page(
             today,
             referral_targets: referral_targets(),
             letter,
+            suggestion: if s.is_open() {
+                suggested_amount(&state.db, s.kind, i.household_id).await?
+            } else {
+                None
+            },
             page,
         })?,
         code,
