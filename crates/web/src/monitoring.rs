@@ -887,12 +887,18 @@ async fn sweep_county(
     s: &mut SweepRow,
 ) -> Result<(), AppError> {
     let today_s = today.to_string();
-    let mut after = 0;
+    // The next batch loads while this one is evaluated.
+    let load = |after: i64| {
+        let (db, scope) = (db.clone(), scope.clone());
+        tokio::spawn(async move {
+            pol::household_inputs(&db, &scope, after, crate::policies::FINDER_BATCH, today).await
+        })
+    };
+    let mut next = load(0);
     loop {
-        let batch =
-            pol::household_inputs(db, scope, after, crate::policies::FINDER_BATCH, today).await?;
+        let batch = next.await.map_err(AppError::internal)??;
         let Some(last) = batch.last() else { break };
-        after = last.0.id;
+        next = load(last.0.id);
         s.households += batch.len() as i64;
         let envs = crate::policies::envs_for(
             standard_rows,

@@ -1082,15 +1082,32 @@ pub async fn run_finder(
     scope: &Scope,
     ctx: &RunContext,
 ) -> Result<(), AppError> {
-    let mut after = 0;
+    // Loading the next batch and writing the last one's findings overlap the
+    // evaluation of the current batch.
+    let load = |after: i64| {
+        let (db, scope, today) = (db.clone(), scope.clone(), ctx.today);
+        tokio::spawn(
+            async move { pol::household_inputs(&db, &scope, after, FINDER_BATCH, today).await },
+        )
+    };
+    let mut writing: Option<tokio::task::JoinHandle<doudi_store::Result<()>>> = None;
+    let mut next = load(0);
     loop {
-        let batch = pol::household_inputs(db, scope, after, FINDER_BATCH, ctx.today).await?;
+        let batch = next.await.map_err(AppError::internal)??;
         let Some(last) = batch.last() else { break };
-        after = last.0.id;
+        next = load(last.0.id);
         let n = batch.len() as i64;
         let findings = ctx.evaluate(batch);
-        pol::record_batch(db, run_id, n, &findings).await?;
-        tokio::task::yield_now().await;
+        if let Some(w) = writing.take() {
+            w.await.map_err(AppError::internal)??;
+        }
+        let db2 = db.clone();
+        writing = Some(tokio::spawn(async move {
+            pol::record_batch(&db2, run_id, n, &findings).await
+        }));
+    }
+    if let Some(w) = writing.take() {
+        w.await.map_err(AppError::internal)??;
     }
     pol::finish_run(db, run_id, "done", "").await?;
     Ok(())
