@@ -399,3 +399,141 @@ async fn grading_and_visits(backend: Backend) {
 }
 
 on_both_backends!(feeds_and_warnings, grading_and_visits);
+
+/// A rule verified at town level cannot be closed by a village; a finding
+/// of another town is refused and the attempt audited.
+async fn verify_levels_and_refusals(backend: Backend) {
+    let app = TestApp::new(backend, 30).await;
+    let village = app.region_of("cun_xieli").await;
+    let hid = app.household_in(&village).await;
+    // 低保 household with two houses: the town-level rule holds.
+    doudi_store::sqlx::query("UPDATE households SET categories = 'dibao' WHERE id = $1")
+        .bind(hid)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    let county: String =
+        doudi_store::sqlx::query_scalar("SELECT county_code FROM households WHERE id = $1")
+            .bind(hid)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    for _ in 0..2 {
+        doudi_store::sqlx::query("INSERT INTO assets (county_code, household_id, kind, description, value_fen, created_at) VALUES ($1,$2,'house','住房',50000000,'2026-01-01T00:00:00Z')")
+            .bind(county.clone())
+            .bind(hid)
+            .execute(&app.db.pool)
+            .await
+            .unwrap();
+    }
+    doudi_web::monitoring::run_sweep(&app.db, "test", doudi_store::today_cn())
+        .await
+        .unwrap();
+    let wid: i64 = doudi_store::sqlx::query_scalar("SELECT w.id FROM warnings w JOIN warning_rules r ON r.id = w.rule_id WHERE w.household_id = $1 AND r.code = 'assets_while_dibao'")
+        .bind(hid)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    let assistant = app.login("cun_xieli").await;
+    let (s, _, _) = app
+        .post(
+            &format!("/warnings/{wid}/close"),
+            &assistant,
+            &[
+                ("method", "visit"),
+                ("findings", "有两套房"),
+                ("outcome", "no_longer_eligible"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "town-level verification");
+    let town = app.login("zhen_jingban").await;
+    let (s, _, _) = app
+        .post(
+            &format!("/warnings/{wid}/close"),
+            &town,
+            &[
+                ("method", "data"),
+                ("findings", "不动产登记两套"),
+                ("outcome", "no_longer_eligible"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let lead_kind: String = doudi_store::sqlx::query_scalar(
+        "SELECT l.kind FROM leads l JOIN warnings w ON w.lead_id = l.id WHERE w.id = $1",
+    )
+    .bind(wid)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(lead_kind, "recheck");
+    // A warning of another town: refused and audited.
+    let other = app
+        .household_outside(&app.region_of("zhen_jingban").await)
+        .await;
+    let rule: i64 = app.scalar("SELECT MIN(id) FROM warning_rules").await;
+    let place = doudi_store::policies::household_input(&app.db, other, doudi_store::today_cn())
+        .await
+        .unwrap()
+        .unwrap()
+        .0;
+    doudi_store::monitoring::insert_warnings(
+        &app.db,
+        0,
+        &[doudi_store::monitoring::NewWarning {
+            place,
+            rule_id: rule,
+            severity: "low".into(),
+            reason: "测试".into(),
+            raised_on: "2026-01-01".into(),
+            due_date: "2026-01-10".into(),
+            raises_colour: None,
+        }],
+    )
+    .await
+    .unwrap();
+    let foreign: i64 =
+        doudi_store::sqlx::query_scalar("SELECT id FROM warnings WHERE household_id = $1")
+            .bind(other)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    let denied_before = app
+        .scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'denied'")
+        .await;
+    let (s, _) = app.get(&format!("/warnings/{foreign}"), &town).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'denied'")
+            .await,
+        denied_before + 1
+    );
+    // The open-warning index refuses a second open warning for the same household and rule.
+    let place = doudi_store::policies::household_input(&app.db, other, doudi_store::today_cn())
+        .await
+        .unwrap()
+        .unwrap()
+        .0;
+    let dup = doudi_store::monitoring::insert_warnings(
+        &app.db,
+        0,
+        &[doudi_store::monitoring::NewWarning {
+            place,
+            rule_id: rule,
+            severity: "low".into(),
+            reason: "重复".into(),
+            raised_on: "2026-01-01".into(),
+            due_date: "2026-01-10".into(),
+            raises_colour: None,
+        }],
+    )
+    .await;
+    assert!(
+        dup.is_err(),
+        "a second open warning for the same household and rule is refused"
+    );
+    app.finish().await;
+}
+
+on_both_backends!(verify_levels_and_refusals);

@@ -207,7 +207,7 @@ async fn finder_story(backend: Backend) {
             &[("note", "不是我村的")],
         )
         .await;
-    assert_eq!(s, StatusCode::NOT_FOUND, "another village cannot close it");
+    assert_eq!(s, StatusCode::FORBIDDEN, "another village cannot close it");
     let (s, _, _) = app
         .post(&format!("/leads/{lead}/close"), &assistant, &[("note", "")])
         .await;

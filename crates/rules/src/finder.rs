@@ -85,7 +85,9 @@ pub fn check_household(
                 reason: format!("资格规则：{e}"),
                 amount_fen: None,
             }),
-            Ok(true) if !gets => {
+            // Receiving something that excludes this policy (特困 for 低保)
+            // is not a missed benefit.
+            Ok(true) if !gets && !p.excludes.iter().any(|e| receives.contains(e)) => {
                 let amount = match &p.amount {
                     None => Ok(None),
                     Some(rule) => rule.eval_amount(scope).map(Some),

@@ -177,7 +177,7 @@ pub fn in_force(rows: &[StandardRow], region: &str, date: &str) -> StandardValue
         let rank = r.region_code.len();
         match best.get(r.key.as_str()) {
             Some(&(b_rank, b_from, _))
-                if b_rank > rank || (b_rank == rank && b_from >= r.effective_from.as_str()) => {}
+                if b_rank > rank || (b_rank == rank && b_from > r.effective_from.as_str()) => {}
             _ => {
                 best.insert(r.key.as_str(), (rank, r.effective_from.as_str(), r.value));
             }

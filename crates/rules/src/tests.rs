@@ -427,3 +427,22 @@ fn every_documented_household_field_reaches_the_rules() {
         );
     }
 }
+
+#[test]
+fn receiving_an_excluding_benefit_is_not_a_missed_one() {
+    let std = sample_standards();
+    let env = Env::new(&std);
+    let policies = vec![
+        policy(1, "dibao", DIBAO, &["tekun"]),
+        policy(
+            2,
+            "tekun",
+            "hh.size == 1 && members.all(m, m.no_work_capacity)",
+            &["dibao"],
+        ),
+    ];
+    // An elder alone on 特困 also passes the 低保 rule: not "missed 低保".
+    let elder = Facts::build(&household(0, vec![adult(1940)], &["tekun"]), &std, today());
+    let f = check_household(&policies, &env.scope(&elder), &elder.hh.receives);
+    assert!(f.is_empty(), "{f:?}");
+}

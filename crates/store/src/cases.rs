@@ -1096,23 +1096,11 @@ pub fn referral_status_label(s: &str) -> &'static str {
 /// The value of a locally set number for `region` on `date`: the most specific region
 /// prefix wins, then the latest `effective_from` not after `date`.
 pub async fn standard(db: &Db, key: &str, region: &str, date: &str) -> Result<Option<i64>> {
-    let rows = sqlx::query("SELECT region_code, value_fen, effective_from FROM standards WHERE key = $1 AND effective_from <= $2")
-        .bind(key.to_string())
-        .bind(date.to_string())
-        .fetch_all(&db.pool)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            (
-                r.get::<String, _>(0),
-                r.get::<i64, _>(1),
-                r.get::<String, _>(2),
-            )
-        })
-        .filter(|(code, _, _)| region.starts_with(code.as_str()))
-        .max_by(|a, b| (a.0.len(), &a.2).cmp(&(b.0.len(), &b.2)))
-        .map(|(_, v, _)| v))
+    // One rule for every caller: doudi_rules::standards::in_force.
+    let rows = crate::policies::standard_rows(db).await?;
+    Ok(doudi_rules::standards::in_force(&rows, region, date)
+        .get(key)
+        .copied())
 }
 
 pub async fn set_standard(

@@ -12,6 +12,32 @@ use crate::{Db, Result, Tx, now_ts};
 
 // ------------------------------------------------------------------ feeds ---
 
+/// Masks every ID-number-like run (15 or more digits, X allowed) inside a
+/// text: some record keys (残疾证号, 学籍号) and parser messages contain one,
+/// and batch reports are downloaded and forwarded.
+pub fn mask_ids_in(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let run = chars[i..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit() || **c == 'X' || **c == 'x')
+            .count();
+        if run >= 15 {
+            let part: String = chars[i..i + run].iter().collect();
+            out.push_str(&part[..6]);
+            out.push_str(&"*".repeat(run - 10));
+            out.push_str(&part[run - 4..]);
+            i += run;
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
 /// A validated feed record (doudi_sheets::feeds::FeedRecord, flattened here
 /// so the store does not depend on the spreadsheet crate).
 #[derive(Clone, Debug)]
@@ -128,7 +154,7 @@ pub async fn store_batch(
             unmatched += 1;
             report.push(ReportLine {
                 line: v.line,
-                key: v.record_key.clone(),
+                key: mask_ids_in(&v.record_key),
                 id_masked: doudi_domain::IdNumber::parse(&v.id_number)
                     .map(|i| i.masked())
                     .unwrap_or_default(),
@@ -799,9 +825,10 @@ async fn raise_colour(
                 } else {
                     next
                 };
-                sqlx::query("UPDATE monitoring SET colour = $1, raised_by_warning = 1, next_visit_due = $2, updated_at = $3 WHERE household_id = $4")
+                sqlx::query("UPDATE monitoring SET colour = $1, raised_by_warning = 1, next_visit_due = $2, plan_start = $3, updated_at = $4 WHERE household_id = $5")
                     .bind(colour.to_string())
                     .bind(next)
+                    .bind(today.to_string())
                     .bind(now_ts())
                     .bind(place.id)
                     .execute(&mut **tx)
@@ -1030,4 +1057,19 @@ pub async fn dashboard(db: &Db, scope: &Scope, today: &str, since: &str) -> Resu
         visits_missed: one(format!("SELECT COUNT(*) FROM monitoring WHERE {col} = $1 AND next_visit_due < $2"), today.to_string()).await?,
         visits_done_30d: one(format!("SELECT COUNT(*) FROM visits WHERE {col} = $1 AND visit_date >= $2"), since.to_string()).await?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask_ids_in;
+
+    #[test]
+    fn id_numbers_inside_texts_are_masked() {
+        assert_eq!(mask_ids_in("11010519491231002X12"), "110105**********2X12");
+        let masked = mask_ids_in("残疾证号 11010519491231002X12 与第 2 行重复");
+        assert!(!masked.contains("19491231"), "{masked}");
+        assert!(masked.starts_with("残疾证号 110105"), "{masked}");
+        assert_eq!(mask_ids_in("结算单号 JS001"), "结算单号 JS001");
+        assert_eq!(mask_ids_in("G110105194912310021"), "G110105********0021");
+    }
 }

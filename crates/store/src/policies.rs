@@ -785,3 +785,23 @@ pub async fn counties(db: &Db) -> Result<Vec<String>> {
             .await?,
     )
 }
+
+/// Where a finding's household is (for refusing and auditing out-of-scope access).
+pub async fn finding_village(db: &Db, id: i64) -> Result<Option<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT village_code FROM findings WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&db.pool)
+            .await?,
+    )
+}
+
+/// A lead's village, household and status.
+pub async fn lead_place(db: &Db, id: i64) -> Result<Option<(String, i64, String)>> {
+    Ok(
+        sqlx::query_as("SELECT village_code, household_id, status FROM leads WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&db.pool)
+            .await?,
+    )
+}

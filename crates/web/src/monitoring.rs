@@ -90,11 +90,13 @@ struct FeedsPage {
     error: String,
 }
 
+/// Department data are seen by the sending department and by district-level
+/// staff who run rules or supervise; not by towns or villages.
 fn may_see_feeds(actor: &Actor) -> bool {
+    let district = actor.region.level() == doudi_domain::RegionLevel::County;
     actor.may(Action::UploadFeed)
         || actor.may(Action::ManagePolicies)
-        || actor.may(Action::RunFinder)
-        || actor.may(Action::ReadAudit)
+        || (district && (actor.may(Action::RunFinder) || actor.may(Action::ReadAudit)))
 }
 
 async fn feeds_page(
@@ -191,9 +193,9 @@ fn report_lines(rejected: &[doudi_sheets::Rejected]) -> Vec<ReportLine> {
         .iter()
         .map(|r| ReportLine {
             line: r.line,
-            key: r.household_key.clone(),
+            key: doudi_store::monitoring::mask_ids_in(&r.household_key),
             id_masked: r.id_number_masked.clone(),
-            reason: r.reason.clone(),
+            reason: doudi_store::monitoring::mask_ids_in(&r.reason),
         })
         .collect()
 }
@@ -385,7 +387,12 @@ pub async fn api_push(
                 .or_insert(serde_json::Value::from(kind.code()));
         }
         let parsed = serde_json::from_value::<FeedRecord>(raw)
-            .map_err(|e| format!("格式错误：{e}"))
+            .map_err(|e| {
+                format!(
+                    "格式错误：{}",
+                    doudi_store::monitoring::mask_ids_in(&e.to_string())
+                )
+            })
             .and_then(|r| {
                 if r.kind != kind {
                     return Err(format!(
@@ -688,7 +695,10 @@ async fn rule_save_inner(
     let saved = if id == 0 {
         match mon::insert_warning_rule(&mut tx, &r, &actor.user.username).await {
             Ok(i) => i,
-            Err(_) => {
+            Err(e)
+                if e.to_string().to_lowercase().contains("unique")
+                    || e.to_string().contains("duplicate") =>
+            {
                 drop(tx);
                 return rule_form(
                     &state,
@@ -700,6 +710,7 @@ async fn rule_save_inner(
                 )
                 .await;
             }
+            Err(e) => return Err(e.into()),
         }
     } else {
         if !mon::update_warning_rule(&mut tx, &r, &actor.user.username).await? {
@@ -750,6 +761,9 @@ async fn test_rule(
         Ok(rule) => rule,
         Err(e) => return Ok((None, vec![("expression".into(), format!("预警条件：{e}"))])),
     };
+    if !actor.may(Action::ViewHousehold) {
+        return Ok((None, vec![("test_household".into(), "测试规则需要查看家庭档案的权限（管理员不查看家庭数据）；规则保存前已在样例家庭上检查".into())]));
+    }
     let Ok(hid) = household.trim().parse::<i64>() else {
         return Ok((
             None,
@@ -816,6 +830,10 @@ async fn test_rule(
 /// warnings: at most one open warning per household and rule, none during
 /// the cooling period after one was closed. Deadlines in working days.
 pub async fn run_sweep(db: &Db, who: &str, today: NaiveDate) -> Result<SweepRow, AppError> {
+    // One sweep at a time in this process (a button press during the daily
+    // sweep waits for it; the open-warning index refuses duplicates anyway).
+    static RUNNING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _one = RUNNING.lock().await;
     let sweep_id = mon::create_sweep(db, who).await?;
     let mut summary = SweepRow {
         id: sweep_id,
@@ -1014,11 +1032,15 @@ pub async fn sweep_now(State(state): State<AppState>, actor: Actor) -> Result<Re
 pub async fn daily_sweeps(db: Db) {
     loop {
         let today = today_cn();
-        let ran_today = mon::sweeps(&db, 1)
-            .await
-            .ok()
-            .and_then(|s| s.into_iter().next())
-            .is_some_and(|s| s.started_at.starts_with(&today.to_string()) || s.status == "running");
+        // started_at is UTC: compare the China-time date. A sweep left
+        // "running" by a crash does not count.
+        let ran_today = mon::sweeps(&db, 5).await.ok().is_some_and(|list| {
+            list.iter().any(|s| {
+                s.status == "done"
+                    && chrono::DateTime::parse_from_rfc3339(&s.started_at)
+                        .is_ok_and(|t| (t + chrono::Duration::hours(8)).date_naive() == today)
+            })
+        });
         if !ran_today {
             if let Err(e) = run_sweep(&db, "定时任务", today).await {
                 tracing::warn!("daily sweep failed: {}", e.message);
@@ -1191,6 +1213,16 @@ pub async fn warning_close(
     }
     if w.status != "open" {
         errors.push(("outcome".into(), "该预警已办结".into()));
+    }
+    let level = mon::warning_rule(&state.db, w.rule_id)
+        .await?
+        .map(|r| r.verify_level)
+        .unwrap_or_default();
+    if level == "town" && actor.region.level() == doudi_domain::RegionLevel::Village {
+        return Err(AppError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "该预警须由乡镇（街道）核实办结",
+        ));
     }
     if !errors.is_empty() {
         return warning_page(&state, &actor, w, errors).await;
@@ -1381,11 +1413,13 @@ fn check_lines(
         money(fund),
         fund > input.income_monthly_fen,
     ));
+    // Medical self-pay is not declared in the household file: shown for the
+    // check, not compared.
     lines.push((
         "近12个月医疗自付（元）".into(),
-        money(input.essential_spending_12m),
+        "—".into(),
         money(aggs["medical_selfpay_12m"]),
-        aggs["medical_selfpay_12m"] > input.essential_spending_12m,
+        false,
     ));
     let recorded_deaths = input.members.iter().filter(|m| !m.alive).count();
     lines.push((
@@ -1468,7 +1502,8 @@ async fn monitoring_page(
     let (rule_text, overdue, missed) = match &st {
         Some(m) => {
             let colour = Colour::from_code(&m.colour).unwrap_or(Colour::Green);
-            let rule = grading::visit_rule(colour, &VisitPlanConfig::default());
+            let rule =
+                grading::visit_rule(colour, &plan_config(&state.db, &place.village_code).await?);
             let dates: Vec<NaiveDate> = visits
                 .iter()
                 .filter_map(|v| NaiveDate::parse_from_str(&v.visit_date, "%Y-%m-%d").ok())
@@ -1614,8 +1649,8 @@ pub async fn assess(
         Ok(a) => a,
         Err(e) => return monitoring_page(&state, &actor, hid, e).await,
     };
-    let a = grading::assess(&ai, &GradingConfig::default());
-    let rule = grading::visit_rule(a.colour, &VisitPlanConfig::default());
+    let a = grading::assess(&ai, &grading_config(&std));
+    let rule = grading::visit_rule(a.colour, &visit_config(&std));
     let visits: Vec<NaiveDate> = mon::visits(&state.db, hid)
         .await?
         .iter()
@@ -1723,7 +1758,7 @@ pub async fn add_visit(
         let colour = Colour::from_code(&m.colour).unwrap_or(Colour::Green);
         let start = NaiveDate::parse_from_str(&m.plan_start, "%Y-%m-%d").unwrap_or(today);
         let due = grading::next_visit_due(
-            grading::visit_rule(colour, &VisitPlanConfig::default()),
+            grading::visit_rule(colour, &plan_config(&state.db, &place.village_code).await?),
             &dates,
             start,
         );
@@ -2041,4 +2076,41 @@ pub async fn seed_warning_rules(db: &Db, who: &str) -> doudi_store::Result<usize
     }
     tx.commit().await?;
     Ok(DEMO_RULES.len())
+}
+
+/// The grading thresholds in force for a place (standards with effective
+/// dates; the domain defaults where none is set).
+pub fn grading_config(std: &std::collections::BTreeMap<String, i64>) -> GradingConfig {
+    let mut c = GradingConfig::default();
+    let get = |k: &str, d: u32| std.get(k).map_or(d, |v| (*v).clamp(0, 10_000) as u32);
+    c.red_threshold = get("grading_red_threshold", c.red_threshold);
+    c.yellow_threshold = get("grading_yellow_threshold", c.yellow_threshold);
+    // A configuration that does not validate (red below yellow…) falls back
+    // to the defaults rather than mis-grading households.
+    if c.validate().is_err() {
+        GradingConfig::default()
+    } else {
+        c
+    }
+}
+
+/// The visit plan in force for a place.
+pub fn visit_config(std: &std::collections::BTreeMap<String, i64>) -> VisitPlanConfig {
+    let d = VisitPlanConfig::default();
+    let get = |k: &str, v: u32| std.get(k).map_or(v, |x| (*x).clamp(1, 365) as u32);
+    let c = VisitPlanConfig {
+        red_per_week: get("visits_red_per_week", d.red_per_week),
+        yellow_per_week: get("visits_yellow_per_week", d.yellow_per_week),
+        green_every_days: get("visits_green_every_days", d.green_every_days),
+    };
+    if c.validate().is_err() { d } else { c }
+}
+
+async fn plan_config(db: &Db, village: &str) -> Result<VisitPlanConfig, AppError> {
+    let rows = pol::standard_rows(db).await?;
+    Ok(visit_config(&standards::in_force(
+        &rows,
+        village,
+        &today_cn().to_string(),
+    )))
 }

@@ -587,6 +587,9 @@ async fn test_panel(
     row: &PolicyRow,
     household: &str,
 ) -> Result<(Option<TestResult>, Vec<(String, String)>), AppError> {
+    if !actor.may(Action::ViewHousehold) {
+        return Ok((None, vec![("test_household".into(), "测试规则需要查看家庭档案的权限（管理员不查看家庭数据）：请由乡镇或区审批人员测试，或使用“预览人数”".into())]));
+    }
     let compiled = match compile_policy(row) {
         Ok(c) => c,
         Err(e) => return Ok((None, e)),
@@ -1211,6 +1214,7 @@ async fn run_in_scope(
         .ok_or_else(AppError::not_found)?;
     if !run.scope_code.starts_with(actor.region.as_str()) && !actor.region.contains(&run.scope_code)
     {
+        crate::ui_households::audit_denied(state, actor, "finder_run", id, &run.scope_code).await;
         return Err(AppError::forbidden());
     }
     Ok((run, scope))
@@ -1341,10 +1345,19 @@ pub async fn finding_lead(
     actor.require(Action::RunFinder)?;
     let scope = actor.household_scope()?;
     let Some((f, existing)) = pol::finding_in_scope(&state.db, &scope, id).await? else {
+        if let Some(village) = pol::finding_village(&state.db, id).await? {
+            crate::ui_households::audit_denied(&state, &actor, "finding", id, &village).await;
+            return Err(AppError::forbidden());
+        }
         return Err(AppError::not_found());
     };
     if existing.is_some() {
         return Err(AppError::conflict("该结果已生成线索"));
+    }
+    if f.kind == "error" {
+        return Err(AppError::bad_request(
+            "规则出错的结果不能生成线索：请先修正规则",
+        ));
     }
     let kind = if f.kind == "missed" {
         "discovery"
@@ -1476,15 +1489,23 @@ pub async fn lead_close(
 ) -> Result<Response, AppError> {
     actor.require(Action::HandleCase)?;
     let scope = actor.household_scope()?;
-    let (leads, _) = pol::leads(&state.db, &scope, Some("open"), 0, 1_000_000).await?;
-    let Some(lead) = leads.into_iter().find(|l| l.id == id) else {
+    let Some((village_code, household_id, status)) = pol::lead_place(&state.db, id).await? else {
         return Err(AppError::not_found());
     };
+    if !scope.covers(&village_code) {
+        crate::ui_households::audit_denied(&state, &actor, "lead", id, &village_code).await;
+        return Err(AppError::forbidden());
+    }
+    if status != "open" {
+        return Err(AppError::conflict("该线索已办结"));
+    }
     if f.note.trim().is_empty() {
         return Err(AppError::bad_request("请填写核实情况后再办结"));
     }
     let mut tx = state.db.begin_write().await?;
-    pol::close_lead(&mut tx, id, f.note.trim()).await?;
+    if !pol::close_lead(&mut tx, id, f.note.trim()).await? {
+        return Err(AppError::conflict("该线索已被他人办结"));
+    }
     doudi_store::audit::record(
         &mut *tx,
         &actor.audit(),
@@ -1492,8 +1513,8 @@ pub async fn lead_close(
             action: "update",
             entity: "lead",
             entity_id: id.to_string(),
-            household_id: Some(lead.household_id),
-            region_code: &lead.village_code,
+            household_id: Some(household_id),
+            region_code: &village_code,
             before: Some(serde_json::json!({"status": "open"})),
             after: Some(serde_json::json!({"status": "closed", "note": f.note.trim()})),
             detail: "线索办结".into(),

@@ -169,6 +169,8 @@ CREATE INDEX warnings_village ON warnings(village_code, status, due_date);
 CREATE INDEX warnings_town ON warnings(town_code, status, due_date);
 CREATE INDEX warnings_county ON warnings(county_code, status, due_date);
 CREATE INDEX warnings_household ON warnings(household_id, rule_id, status);
+-- At most one open warning per household and rule, whatever runs the sweep.
+CREATE UNIQUE INDEX warnings_one_open ON warnings(household_id, rule_id) WHERE status = 'open';
 
 CREATE TABLE assessments (
   id INTEGER PRIMARY KEY,
