@@ -730,19 +730,17 @@ async fn rule_save_inner(
         }
         id
     };
-    doudi_store::audit::record(
-        &mut *tx,
-        &actor.audit(),
-        doudi_store::audit::AuditEntry {
-            action: if id == 0 { "create" } else { "update" },
-            entity: "warning_rule",
-            entity_id: saved.to_string(),
-            household_id: None,
-            region_code: actor.region.as_str(),
-            before: before.map(|b| serde_json::to_value(b).unwrap_or_default()),
-            after: Some(serde_json::to_value(&r).unwrap_or_default()),
-            detail: format!("预警规则“{}”", r.name),
-        },
+    crate::ui_households::audit_write(
+        &mut tx,
+        &actor,
+        if id == 0 { "create" } else { "update" },
+        "warning_rule",
+        saved.to_string(),
+        None,
+        actor.region.as_str(),
+        before.map(|b| serde_json::to_value(b).unwrap_or_default()),
+        Some(serde_json::to_value(&r).unwrap_or_default()),
+        format!("预警规则“{}”", r.name),
     )
     .await?;
     tx.commit().await?;
@@ -1296,21 +1294,7 @@ pub async fn warning_close(
     {
         return Err(AppError::conflict("该预警已被他人办结"));
     }
-    doudi_store::audit::record(
-        &mut *tx,
-        &actor.audit(),
-        doudi_store::audit::AuditEntry {
-            action: "update",
-            entity: "warning",
-            entity_id: id.to_string(),
-            household_id: Some(w.household_id),
-            region_code: &w.village_code,
-            before: Some(serde_json::json!({"status": "open"})),
-            after: Some(serde_json::json!({"status": "closed", "method": f.method, "findings": f.findings.trim(), "outcome": f.outcome, "lead": lead})),
-            detail: format!("预警核实办结：{}", outcome_label(&f.outcome)),
-        },
-    )
-    .await?;
+    crate::ui_households::audit_write(&mut tx, &actor, "update", "warning", id.to_string(), Some(w.household_id), &w.village_code, Some(serde_json::json!({"status": "open"})), Some(serde_json::json!({"status": "closed", "method": f.method, "findings": f.findings.trim(), "outcome": f.outcome, "lead": lead})), format!("预警核实办结：{}", outcome_label(&f.outcome))).await?;
     tx.commit().await?;
     Ok(Redirect::to(&format!("/warnings/{id}?notice=saved")).into_response())
 }
@@ -1672,21 +1656,7 @@ pub async fn assess(
         &due.to_string(),
     )
     .await?;
-    doudi_store::audit::record(
-        &mut *tx,
-        &actor.audit(),
-        doudi_store::audit::AuditEntry {
-            action: "create",
-            entity: "assessment",
-            entity_id: id.to_string(),
-            household_id: Some(hid),
-            region_code: &place.village_code,
-            before: None,
-            after: Some(serde_json::json!({"score": a.score, "colour": a.colour.code(), "next_visit_due": due.to_string()})),
-            detail: format!("三色评估：{}色，{} 分", a.colour.label(), a.score),
-        },
-    )
-    .await?;
+    crate::ui_households::audit_write(&mut tx, &actor, "create", "assessment", id.to_string(), Some(hid), &place.village_code, None, Some(serde_json::json!({"score": a.score, "colour": a.colour.code(), "next_visit_due": due.to_string()})), format!("三色评估：{}色，{} 分", a.colour.label(), a.score)).await?;
     tx.commit().await?;
     Ok(Redirect::to(&format!("/households/{hid}/monitoring?notice=saved")).into_response())
 }
@@ -1765,21 +1735,7 @@ pub async fn add_visit(
         let last = dates.iter().max().map(|d| d.to_string());
         mon::set_plan(&mut tx, hid, last.as_deref(), &due.to_string()).await?;
     }
-    doudi_store::audit::record(
-        &mut *tx,
-        &actor.audit(),
-        doudi_store::audit::AuditEntry {
-            action: "create",
-            entity: "visit",
-            entity_id: id.to_string(),
-            household_id: Some(hid),
-            region_code: &place.village_code,
-            before: None,
-            after: Some(serde_json::json!({"date": date.to_string(), "kind": f.kind, "findings": f.findings.trim()})),
-            detail: "走访记录".into(),
-        },
-    )
-    .await?;
+    crate::ui_households::audit_write(&mut tx, &actor, "create", "visit", id.to_string(), Some(hid), &place.village_code, None, Some(serde_json::json!({"date": date.to_string(), "kind": f.kind, "findings": f.findings.trim()})), "走访记录".into()).await?;
     tx.commit().await?;
     Ok(Redirect::to(&format!("/households/{hid}/monitoring?notice=saved")).into_response())
 }
@@ -1829,19 +1785,17 @@ pub async fn add_helper(
         &today_cn().to_string(),
     )
     .await?;
-    doudi_store::audit::record(
-        &mut *tx,
-        &actor.audit(),
-        doudi_store::audit::AuditEntry {
-            action: "create",
-            entity: "helper",
-            entity_id: id.to_string(),
-            household_id: Some(hid),
-            region_code: &place.village_code,
-            before: None,
-            after: Some(serde_json::json!({"level": f.level, "name": f.name.trim()})),
-            detail: "指定责任帮扶人".into(),
-        },
+    crate::ui_households::audit_write(
+        &mut tx,
+        &actor,
+        "create",
+        "helper",
+        id.to_string(),
+        Some(hid),
+        &place.village_code,
+        None,
+        Some(serde_json::json!({"level": f.level, "name": f.name.trim()})),
+        "指定责任帮扶人".into(),
     )
     .await?;
     tx.commit().await?;

@@ -560,19 +560,17 @@ async fn save_policy(
         }
         id
     };
-    doudi_store::audit::record(
-        &mut *tx,
-        &actor.audit(),
-        doudi_store::audit::AuditEntry {
-            action: if id == 0 { "create" } else { "update" },
-            entity: "policy",
-            entity_id: saved_id.to_string(),
-            household_id: None,
-            region_code: actor.region.as_str(),
-            before: before.map(|b| serde_json::to_value(b).unwrap_or_default()),
-            after: Some(serde_json::to_value(&row).unwrap_or_default()),
-            detail: format!("政策“{}”", row.name),
-        },
+    crate::ui_households::audit_write(
+        &mut tx,
+        &actor,
+        if id == 0 { "create" } else { "update" },
+        "policy",
+        saved_id.to_string(),
+        None,
+        actor.region.as_str(),
+        before.map(|b| serde_json::to_value(b).unwrap_or_default()),
+        Some(serde_json::to_value(&row).unwrap_or_default()),
+        format!("政策“{}”", row.name),
     )
     .await?;
     tx.commit().await?;
@@ -832,21 +830,7 @@ pub async fn standards_add(
         &actor.user.username,
     )
     .await?;
-    doudi_store::audit::record(
-        &mut *tx,
-        &actor.audit(),
-        doudi_store::audit::AuditEntry {
-            action: "create",
-            entity: "standard",
-            entity_id: f.key.clone(),
-            household_id: None,
-            region_code: &region,
-            before: None,
-            after: Some(serde_json::json!({"key": f.key, "region": region, "value": value, "effective_from": from.to_string()})),
-            detail: format!("新标准自 {from} 起生效（已作出的决定不受影响）"),
-        },
-    )
-    .await?;
+    crate::ui_households::audit_write(&mut tx, &actor, "create", "standard", f.key.clone(), None, &region, None, Some(serde_json::json!({"key": f.key, "region": region, "value": value, "effective_from": from.to_string()})), format!("新标准自 {from} 起生效（已作出的决定不受影响）")).await?;
     tx.commit().await?;
     Ok(Redirect::to("/standards?notice=saved").into_response())
 }
@@ -1391,21 +1375,17 @@ pub async fn finding_lead(
     if !pol::link_finding_lead(&mut tx, id, lead).await? {
         return Err(AppError::conflict("该结果已生成线索"));
     }
-    doudi_store::audit::record(
-        &mut *tx,
-        &actor.audit(),
-        doudi_store::audit::AuditEntry {
-            action: "create",
-            entity: "lead",
-            entity_id: lead.to_string(),
-            household_id: Some(f.place.id),
-            region_code: &f.place.village_code,
-            before: None,
-            after: Some(
-                serde_json::json!({"kind": kind, "reason": reason, "due": due.to_string()}),
-            ),
-            detail: "由政策找人结果生成线索".into(),
-        },
+    crate::ui_households::audit_write(
+        &mut tx,
+        &actor,
+        "create",
+        "lead",
+        lead.to_string(),
+        Some(f.place.id),
+        &f.place.village_code,
+        None,
+        Some(serde_json::json!({"kind": kind, "reason": reason, "due": due.to_string()})),
+        "由政策找人结果生成线索".into(),
     )
     .await?;
     tx.commit().await?;
@@ -1506,19 +1486,17 @@ pub async fn lead_close(
     if !pol::close_lead(&mut tx, id, f.note.trim()).await? {
         return Err(AppError::conflict("该线索已被他人办结"));
     }
-    doudi_store::audit::record(
-        &mut *tx,
-        &actor.audit(),
-        doudi_store::audit::AuditEntry {
-            action: "update",
-            entity: "lead",
-            entity_id: id.to_string(),
-            household_id: Some(household_id),
-            region_code: &village_code,
-            before: Some(serde_json::json!({"status": "open"})),
-            after: Some(serde_json::json!({"status": "closed", "note": f.note.trim()})),
-            detail: "线索办结".into(),
-        },
+    crate::ui_households::audit_write(
+        &mut tx,
+        &actor,
+        "update",
+        "lead",
+        id.to_string(),
+        Some(household_id),
+        &village_code,
+        Some(serde_json::json!({"status": "open"})),
+        Some(serde_json::json!({"status": "closed", "note": f.note.trim()})),
+        "线索办结".into(),
     )
     .await?;
     tx.commit().await?;

@@ -113,6 +113,39 @@ pub async fn audit_event(
     Ok(())
 }
 
+/// An audit entry for a write, recorded inside the write's transaction so
+/// that the two commit or fail together.
+#[allow(clippy::too_many_arguments)]
+pub async fn audit_write(
+    tx: &mut doudi_store::Tx,
+    actor: &Actor,
+    action: &str,
+    entity: &str,
+    entity_id: String,
+    household_id: Option<i64>,
+    region_code: &str,
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
+    detail: String,
+) -> Result<(), AppError> {
+    audit::record(
+        &mut **tx,
+        &actor.audit(),
+        AuditEntry {
+            action,
+            entity,
+            entity_id,
+            household_id,
+            region_code,
+            before,
+            after,
+            detail,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
 /// A refusal outside the actor's jurisdiction or role. Recorded best-effort: the
 /// refusal itself must not turn into a 500.
 pub async fn audit_denied(state: &AppState, actor: &Actor, entity: &str, id: i64, region: &str) {
