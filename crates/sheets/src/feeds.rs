@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::OnceLock;
 
-use chrono::{Datelike, Days, FixedOffset, NaiveDate, Utc};
+use chrono::{Datelike, FixedOffset, NaiveDate, Utc};
 use doudi_domain::id_number::IdError;
 use doudi_domain::money::MoneyError;
 use doudi_domain::person::{DisabilityType, Schooling};
@@ -36,6 +36,7 @@ use rust_xlsxwriter::{
 };
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::validate::{self, halfwidth, mask_raw_id, parse_grade};
 use crate::{RawRow, Rejected, SheetError, read_table_columns, table_xlsx};
 
 // ------------------------------------------------------------ feed kinds ---
@@ -1044,7 +1045,7 @@ pub fn validate_feed_rows_as_of(
                 name: row.cell(name_column(def)).to_string(),
                 id_number_masked: match &p.id {
                     Some(id) => id.masked(),
-                    None => mask_raw_id(&halfwidth(row.cell(id_column(def)))),
+                    None => mask_raw_id(halfwidth(row.cell(id_column(def))).trim()),
                 },
                 reason: p.errors.join("；"),
             });
@@ -1486,47 +1487,8 @@ fn cross_checks(def: &FeedDef, p: &mut Parsed, mode: Mode) {
 
 // ------------------------------------------------------- cell parsers ---
 
-/// Full-width ASCII forms ("１３８…", "Ｘ", "－") typed with a Chinese
-/// input method, as ASCII; other characters unchanged.
-fn halfwidth(s: &str) -> Cow<'_, str> {
-    if s.is_ascii() {
-        return Cow::Borrowed(s);
-    }
-    Cow::Owned(
-        s.chars()
-            .map(|c| match c {
-                '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-                '\u{3000}' => ' ',
-                c => c,
-            })
-            .collect(),
-    )
-}
-
-/// For input that is not a valid ID number: first 6 characters, the rest
-/// starred (as in the household import).
-fn mask_raw_id(raw: &str) -> String {
-    raw.trim()
-        .chars()
-        .enumerate()
-        .map(|(i, c)| if i < 6 { c } else { '*' })
-        .collect()
-}
-
 fn id_error_message(e: &IdError, raw: &str) -> String {
-    let mut msg = match e {
-        IdError::Empty => "不能为空".to_string(),
-        IdError::BadLength(n) => format!("长度应为 18 位（或 15 位旧号），实为 {n} 位"),
-        IdError::BadCharacters => "只能包含数字，18 位号码的最后一位可以是 X".to_string(),
-        IdError::UnknownCountyCode(code) => {
-            format!("前 6 位地区码 {code} 不在行政区划代码表中")
-        }
-        IdError::BadBirthDate => "第 7–14 位的出生日期无效".to_string(),
-        IdError::FutureBirthDate => "出生日期晚于今天".to_string(),
-        IdError::BadCheckChar { expected, found } => {
-            format!("校验位错误：应为 {expected}，实为 {found}")
-        }
-    };
+    let mut msg = validate::id_problem(e);
     if looks_like_excel_number(raw) {
         msg.push_str("（疑似 Excel 把身份证号当作数字保存，末几位已丢失；请把该列设置为“文本”格式后重新导出）");
     }
@@ -1692,19 +1654,6 @@ fn parse_months(s: &str) -> Result<u32, String> {
     }
 }
 
-/// "1", "1级", "一级", "一" … "4".
-fn parse_grade(s: &str) -> Option<u8> {
-    let s = s.strip_suffix('级').unwrap_or(s).trim();
-    let v = match s {
-        "一" => 1,
-        "二" => 2,
-        "三" => 3,
-        "四" => 4,
-        _ => s.parse::<u8>().ok()?,
-    };
-    (1..=4).contains(&v).then_some(v)
-}
-
 fn lookup_stage(s: &str) -> Option<Schooling> {
     Schooling::from_label(s)
         .filter(|v| STAGES.contains(v))
@@ -1774,39 +1723,11 @@ fn check_plate(value: &str) -> Result<String, String> {
     }
 }
 
-/// `YYYY-MM-DD`, `YYYY/MM/DD`, `YYYY.MM.DD` (one-digit month/day allowed),
-/// `YYYY年M月D日`, `YYYYMMDD`, an Excel date serial number, optionally
-/// followed by a time. (Same rules as the household import.)
+/// The household import's date rules ([`validate::parse_date`]), also
+/// accepting an ISO date-time (`2024-05-01T08:00`), as systems export them.
 fn parse_date(s: &str) -> Option<NaiveDate> {
     let s = s.split_whitespace().next()?;
-    let s = s.split('T').next()?;
-    let s = s.strip_suffix('日').unwrap_or(s);
-    let digits_only = s.bytes().all(|b| b.is_ascii_digit());
-    if digits_only && s.len() == 8 {
-        return NaiveDate::parse_from_str(s, "%Y%m%d")
-            .ok()
-            .filter(|d| d.year() >= 1900);
-    }
-    if digits_only && s.len() == 5 {
-        // Excel serial (1900 date system): Excel's phantom 1900-02-29 makes
-        // 1899-12-30 the effective epoch.
-        let n: u64 = s.parse().ok()?;
-        return NaiveDate::from_ymd_opt(1899, 12, 30)?.checked_add_days(Days::new(n));
-    }
-    let parts: Vec<&str> = s.split(['-', '/', '.', '年', '月']).collect();
-    if parts.len() != 3
-        || parts[0].len() != 4
-        || !(1..=2).contains(&parts[1].len())
-        || !(1..=2).contains(&parts[2].len())
-        || !parts.iter().all(|p| p.bytes().all(|b| b.is_ascii_digit()))
-    {
-        return None;
-    }
-    let y: i32 = parts[0].parse().ok()?;
-    if y < 1900 {
-        return None;
-    }
-    NaiveDate::from_ymd_opt(y, parts[1].parse().ok()?, parts[2].parse().ok()?)
+    validate::parse_date(s.split('T').next()?)
 }
 
 /// A month as its first day: `YYYY-MM`, `YYYY/MM`, `YYYY.MM`, `YYYYMM`,

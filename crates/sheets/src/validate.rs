@@ -162,7 +162,7 @@ fn quote_lines(shown: &[usize], total: usize) -> String {
 
 /// For input that is not a valid ID number: first 6 characters, the rest
 /// starred.
-fn mask_raw_id(raw: &str) -> String {
+pub(crate) fn mask_raw_id(raw: &str) -> String {
     raw.chars()
         .enumerate()
         .map(|(i, c)| if i < 6 { c } else { '*' })
@@ -209,7 +209,7 @@ struct RowParse {
 
 /// Full-width ASCII forms ("１３８…", "Ｘ", "－") typed with a Chinese
 /// input method, as ASCII; other characters unchanged.
-fn halfwidth(s: &str) -> Cow<'_, str> {
+pub(crate) fn halfwidth(s: &str) -> Cow<'_, str> {
     if s.is_ascii() {
         return Cow::Borrowed(s);
     }
@@ -323,8 +323,10 @@ fn parse_row(row: &RawRow, today: NaiveDate, villages: &mut VillageCache<'_>) ->
     }
 }
 
-fn id_error_message(e: &IdError, raw: &str) -> String {
-    let msg = match e {
+/// What is wrong with an ID number, in Chinese (shared by the household
+/// import and the department feeds).
+pub(crate) fn id_problem(e: &IdError) -> String {
+    match e {
         IdError::Empty => "不能为空".to_string(),
         IdError::BadLength(n) => format!("长度应为 18 位（或 15 位旧号），实为 {n} 位"),
         IdError::BadCharacters => "只能包含数字，18 位号码的最后一位可以是 X".to_string(),
@@ -336,7 +338,11 @@ fn id_error_message(e: &IdError, raw: &str) -> String {
         IdError::BadCheckChar { expected, found } => {
             format!("校验位错误：应为 {expected}，实为 {found}")
         }
-    };
+    }
+}
+
+fn id_error_message(e: &IdError, raw: &str) -> String {
+    let msg = id_problem(e);
     let mut msg = err(col::ID, msg);
     // Excel keeps 15 significant digits of a number: an ID typed into a
     // General cell loses its last three digits (…000) or shows as 1.1E+17.
@@ -424,7 +430,7 @@ fn parse_disability(
 }
 
 /// "1", "1级", "一级", "一" … "4".
-fn parse_grade(s: &str) -> Option<u8> {
+pub(crate) fn parse_grade(s: &str) -> Option<u8> {
     let s = s.strip_suffix('级').unwrap_or(s).trim();
     let v = match s {
         "一" => 1,
@@ -606,7 +612,7 @@ fn parse_head_fields(
 /// `YYYY-MM-DD`, `YYYY/MM/DD`, `YYYY.MM.DD` (one-digit month/day allowed),
 /// `YYYY年M月D日`, `YYYYMMDD`, an Excel date serial number, optionally
 /// followed by a time.
-fn parse_date(s: &str) -> Option<NaiveDate> {
+pub(crate) fn parse_date(s: &str) -> Option<NaiveDate> {
     let s = s.split_whitespace().next()?;
     let s = s.strip_suffix('日').unwrap_or(s);
     let digits_only = s.bytes().all(|b| b.is_ascii_digit());
