@@ -1488,10 +1488,7 @@ async fn monitoring_page(
             let colour = Colour::from_code(&m.colour).unwrap_or(Colour::Green);
             let rule =
                 grading::visit_rule(colour, &plan_config(&state.db, &place.village_code).await?);
-            let dates: Vec<NaiveDate> = visits
-                .iter()
-                .filter_map(|v| NaiveDate::parse_from_str(&v.visit_date, "%Y-%m-%d").ok())
-                .collect();
+            let dates = visit_dates(&visits);
             let start = NaiveDate::parse_from_str(&m.plan_start, "%Y-%m-%d").unwrap_or(today);
             let status = grading::visit_status(rule, &dates, start, today);
             (
@@ -1635,11 +1632,7 @@ pub async fn assess(
     };
     let a = grading::assess(&ai, &grading_config(&std));
     let rule = grading::visit_rule(a.colour, &visit_config(&std));
-    let visits: Vec<NaiveDate> = mon::visits(&state.db, hid)
-        .await?
-        .iter()
-        .filter_map(|v| NaiveDate::parse_from_str(&v.visit_date, "%Y-%m-%d").ok())
-        .collect();
+    let visits = visit_dates(&mon::visits(&state.db, hid).await?);
     // The plan starts today: earlier visits do not count toward it.
     let due = grading::next_visit_due(rule, &visits, today);
     let breakdown = serde_json::to_string(&a.breakdown).unwrap_or_else(|_| "[]".into());
@@ -1719,11 +1712,7 @@ pub async fn add_visit(
     )
     .await?;
     if let Some(m) = &st {
-        let mut dates: Vec<NaiveDate> = mon::visits(&state.db, hid)
-            .await?
-            .iter()
-            .filter_map(|v| NaiveDate::parse_from_str(&v.visit_date, "%Y-%m-%d").ok())
-            .collect();
+        let mut dates = visit_dates(&mon::visits(&state.db, hid).await?);
         dates.push(date);
         let colour = Colour::from_code(&m.colour).unwrap_or(Colour::Green);
         let start = NaiveDate::parse_from_str(&m.plan_start, "%Y-%m-%d").unwrap_or(today);
@@ -2067,4 +2056,12 @@ async fn plan_config(db: &Db, village: &str) -> Result<VisitPlanConfig, AppError
         village,
         &today_cn().to_string(),
     )))
+}
+
+/// The dates of recorded visits, for the visit-plan rules.
+fn visit_dates(visits: &[mon::VisitRow]) -> Vec<NaiveDate> {
+    visits
+        .iter()
+        .filter_map(|v| NaiveDate::parse_from_str(&v.visit_date, "%Y-%m-%d").ok())
+        .collect()
 }

@@ -1196,8 +1196,7 @@ async fn run_in_scope(
     let run = pol::run(&state.db, id)
         .await?
         .ok_or_else(AppError::not_found)?;
-    if !run.scope_code.starts_with(actor.region.as_str()) && !actor.region.contains(&run.scope_code)
-    {
+    if !actor.region.contains(&run.scope_code) {
         crate::ui_households::audit_denied(state, actor, "finder_run", id, &run.scope_code).await;
         return Err(AppError::forbidden());
     }
