@@ -1,5 +1,6 @@
 //! Spreadsheets for doudi: the household import template, reading uploaded
-//! `.xlsx`/`.xls`/`.csv` files into raw rows, validating those rows into
+//! `.xlsx`/`.csv` files into raw rows (streamed, in bounded memory: see
+//! [`read_table`]), validating those rows into
 //! [`doudi_domain::household::HouseholdRecord`]s with specific Chinese error
 //! messages, and writing reports and generic exports.
 //!
@@ -18,6 +19,7 @@ pub mod feeds;
 mod read;
 mod validate;
 mod write;
+mod xlsx;
 
 pub use feeds::{
     FeedKind, FeedRecord, feed_rejected_report_xlsx, feed_template_csv, feed_template_xlsx,
@@ -86,7 +88,8 @@ pub enum SheetError {
     #[error("无法读取文件：{0}")]
     Unreadable(String),
     /// The file name's extension (lowercase, without the dot; empty if none).
-    #[error("不支持的文件类型“{}”：请上传 .xlsx、.xls 或 .csv 文件", if .0.is_empty() { "无扩展名" } else { .0.as_str() })]
+    /// Also `.xls`, `.xlsb` and `.ods`, which are not read (see [`read_table`]).
+    #[error("不支持的文件类型“{}”：请上传 .xlsx 或 .csv 文件（.xls、.ods 等格式请先在 Excel 或 WPS 中打开，“另存为” Excel 工作簿（*.xlsx）后再上传）", if .0.is_empty() { "无扩展名" } else { .0.as_str() })]
     UnsupportedExtension(String),
     #[error("文件中没有数据：未找到表头或表头下没有任何数据行")]
     Empty,
@@ -95,6 +98,52 @@ pub enum SheetError {
     MissingColumns(Vec<String>),
     #[error("数据行数超过上限：每个文件最多 {limit} 行，请拆分为多个文件分别导入")]
     TooManyRows { limit: usize },
+    /// A size limit of the reader was exceeded (file size, uncompressed
+    /// size, columns, cells, text…): the message says which.
+    #[error("文件超出可处理的范围：{0}")]
+    TooLarge(String),
+    /// Formula cells in data rows (the first few; `total` counts all). The
+    /// value Excel cached for a formula is not necessarily what the user
+    /// sees or means, so the file is refused as a whole.
+    #[error("{}", formula_message(cells, *total))]
+    Formulas {
+        cells: Vec<FormulaCell>,
+        total: usize,
+    },
+}
+
+/// A formula cell found in a data row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FormulaCell {
+    /// Line number as the user sees it.
+    pub line: usize,
+    /// The column's header text as written in the file (or "P 列").
+    pub column: String,
+    /// The formula without "=" (shortened; empty when the file does not
+    /// spell it out, as for cells sharing a formula with the cell above).
+    pub formula: String,
+}
+
+fn formula_message(cells: &[FormulaCell], total: usize) -> String {
+    let listed: Vec<String> = cells
+        .iter()
+        .map(|c| {
+            if c.formula.is_empty() {
+                format!("第 {} 行「{}」列是公式", c.line, c.column)
+            } else {
+                format!("第 {} 行「{}」列是公式（={}）", c.line, c.column, c.formula)
+            }
+        })
+        .collect();
+    let more = if total > cells.len() {
+        format!("等，共 {total} 个公式单元格")
+    } else {
+        String::new()
+    };
+    format!(
+        "{}{more}，请粘贴为数值后重新上传（选中这些单元格，复制后“选择性粘贴 → 数值”）",
+        listed.join("；")
+    )
 }
 
 /// One non-blank data row of an uploaded table.
@@ -140,5 +189,7 @@ pub struct ParsedHousehold {
     pub record: doudi_domain::household::HouseholdRecord,
 }
 
+#[cfg(test)]
+mod hostile_tests;
 #[cfg(test)]
 mod tests;

@@ -1,11 +1,9 @@
 //! Reading uploaded files into [`RawRow`]s.
 
 use std::borrow::Cow;
-use std::io::Cursor;
 
-use calamine::{Data, Range, Reader, open_workbook_auto_from_rs};
-
-use crate::{RawRow, SheetError, TEMPLATE_COLUMNS};
+use crate::xlsx::{self, Limits, Workbook};
+use crate::{FormulaCell, RawRow, SheetError, TEMPLATE_COLUMNS};
 
 /// How many non-blank rows at the top are searched for the header row, so a
 /// title line such as "某某村低保家庭花名册" above the header is tolerated.
@@ -14,18 +12,25 @@ const HEADER_SCAN_ROWS: usize = 10;
 /// Reads an uploaded household import table: [`read_table_columns`] with
 /// [`TEMPLATE_COLUMNS`], every one of them required.
 ///
-/// * `.xlsx`, `.xlsm`, `.xls` (also `.xlsb`, `.ods`): the first worksheet
-///   (or, if it has no recognisable header, the first worksheet that has
-///   one). Numbers come back without a trailing ".0", so ID numbers and
-///   phones typed as numbers are digit strings; date cells come back as
-///   `YYYY-MM-DD`.
+/// * `.xlsx`, `.xlsm`: the first worksheet (or, if it has no recognisable
+///   header, the first worksheet that has one), streamed row by row in
+///   bounded memory (the limits are listed in `src/xlsx/mod.rs`; a file over
+///   a limit is a [`SheetError::TooLarge`]). Numbers come back without a trailing ".0",
+///   so ID numbers and phones typed as numbers are digit strings; date cells
+///   come back as `YYYY-MM-DD`. A formula cell in a data row is refused
+///   ([`SheetError::Formulas`]): its cached value may not be what the user
+///   believes was imported.
+/// * `.xls`, `.xlsb`, `.ods` are refused ([`SheetError::UnsupportedExtension`],
+///   whose message says to save as `.xlsx`): their readers allocate from
+///   sizes the file declares, so a tiny hostile file could exhaust memory.
+///   An `.xlsx` renamed to `.xls` is read as `.xlsx`.
 /// * `.csv`: UTF-8 with or without BOM; GBK/GB18030 (what Excel's plain
 ///   "CSV" saves on Chinese Windows) is detected and accepted too.
 ///
 /// The header row is matched by name: column order is free, extra columns
 /// are ignored, spaces, `*` markers and full-width parentheses around header
 /// texts are ignored. Rows whose template columns are all blank are skipped.
-/// More than `max_rows` data rows is an error.
+/// More than `max_rows` data rows is an error, and so is a file over 50 MiB.
 pub fn read_table(
     filename: &str,
     bytes: &[u8],
@@ -55,13 +60,57 @@ pub fn read_table_columns(
     required: &[&str],
     max_rows: usize,
 ) -> Result<Vec<RawRow>, SheetError> {
+    read_with_limits(
+        filename,
+        bytes,
+        columns,
+        required,
+        max_rows,
+        &Limits::DEFAULT,
+    )
+}
+
+pub(crate) fn read_with_limits(
+    filename: &str,
+    bytes: &[u8],
+    columns: &[&str],
+    required: &[&str],
+    max_rows: usize,
+    limits: &Limits,
+) -> Result<Vec<RawRow>, SheetError> {
     let spec = Columns { columns, required };
     let ext = extension(filename);
-    match ext.as_str() {
-        "csv" => read_csv(bytes, &spec, max_rows),
-        "xlsx" | "xlsm" | "xls" | "xlsb" | "ods" => read_workbook(bytes, &spec, max_rows),
-        _ => Err(SheetError::UnsupportedExtension(ext)),
+    let workbook = match ext.as_str() {
+        "csv" => false,
+        "xlsx" | "xlsm" => true,
+        // A renamed .xlsx is fine; a real .xls is not read (see read_table).
+        "xls" if xlsx::looks_like_zip(bytes) => true,
+        _ => return Err(SheetError::UnsupportedExtension(ext)),
+    };
+    if bytes.len() > limits.file_bytes {
+        return Err(SheetError::TooLarge(format!(
+            "文件大小为 {:.1} MB，超过上限 {} MB，请拆分为多个文件分别导入",
+            bytes.len() as f64 / (1024.0 * 1024.0),
+            limits.file_bytes / (1024 * 1024)
+        )));
     }
+    if workbook {
+        read_workbook(bytes, &spec, max_rows, limits)
+    } else {
+        read_csv(bytes, &spec, max_rows, limits)
+    }
+}
+
+/// One row of an uploaded sheet before the header is applied.
+pub(crate) struct SourceRow {
+    /// Line number as the user sees it.
+    pub line: usize,
+    /// The row's cells by source column ("" when blank); may be shorter than
+    /// the header.
+    pub cells: Vec<String>,
+    /// Formula cells: (source column, formula text without "=", possibly
+    /// empty for the dependents of a shared formula).
+    pub formulas: Vec<(usize, String)>,
 }
 
 /// The columns a table is read with.
@@ -151,18 +200,27 @@ fn matched_count(header: &[String], columns: &[&str]) -> usize {
         .count()
 }
 
-/// Turns a stream of `(line, raw cells)` into [`RawRow`]s: finds the header
+/// How many formula cells [`SheetError::Formulas`] lists.
+const FORMULAS_LISTED: usize = 10;
+
+/// Turns a stream of [`SourceRow`]s into [`RawRow`]s: finds the header
 /// among the first non-blank rows, maps columns, skips blank rows, enforces
-/// the row limit.
-fn build_rows<I>(rows: I, spec: &Columns<'_>, max_rows: usize) -> Result<Vec<RawRow>, SheetError>
+/// the row limit and the text limit, and refuses formula cells in data rows
+/// (all of them are counted, the first [`FORMULAS_LISTED`] are named).
+fn build_rows<I>(
+    rows: I,
+    spec: &Columns<'_>,
+    max_rows: usize,
+    limits: &Limits,
+) -> Result<Vec<RawRow>, SheetError>
 where
-    I: Iterator<Item = Result<(usize, Vec<String>), SheetError>>,
+    I: Iterator<Item = Result<SourceRow, SheetError>>,
 {
     let mut rows = rows.filter(|r| match r {
-        Ok((_, cells)) => cells.iter().any(|c| !c.trim().is_empty()),
+        Ok(row) => row.cells.iter().any(|c| !c.trim().is_empty()),
         Err(_) => true,
     });
-    let mut head: Vec<(usize, Vec<String>)> = Vec::with_capacity(HEADER_SCAN_ROWS);
+    let mut head: Vec<SourceRow> = Vec::with_capacity(HEADER_SCAN_ROWS);
     for r in rows.by_ref() {
         head.push(r?);
         if head.len() == HEADER_SCAN_ROWS {
@@ -177,9 +235,10 @@ where
     let (header_pos, _) = head
         .iter()
         .enumerate()
-        .map(|(i, (_, cells))| (i, matched_count(cells, spec.columns)))
+        .map(|(i, row)| (i, matched_count(&row.cells, spec.columns)))
         .fold((0, 0), |best, cur| if cur.1 > best.1 { cur } else { best });
-    let mapping = map_header(&head[header_pos].1, spec.columns);
+    let header = head[header_pos].cells.clone();
+    let mapping = map_header(&header, spec.columns);
     let missing: Vec<String> = mapping
         .iter()
         .zip(spec.columns)
@@ -191,23 +250,64 @@ where
     }
 
     let mut out = Vec::new();
+    let mut text_bytes = 0usize;
+    let mut formulas: Vec<FormulaCell> = Vec::new();
+    let mut formula_total = 0usize;
     let data = head.into_iter().skip(header_pos + 1).map(Ok).chain(rows);
     for r in data {
-        let (line, raw) = r?;
+        let row = r?;
         let cells: Vec<String> = mapping
             .iter()
             .map(|m| {
-                m.and_then(|src| raw.get(src))
+                m.and_then(|src| row.cells.get(src))
                     .map_or_else(String::new, |s| s.trim().to_string())
             })
             .collect();
         if cells.iter().all(String::is_empty) {
             continue;
         }
+        for (src, formula) in &row.formulas {
+            if !mapping.contains(&Some(*src)) {
+                continue;
+            }
+            formula_total += 1;
+            if formulas.len() < FORMULAS_LISTED {
+                let name = header.get(*src).map_or("", |h| h.trim());
+                formulas.push(FormulaCell {
+                    line: row.line,
+                    column: if name.is_empty() {
+                        format!("{} 列", xlsx::column_letters(*src))
+                    } else {
+                        name.to_string()
+                    },
+                    formula: formula.clone(),
+                });
+            }
+        }
+        if formula_total > 0 {
+            // The file is refused; keep scanning only to count formulas.
+            continue;
+        }
         if out.len() >= max_rows {
             return Err(SheetError::TooManyRows { limit: max_rows });
         }
-        out.push(RawRow { line, cells });
+        text_bytes += cells.iter().map(String::len).sum::<usize>();
+        if text_bytes > limits.table_text {
+            return Err(SheetError::TooLarge(format!(
+                "表格中的文字超过 {} MB，请拆分为多个文件分别导入",
+                limits.table_text / (1024 * 1024)
+            )));
+        }
+        out.push(RawRow {
+            line: row.line,
+            cells,
+        });
+    }
+    if formula_total > 0 {
+        return Err(SheetError::Formulas {
+            cells: formulas,
+            total: formula_total,
+        });
     }
     if out.is_empty() {
         return Err(SheetError::Empty);
@@ -247,8 +347,21 @@ fn unwrap_csv_cell(s: &str) -> &str {
     t
 }
 
-fn read_csv(bytes: &[u8], spec: &Columns<'_>, max_rows: usize) -> Result<Vec<RawRow>, SheetError> {
+fn read_csv(
+    bytes: &[u8],
+    spec: &Columns<'_>,
+    max_rows: usize,
+    limits: &Limits,
+) -> Result<Vec<RawRow>, SheetError> {
     let text = decode_text(bytes)?;
+    // The csv crate keeps 8 bytes per field of a record: a 50 MB line of
+    // commas would cost 400 MB before any check. Count first.
+    if let Some(line) = csv_record_over(text.as_bytes(), MAX_CSV_FIELDS) {
+        return Err(SheetError::TooLarge(format!(
+            "第 {line} 行超过 {MAX_CSV_FIELDS} 列"
+        )));
+    }
+    let columns = limits.columns;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -266,10 +379,71 @@ fn read_csv(bytes: &[u8], spec: &Columns<'_>, max_rows: usize) -> Result<Vec<Raw
         sheet_row += skipped_blank + 1;
         let inner_newlines: u64 = rec.iter().map(|f| f.matches('\n').count() as u64).sum();
         next_text_line = start + inner_newlines + 1;
-        let cells = rec.iter().map(|f| unwrap_csv_cell(f).to_string()).collect();
-        Ok((sheet_row, cells))
+        let mut cells = Vec::with_capacity(rec.len().min(columns));
+        for (i, f) in rec.iter().enumerate() {
+            let f = unwrap_csv_cell(f);
+            if i < columns {
+                cells.push(f.to_string());
+            } else if !f.is_empty() {
+                return Err(SheetError::TooLarge(format!(
+                    "第 {sheet_row} 行第 {} 列有内容：每个文件最多读取 {columns} 列，请删除多余的列后重新上传",
+                    i + 1
+                )));
+            }
+        }
+        Ok(SourceRow {
+            line: sheet_row,
+            cells,
+            formulas: Vec::new(),
+        })
     });
-    build_rows(records, spec, max_rows)
+    build_rows(records, spec, max_rows, limits)
+}
+
+/// Excel's column limit, as the most fields a CSV record may have.
+const MAX_CSV_FIELDS: usize = 16_384;
+
+/// The 1-based text line where a CSV record with more than `max` fields
+/// starts, if any. Follows csv-core's quoting rules (a quote opens a quoted
+/// field only at the start of a field; `""` inside is a quote; CR and LF
+/// end records) so that it counts the fields the csv crate will produce.
+fn csv_record_over(text: &[u8], max: usize) -> Option<usize> {
+    #[derive(PartialEq)]
+    enum S {
+        FieldStart,
+        Field,
+        Quoted,
+        QuoteInQuoted,
+    }
+    let mut state = S::FieldStart;
+    let mut fields = 1usize;
+    let mut line = 1usize;
+    let mut record_line = 1usize;
+    for &b in text {
+        if b == b'\n' {
+            line += 1;
+        }
+        state = match (state, b) {
+            (S::Quoted, b'"') => S::QuoteInQuoted,
+            (S::Quoted, _) => S::Quoted,
+            (S::QuoteInQuoted, b'"') => S::Quoted,
+            (S::FieldStart, b'"') => S::Quoted,
+            (_, b',') => {
+                fields += 1;
+                if fields > max {
+                    return Some(record_line);
+                }
+                S::FieldStart
+            }
+            (_, b'\n' | b'\r') => {
+                fields = 1;
+                record_line = line;
+                S::FieldStart
+            }
+            _ => S::Field,
+        };
+    }
+    None
 }
 
 // ------------------------------------------------------------- workbooks ---
@@ -278,16 +452,18 @@ fn read_workbook(
     bytes: &[u8],
     spec: &Columns<'_>,
     max_rows: usize,
+    limits: &Limits,
 ) -> Result<Vec<RawRow>, SheetError> {
-    let mut book = open_workbook_auto_from_rs(Cursor::new(bytes))
-        .map_err(|e| SheetError::Unreadable(format!("文件已损坏或不是有效的 Excel 文件（{e}）")))?;
-    let names = book.sheet_names();
+    if xlsx::looks_like_cfb(bytes) {
+        return Err(SheetError::Unreadable(
+            "该文件设置了打开密码，或实际是旧版 .xls 格式：请在 Excel 或 WPS 中打开，取消密码后“另存为” Excel 工作簿（.xlsx）再上传"
+                .into(),
+        ));
+    }
+    let book = Workbook::open(bytes, limits)?;
     let mut first_error = None;
-    for name in &names {
-        let range = book
-            .worksheet_range(name)
-            .map_err(|e| SheetError::Unreadable(format!("无法读取工作表“{name}”（{e}）")))?;
-        match range_rows(&range, spec, max_rows) {
+    for index in 0..book.sheet_count() {
+        match build_rows(book.rows(index)?, spec, max_rows, limits) {
             Ok(rows) => return Ok(rows),
             // A sheet without anything resembling the header (blank, or the
             // 填写说明 sheet moved to the front): try the next sheet, but
@@ -315,49 +491,10 @@ fn looks_like_table(e: &SheetError, spec: &Columns<'_>) -> bool {
     }
 }
 
-fn range_rows(
-    range: &Range<Data>,
-    spec: &Columns<'_>,
-    max_rows: usize,
-) -> Result<Vec<RawRow>, SheetError> {
-    let first_row = range.start().map_or(0, |(r, _)| r as usize);
-    let rows = range
-        .rows()
-        .enumerate()
-        .map(|(i, row)| Ok((first_row + i + 1, row.iter().map(cell_text).collect())));
-    build_rows(rows, spec, max_rows)
-}
-
-/// Renders a cell the way a person would read it in Excel.
-fn cell_text(cell: &Data) -> String {
-    match cell {
-        Data::Empty => String::new(),
-        Data::String(s) => s.clone(),
-        Data::Int(i) => i.to_string(),
-        Data::Float(f) => float_text(*f),
-        Data::Bool(b) => if *b { "TRUE" } else { "FALSE" }.to_string(),
-        Data::DateTime(dt) => {
-            if dt.is_datetime() {
-                let (y, m, d, hh, mm, ss, _) = dt.to_ymd_hms_milli();
-                if (hh, mm, ss) == (0, 0, 0) {
-                    format!("{y:04}-{m:02}-{d:02}")
-                } else {
-                    format!("{y:04}-{m:02}-{d:02} {hh:02}:{mm:02}:{ss:02}")
-                }
-            } else {
-                float_text(dt.as_f64())
-            }
-        }
-        Data::DateTimeIso(s) => s.strip_suffix("T00:00:00").unwrap_or(s).to_string(),
-        Data::DurationIso(s) => s.clone(),
-        Data::Error(e) => e.to_string(),
-    }
-}
-
 /// Whole numbers without ".0" (an 18-digit ID typed as a number comes back
 /// as the digits Excel kept); fractions with at most 15 significant digits,
 /// as Excel displays them, so 0.1+0.2 reads "0.3".
-fn float_text(f: f64) -> String {
+pub(crate) fn float_text(f: f64) -> String {
     if !f.is_finite() {
         return f.to_string();
     }
@@ -421,6 +558,17 @@ mod tests {
         assert_eq!(column_index("月收入", &["姓名", "身份证号"]), None);
         assert_eq!(extension("C:\\x\\名单.XLSX"), "xlsx");
         assert_eq!(extension("noext"), "");
+    }
+
+    #[test]
+    fn csv_field_counting() {
+        assert_eq!(csv_record_over(b"a,b,c\nd,e", 3), None);
+        assert_eq!(csv_record_over(b"a,b\nd,e,f,g", 3), Some(2));
+        // Commas inside quotes (even across lines) are not separators...
+        assert_eq!(csv_record_over(b"\"a,\n,b\",c\nd", 2), None);
+        // ...but a quote in the middle of a field does not open quoting.
+        assert_eq!(csv_record_over(b"x\",,,,", 3), Some(1));
+        assert_eq!(csv_record_over(b"\"a\"\"b\",c,d", 2), Some(1));
     }
 
     #[test]
