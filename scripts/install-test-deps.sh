@@ -23,6 +23,13 @@ else
     echo "install-test-deps.sh: chromium, chromedriver, fonts-noto-cjk and poppler-utils already installed"
 fi
 
+# schemathesis (PyPI) for the API fuzz test (tests/api_fuzz.rs)
+SCHEMATHESIS_VERSION=4.32.5
+if ! command -v schemathesis >/dev/null 2>&1 || [[ "$(schemathesis --version 2>/dev/null)" != *"$SCHEMATHESIS_VERSION"* ]]; then
+    echo "install-test-deps.sh: installing schemathesis $SCHEMATHESIS_VERSION from PyPI"
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+
 # PostgreSQL
 if pg_isready -h 127.0.0.1 -p 5432 >/dev/null 2>&1; then
     echo "install-test-deps.sh: PostgreSQL already running"

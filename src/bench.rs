@@ -10,7 +10,8 @@ use doudi_domain::household::HouseholdRecord;
 use doudi_domain::{Coded, RegionCode, RegionLevel};
 use doudi_store::audit::AuditActor;
 use doudi_store::households::{self as hh, Scope, SearchFilter};
-use doudi_store::{Backend, Db, Result};
+use doudi_app::Result;
+use doudi_store::{Backend, Db};
 use rand::{Rng, SeedableRng};
 
 use crate::setup;
@@ -238,17 +239,16 @@ pub async fn import(url: &str, rows: usize) -> Result<()> {
     setup::load_regions(&scratch.db, 1).await?;
     let scope = Scope(RegionCode::parse("330106").expect("county"));
     let t = Instant::now();
-    let outcome = doudi_web::imports::run_import(
+    let outcome = doudi_app::imports::run_import(
         &scratch.db,
         &AuditActor::system(),
         &scope,
         "bench.csv",
         &bytes,
-        doudi_web::imports::ImportMode::AllOrNothing,
+        doudi_app::imports::ImportMode::AllOrNothing,
         &|_, _| {},
     )
-    .await
-    .map_err(doudi_store::StoreError::Invalid)?;
+    .await?;
     let s = t.elapsed().as_secs_f64();
     println!(
         "import ({}): {} rows ({} households, {} rejected) in {s:.2} s = {:.0} rows/s",
@@ -615,12 +615,11 @@ pub async fn eligibility(url: &str, households: usize) -> Result<()> {
         .await?;
     }
     tx.commit().await?;
-    doudi_web::policies::seed_catalogue(db, "bench").await?;
+    doudi_app::policies::seed_catalogue(db, "bench").await?;
     let user_id =
         setup::create_user(db, &setup::demo_accounts(&regions)[0], "bench-password-1").await?;
-    let ctx = doudi_web::policies::RunContext::load(db, None, today())
-        .await
-        .map_err(|e| doudi_store::StoreError::Invalid(e.message))?;
+    let ctx = doudi_app::policies::RunContext::load(db, None, today())
+        .await?;
     let county = doudi_domain::region::RegionCode::parse("330106").expect("district code");
     let scope = doudi_store::households::Scope(county);
     let total = doudi_store::policies::count_households(db, &scope).await?;
@@ -629,12 +628,11 @@ pub async fn eligibility(url: &str, households: usize) -> Result<()> {
     let sample = doudi_store::policies::household_inputs(db, &scope, 0, 2_000, today()).await?;
     let n_sample = sample.len();
     let te = Instant::now();
-    let _ = ctx.evaluate(sample);
+    let _ = ctx.evaluate(sample).await?;
     let eval_s = te.elapsed().as_secs_f64();
     let t = Instant::now();
-    doudi_web::policies::run_finder(db, run_id, &scope, &ctx)
-        .await
-        .map_err(|e| doudi_store::StoreError::Invalid(e.message))?;
+    doudi_app::policies::run_finder(db, run_id, &scope, &ctx)
+        .await?;
     let s = t.elapsed().as_secs_f64();
     let run = doudi_store::policies::run(db, run_id).await?.expect("run");
     let evals = run.processed as f64 * ctx.policies.len() as f64;
@@ -657,9 +655,8 @@ pub async fn eligibility(url: &str, households: usize) -> Result<()> {
     );
     // One-rule preview: the registry prepared once, then a count per rule.
     let t = Instant::now();
-    let snap = doudi_web::policies::Snapshot::build(db, &scope, today())
-        .await
-        .map_err(|e| doudi_store::StoreError::Invalid(e.message))?;
+    let snap = doudi_app::policies::Snapshot::build(db, &scope, today())
+        .await?;
     let build_s = t.elapsed().as_secs_f64();
     let dibao = ctx
         .policies
@@ -713,7 +710,7 @@ pub async fn sweep(url: &str, households: usize, records: usize) -> Result<()> {
         .await?;
     }
     tx.commit().await?;
-    doudi_web::monitoring::seed_warning_rules(db, "bench").await?;
+    doudi_app::monitoring::seed_warning_rules(db, "bench").await?;
     let user_id =
         setup::create_user(db, &setup::demo_accounts(&regions)[0], "bench-password-1").await?;
     let batch: i64 = doudi_store::sqlx::query_scalar("INSERT INTO feed_batches (kind, source, channel, sent_by, sent_at) VALUES ('medical','bench','api',$1,'2026-01-01T00:00:00Z') RETURNING id")
@@ -835,15 +832,14 @@ pub async fn sweep(url: &str, households: usize, records: usize) -> Result<()> {
     );
     for round in ["first", "second"] {
         let t = Instant::now();
-        let s = doudi_web::monitoring::run_sweep(db, "bench", today())
-            .await
-            .map_err(|e| doudi_store::StoreError::Invalid(e.message))?;
+        let s = doudi_app::monitoring::sweep(db, "bench", today())
+            .await?;
         let secs = t.elapsed().as_secs_f64();
         println!(
             "sweep {round} ({}): {} households × {} rules over {written} feed records in {secs:.2} s = {:.0} households/s; raised {} ({:.0} warnings/s), already open {}, cooling {}; peak memory {:.0} MiB",
             backend_name(db),
             s.households,
-            doudi_web::monitoring::DEMO_RULES.len(),
+            doudi_app::monitoring::DEMO_RULES.len(),
             s.households as f64 / secs,
             s.raised,
             s.raised as f64 / secs,

@@ -264,9 +264,8 @@ async fn run(cli: Cli) -> AnyResult<()> {
                     })
                     .await?;
                 let feeds = setup::demo_feeds(&db, seed, doudi_store::today_cn()).await?;
-                let sweep = doudi_web::monitoring::run_sweep(&db, "demo", doudi_store::today_cn())
-                    .await
-                    .map_err(|e| e.message)?;
+                let sweep = doudi_app::monitoring::sweep(&db, "demo", doudi_store::today_cn())
+                    .await?;
                 println!(
                     "演示数据已生成（{:.1} 秒）：部门数据 {feeds} 条，预警 {} 条。",
                     t.elapsed().as_secs_f64(),
@@ -289,7 +288,7 @@ async fn run(cli: Cli) -> AnyResult<()> {
         Command::Import { file, user, mode } => {
             let db = open(&cli.database_url).await?;
             let (actor, scope) = actor_scope(&db, &user).await?;
-            let mode = doudi_web::imports::ImportMode::parse(&mode)
+            let mode = doudi_app::imports::ImportMode::parse(&mode)
                 .ok_or("--mode 应为 all 或 accepted")?;
             let bytes = std::fs::read(&file)?;
             let name = file
@@ -303,7 +302,7 @@ async fn run(cli: Cli) -> AnyResult<()> {
                 }
             };
             let o =
-                doudi_web::imports::run_import(&db, &actor, &scope, &name, &bytes, mode, &report)
+                doudi_app::imports::run_import(&db, &actor, &scope, &name, &bytes, mode, &report)
                     .await?;
             eprintln!();
             for r in &o.rejected {
@@ -350,7 +349,7 @@ async fn run(cli: Cli) -> AnyResult<()> {
                             h.village_name.clone(),
                             h.head_name.clone(),
                             p.name.clone(),
-                            doudi_web::views::mask_id(&p.id_number),
+                            doudi_domain::IdNumber::parse(&p.id_number).map(|i| i.masked()).unwrap_or_else(|_| "******".into()),
                             p.relation.clone(),
                             h.categories.clone(),
                         ]
@@ -389,7 +388,7 @@ async fn run(cli: Cli) -> AnyResult<()> {
                     password,
                 } => {
                     let role = Role::from_code(&role).ok_or("未知角色")?;
-                    doudi_web::auth::check_password_strength(&password)?;
+                    doudi_app::accounts::check_password_strength(&password)?;
                     RegionCode::parse(&region)?;
                     let region_name = doudi_store::regions::get(&db, &region)
                         .await?
@@ -411,7 +410,7 @@ async fn run(cli: Cli) -> AnyResult<()> {
                     println!("已创建账号，编号 {id}");
                 }
                 UserCmd::Passwd { username, password } => {
-                    doudi_web::auth::check_password_strength(&password)?;
+                    doudi_app::accounts::check_password_strength(&password)?;
                     let u = doudi_store::users::by_username(&db, &username)
                         .await?
                         .ok_or("没有该用户")?;
@@ -419,7 +418,7 @@ async fn run(cli: Cli) -> AnyResult<()> {
                     doudi_store::users::set_password(
                         &mut tx,
                         u.id,
-                        &doudi_web::auth::hash_password(&password),
+                        &doudi_app::accounts::hash_password(&password),
                     )
                     .await?;
                     tx.commit().await?;
@@ -429,13 +428,13 @@ async fn run(cli: Cli) -> AnyResult<()> {
                     let u = doudi_store::users::by_username(&db, &username)
                         .await?
                         .ok_or("没有该用户")?;
-                    let token = doudi_web::auth::new_secret();
+                    let token = doudi_app::accounts::new_secret();
                     let mut tx = db.begin_write().await?;
                     doudi_store::users::create_token(
                         &mut tx,
                         u.id,
                         &name,
-                        &doudi_web::auth::secret_hash(&token),
+                        &doudi_app::accounts::secret_hash(&token),
                     )
                     .await?;
                     tx.commit().await?;
@@ -454,7 +453,7 @@ async fn run(cli: Cli) -> AnyResult<()> {
         Command::Calendar { file } => {
             let db = open(&cli.database_url).await?;
             let json = std::fs::read_to_string(&file)?;
-            let year = doudi_web::cases::load_calendar_year(
+            let year = doudi_app::cases::load_calendar_year(
                 &db,
                 json.trim_start_matches('\u{feff}'),
                 "cli",
@@ -465,9 +464,8 @@ async fn run(cli: Cli) -> AnyResult<()> {
         Command::Sweep => {
             let db = open(&cli.database_url).await?;
             let t = std::time::Instant::now();
-            let s = doudi_web::monitoring::run_sweep(&db, "cli", doudi_store::today_cn())
-                .await
-                .map_err(|e| e.message)?;
+            let s = doudi_app::monitoring::sweep(&db, "cli", doudi_store::today_cn())
+                .await?;
             println!(
                 "预警排查完成：{} 户，新预警 {} 条，已有未办结 {}，冷却期内 {}，规则出错 {}（{:.1} 秒）",
                 s.households,

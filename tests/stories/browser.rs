@@ -2,9 +2,8 @@
 //! scripts/install-test-deps.sh): log in, search, open a household file, submit a form
 //! with an error, fix it.
 
-mod support;
-#[path = "support/webdriver.rs"]
-mod webdriver;
+use crate::support;
+use crate::webdriver;
 
 use std::time::Duration;
 

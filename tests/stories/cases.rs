@@ -2,54 +2,12 @@
 //! public notice, archive and ledger; refused commands change nothing; public notices
 //! expose nothing but what may be posted; the referral life cycle including overdue.
 
-mod support;
+use crate::support;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use chrono::{Days, NaiveDate};
-use support::{Backend, TestApp};
-
-fn multipart(fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> (String, Vec<u8>) {
-    let b = "----doudiCaseBoundary";
-    let mut body = Vec::new();
-    for (k, v) in fields {
-        body.extend(
-            format!("--{b}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
-                .as_bytes(),
-        );
-    }
-    if let Some((name, bytes)) = file {
-        body.extend(format!("--{b}\r\nContent-Disposition: form-data; name=\"attachment\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes());
-        body.extend(bytes);
-        body.extend(b"\r\n");
-    }
-    body.extend(format!("--{b}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={b}"), body)
-}
-
-async fn apply(
-    app: &TestApp,
-    cookie: &str,
-    hid: i64,
-    fields: &[(&str, &str)],
-    file: Option<(&str, &[u8])>,
-) -> (StatusCode, String, Option<String>) {
-    let (ct, body) = multipart(fields, file);
-    let req = Request::post(format!("/households/{hid}/apply"))
-        .header(header::COOKIE, cookie)
-        .header(header::CONTENT_TYPE, ct)
-        .header("sec-fetch-site", "same-origin")
-        .body(Body::from(body))
-        .unwrap();
-    let (s, h, b) = app.request(req).await;
-    (
-        s,
-        String::from_utf8_lossy(&b).to_string(),
-        h.iter()
-            .find(|(k, _)| k == "location")
-            .map(|(_, v)| v.clone()),
-    )
-}
+use support::{Backend, TestApp, apply};
 
 async fn item_state(app: &TestApp, id: i64) -> (Option<String>, Option<String>, i64) {
     doudi_store::sqlx::query_as("SELECT step, outcome, version FROM case_items WHERE id = $1")
@@ -415,7 +373,7 @@ async fn mutual_aid_grant(backend: Backend) {
     let (s, _, _) = app.request(upload(json.into_bytes())).await;
     assert_eq!(s, StatusCode::SEE_OTHER);
     assert_eq!(app.scalar("SELECT COUNT(*) FROM calendar_years").await, 1);
-    let cal = doudi_web::cases::calendar(&app.db).await.unwrap();
+    let cal = doudi_app::cases::calendar(&app.db).await.unwrap();
     assert!(cal.years().contains(&2027));
     app.finish().await;
 }

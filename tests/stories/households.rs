@@ -1,6 +1,6 @@
 //! Story tests for the household files, run against SQLite and PostgreSQL.
 
-mod support;
+use crate::support;
 
 use axum::http::StatusCode;
 use chrono::NaiveDate;
@@ -839,13 +839,13 @@ async fn auth_and_api(backend: Backend) {
         .await
         .unwrap()
         .unwrap();
-    let human_token = doudi_web::auth::new_secret();
+    let human_token = doudi_app::accounts::new_secret();
     let mut tx = app.db.begin_write().await.unwrap();
     doudi_store::users::create_token(
         &mut tx,
         human.id,
         "x",
-        &doudi_web::auth::secret_hash(&human_token),
+        &doudi_app::accounts::secret_hash(&human_token),
     )
     .await
     .unwrap();

@@ -2,7 +2,7 @@
 //! "all or nothing" writes nothing on any error, "accepted only" writes exactly the
 //! households whose rows all passed, never half a household.
 
-mod support;
+use crate::support;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};

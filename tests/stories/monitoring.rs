@@ -6,7 +6,7 @@
 //! village only and close with an outcome and its follow-up; grading sets
 //! the visit plan and a missed visit shows to the town at once.
 
-mod support;
+use crate::support;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
@@ -186,7 +186,7 @@ async fn feeds_and_warnings(backend: Backend) {
     let wid = w[0].0;
     // Twice: nothing new.
     let total_before = count(&app, "SELECT COUNT(*) FROM warnings").await;
-    let s2 = doudi_web::monitoring::run_sweep(&app.db, "test", today)
+    let s2 = doudi_app::monitoring::sweep(&app.db, "test", today)
         .await
         .unwrap();
     assert_eq!(s2.raised, 0);
@@ -262,7 +262,7 @@ async fn feeds_and_warnings(backend: Backend) {
     assert!(page.contains("可能符合救助条件"));
 
     // Cooling period: the rule still holds, but no new warning for 90 days.
-    let s3 = doudi_web::monitoring::run_sweep(&app.db, "test", today)
+    let s3 = doudi_app::monitoring::sweep(&app.db, "test", today)
         .await
         .unwrap();
     assert!(s3.cooling >= 1);
@@ -274,7 +274,7 @@ async fn feeds_and_warnings(backend: Backend) {
         .execute(&app.db.pool)
         .await
         .unwrap();
-    doudi_web::monitoring::run_sweep(&app.db, "test", today)
+    doudi_app::monitoring::sweep(&app.db, "test", today)
         .await
         .unwrap();
     assert_eq!(warnings_for(&app, hid).await.len(), 2);
@@ -426,7 +426,7 @@ async fn verify_levels_and_refusals(backend: Backend) {
             .await
             .unwrap();
     }
-    doudi_web::monitoring::run_sweep(&app.db, "test", doudi_store::today_cn())
+    doudi_app::monitoring::sweep(&app.db, "test", doudi_store::today_cn())
         .await
         .unwrap();
     let wid: i64 = doudi_store::sqlx::query_scalar("SELECT w.id FROM warnings w JOIN warning_rules r ON r.id = w.rule_id WHERE w.household_id = $1 AND r.code = 'assets_while_dibao'")

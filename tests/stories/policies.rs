@@ -5,7 +5,7 @@
 //! leads for the right village only; standards are effective-dated; the
 //! public guide and self-check expose nothing from the registry.
 
-mod support;
+use crate::support;
 
 use axum::http::StatusCode;
 use chrono::NaiveDate;

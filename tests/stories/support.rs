@@ -205,12 +205,12 @@ impl TestApp {
             .await
             .unwrap()
             .unwrap();
-        let token = doudi_web::auth::new_secret();
+        let token = doudi_app::accounts::new_secret();
         let mut tx = self.db.begin_write().await.unwrap();
         let machine = doudi_store::users::NewUser {
             username: format!("api_{}_{}", username, rand_suffix()),
             display_name: format!("{} 接口", u.display_name),
-            password_hash: doudi_web::auth::hash_password(&doudi_web::auth::new_secret()),
+            password_hash: doudi_app::accounts::hash_password(&doudi_app::accounts::new_secret()),
             role: u.role.clone(),
             region_code: u.region_code.clone(),
             department: u.department.clone(),
@@ -222,7 +222,7 @@ impl TestApp {
             &mut tx,
             id,
             "test",
-            &doudi_web::auth::secret_hash(&token),
+            &doudi_app::accounts::secret_hash(&token),
         )
         .await
         .unwrap();
@@ -291,8 +291,18 @@ pub fn rand_suffix() -> String {
     )
 }
 
+/// Percent-encodes a form value (application/x-www-form-urlencoded).
 pub fn enc(s: &str) -> String {
-    doudi_web::auth::url_encode(s).replace('/', "%2F")
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 /// Runs a story against SQLite and against PostgreSQL as two tests.
@@ -309,3 +319,48 @@ macro_rules! on_both_backends {
         )*
     };
 }
+
+/// A multipart/form-data body of text fields and at most one file (`attachment`).
+pub fn multipart(fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> (String, Vec<u8>) {
+    let b = "----doudiCaseBoundary";
+    let mut body = Vec::new();
+    for (k, v) in fields {
+        body.extend(
+            format!("--{b}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    if let Some((name, bytes)) = file {
+        body.extend(format!("--{b}\r\nContent-Disposition: form-data; name=\"attachment\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes());
+        body.extend(bytes);
+        body.extend(b"\r\n");
+    }
+    body.extend(format!("--{b}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={b}"), body)
+}
+
+/// Posts the intake form of a household (fields as on the page).
+pub async fn apply(
+    app: &TestApp,
+    cookie: &str,
+    hid: i64,
+    fields: &[(&str, &str)],
+    file: Option<(&str, &[u8])>,
+) -> (StatusCode, String, Option<String>) {
+    let (ct, body) = multipart(fields, file);
+    let req = Request::post(format!("/households/{hid}/apply"))
+        .header(header::COOKIE, cookie)
+        .header(header::CONTENT_TYPE, ct)
+        .header("sec-fetch-site", "same-origin")
+        .body(Body::from(body))
+        .unwrap();
+    let (s, h, b) = app.request(req).await;
+    (
+        s,
+        String::from_utf8_lossy(&b).to_string(),
+        h.iter()
+            .find(|(k, _)| k == "location")
+            .map(|(_, v)| v.clone()),
+    )
+}
+

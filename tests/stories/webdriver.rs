@@ -11,7 +11,7 @@
 //! `DOUDI_CHROMIUM` and `DOUDI_CHROMEDRIVER`.
 //!
 //! Include it from a test crate with
-//! `#[path = "support/webdriver.rs"] mod webdriver;` (or from a shared
+//! `mod webdriver;` of the story binary (tests/stories/main.rs; or from a shared
 //! `support/mod.rs`).
 
 #![allow(dead_code)]

@@ -1,9 +1,8 @@
-//! Self-check for the WebDriver test client (tests/support/webdriver.rs)
+//! Self-check for the WebDriver test client (tests/stories/webdriver.rs)
 //! against a tiny std-only HTTP server. Needs chromium + chromedriver
 //! (scripts/install-test-deps.sh).
 
-#[path = "support/webdriver.rs"]
-mod webdriver;
+use crate::webdriver;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};

@@ -57,6 +57,7 @@ coded_enum! {
         ManagePolicies("manage_policies", "维护政策、标准与预警规则"),
         RunFinder("run_finder", "政策找人与预警排查"),
         UploadFeed("upload_feed", "报送部门数据"),
+        QueryAssistance("query_assistance", "按身份证号查询救助状态"),
     }
 }
 
@@ -85,6 +86,13 @@ pub fn may(role: Role, action: Action) -> bool {
         (Admin, ManageUsers | ManageRegions) => true,
         (TownCaseWorker | DistrictApprover, RunFinder) => true,
         (DeptLiaison, UploadFeed) => true,
+        // A purpose-bound status query (categories and ledger only), for
+        // departments' systems as well as staff who may view households.
+        (
+            VillageAssistant | TownCaseWorker | TownReviewer | DistrictApprover | DeptLiaison
+            | Supervisor,
+            QueryAssistance,
+        ) => true,
         (
             VillageAssistant | TownCaseWorker | TownReviewer | DistrictApprover | DeptLiaison
             | Charity | Supervisor | Admin,
@@ -122,6 +130,7 @@ mod tests {
                     UseApi,
                     OpenApplication,
                     HandleCase,
+                    QueryAssistance,
                 ],
             ),
             (
@@ -136,6 +145,7 @@ mod tests {
                     OpenApplication,
                     HandleCase,
                     RunFinder,
+                    QueryAssistance,
                 ],
             ),
             (
@@ -146,6 +156,7 @@ mod tests {
                     ExportHouseholds,
                     UseApi,
                     HandleCase,
+                    QueryAssistance,
                 ],
             ),
             (
@@ -159,9 +170,10 @@ mod tests {
                     UseApi,
                     HandleCase,
                     RunFinder,
+                    QueryAssistance,
                 ],
             ),
-            (DeptLiaison, &[UseApi, HandleReferral, UploadFeed]),
+            (DeptLiaison, &[UseApi, HandleReferral, UploadFeed, QueryAssistance]),
             (Charity, &[UseApi, HandleReferral]),
             (
                 Supervisor,
@@ -171,6 +183,7 @@ mod tests {
                     ExportHouseholds,
                     ReadAudit,
                     UseApi,
+                    QueryAssistance,
                 ],
             ),
             (

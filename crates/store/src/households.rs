@@ -591,6 +591,43 @@ pub async fn get(db: &Db, scope: &Scope, id: i64) -> Result<Scoped<HouseholdRow>
     })
 }
 
+/// Which of `ids` (normalised ID numbers) are already registered to a person.
+pub async fn registered_id_numbers(
+    db: &Db,
+    ids: &[String],
+) -> Result<std::collections::HashSet<String>> {
+    let mut taken = std::collections::HashSet::new();
+    for chunk in ids.chunks(500) {
+        let marks = (1..=chunk.len())
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let sql = format!("SELECT id_number FROM persons WHERE id_number IN ({marks})");
+        let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
+        for id in chunk {
+            q = q.bind(id.clone());
+        }
+        taken.extend(q.fetch_all(&db.pool).await?);
+    }
+    Ok(taken)
+}
+
+/// The person registered under a (normalised) ID number, under `scope`.
+pub async fn person_by_id_number(
+    db: &Db,
+    scope: &Scope,
+    id_number: &str,
+) -> Result<Scoped<PersonRow>> {
+    let id: Option<i64> = sqlx::query_scalar("SELECT id FROM persons WHERE id_number = $1")
+        .bind(id_number.to_string())
+        .fetch_optional(&db.pool)
+        .await?;
+    match id {
+        Some(id) => get_person(db, scope, id).await,
+        None => Ok(Scoped::Missing),
+    }
+}
+
 pub async fn get_person(db: &Db, scope: &Scope, id: i64) -> Result<Scoped<PersonRow>> {
     let sql = format!("SELECT {P_COLS} FROM persons WHERE id = $1");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))

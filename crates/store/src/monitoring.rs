@@ -737,6 +737,16 @@ fn monitoring_from(r: &sqlx::any::AnyRow) -> MonitoringRow {
     }
 }
 
+/// The latest assessment of a household: (score, breakdown JSON).
+pub async fn last_assessment(db: &Db, household_id: i64) -> Result<Option<(i64, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT score, breakdown FROM assessments WHERE household_id = $1 ORDER BY assessed_on DESC, id DESC LIMIT 1",
+    )
+    .bind(household_id)
+    .fetch_optional(&db.pool)
+    .await?)
+}
+
 pub async fn monitoring(db: &Db, household_id: i64) -> Result<Option<MonitoringRow>> {
     let r = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {M_COLS} FROM monitoring WHERE household_id = $1"

@@ -1,21 +1,13 @@
 //! Authentication (argon2 passwords, server-side sessions, API tokens), the signed-in
 //! [`Actor`], login throttling and the CSRF guard.
 
-use argon2::Argon2;
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use doudi_domain::access::{self, Action, Role};
-use doudi_domain::{Coded, RegionCode};
-use doudi_store::audit::AuditActor;
-use doudi_store::households::Scope;
+use doudi_app::Caller;
 use doudi_store::users::{self, UserRow};
-use rand::RngCore;
-use sha2::{Digest, Sha256};
 
 use crate::AppState;
 use crate::error::AppError;
@@ -25,87 +17,30 @@ pub const SESSION_COOKIE: &str = "doudi_session";
 pub const MAX_FAILURES: i64 = 5;
 pub const THROTTLE_MINUTES: i64 = 15;
 
-pub fn hash_password(password: &str) -> String {
-    let mut salt = [0u8; 16];
-    rand::rng().fill_bytes(&mut salt);
-    Argon2::default()
-        .hash_password_with_salt(password.as_bytes(), &salt)
-        .expect("argon2 hash")
-        .to_string()
-}
+pub use doudi_app::accounts::{
+    check_password_strength, hash_password, new_secret, secret_hash, verify_password,
+};
 
-pub fn verify_password(hash: &str, password: &str) -> bool {
-    PasswordHash::new(hash)
-        .map(|h| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &h)
-                .is_ok()
-        })
-        .unwrap_or(false)
-}
-
-/// Password rule for people: at least 8 characters with letters and digits.
-pub fn check_password_strength(pw: &str) -> Result<(), String> {
-    if pw.chars().count() < 8 {
-        return Err("密码至少 8 位".into());
-    }
-    if !pw.chars().any(|c| c.is_ascii_digit()) || !pw.chars().any(|c| c.is_alphabetic()) {
-        return Err("密码须同时包含字母和数字".into());
-    }
-    Ok(())
-}
-
-pub fn new_secret() -> String {
-    let mut b = [0u8; 32];
-    rand::rng().fill_bytes(&mut b);
-    hex::encode(b)
-}
-
-pub fn secret_hash(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
-}
-
-/// The signed-in user, with role and jurisdiction parsed once.
+/// The signed-in user: the application's [`Caller`] plus the session it came with.
 #[derive(Clone, Debug)]
 pub struct Actor {
-    pub user: UserRow,
-    pub role: Role,
-    pub region: RegionCode,
+    pub caller: Caller,
     pub session_hash: Option<String>,
 }
 
 impl Actor {
     pub fn from_user(user: UserRow, session_hash: Option<String>) -> Option<Actor> {
-        let role = Role::from_code(&user.role)?;
-        let region = RegionCode::parse(&user.region_code).ok()?;
         Some(Actor {
-            user,
-            role,
-            region,
+            caller: Caller::from_user(user)?,
             session_hash,
         })
     }
-    pub fn may(&self, action: Action) -> bool {
-        access::may(self.role, action)
-    }
-    pub fn require(&self, action: Action) -> Result<(), AppError> {
-        if self.may(action) {
-            Ok(())
-        } else {
-            Err(AppError::forbidden())
-        }
-    }
-    /// The household scope; only roles that may view household files get one.
-    pub fn household_scope(&self) -> Result<Scope, AppError> {
-        self.require(Action::ViewHousehold)?;
-        Ok(Scope(self.region.clone()))
-    }
-    pub fn audit(&self) -> AuditActor {
-        AuditActor {
-            user_id: Some(self.user.id),
-            username: self.user.username.clone(),
-            role: self.user.role.clone(),
-        }
+}
+
+impl std::ops::Deref for Actor {
+    type Target = Caller;
+    fn deref(&self) -> &Caller {
+        &self.caller
     }
 }
 

@@ -8,6 +8,8 @@ use doudi_store::StoreError;
 pub struct AppError {
     pub status: StatusCode,
     pub message: String,
+    /// The refused fields, when the input was refused (422).
+    pub fields: Vec<doudi_app::FieldError>,
 }
 
 impl AppError {
@@ -15,16 +17,14 @@ impl AppError {
         AppError {
             status,
             message: message.into(),
+            fields: Vec::new(),
         }
     }
     pub fn bad_request(m: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, m)
     }
     pub fn forbidden() -> Self {
-        Self::new(
-            StatusCode::FORBIDDEN,
-            "您无权访问此内容（超出您的管辖范围或角色权限）",
-        )
+        Self::new(StatusCode::FORBIDDEN, doudi_app::error::FORBIDDEN)
     }
     pub fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "未找到该记录")
@@ -61,6 +61,23 @@ impl From<doudi_store::sqlx::Error> for AppError {
     }
 }
 
+impl From<doudi_app::Error> for AppError {
+    fn from(e: doudi_app::Error) -> Self {
+        use doudi_app::Error as E;
+        match e {
+            E::Forbidden(m) => AppError::new(StatusCode::FORBIDDEN, m),
+            E::NotFound => AppError::not_found(),
+            E::Invalid(ref fields) => {
+                let mut a = AppError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string());
+                a.fields = fields.clone();
+                a
+            }
+            E::Conflict(m) => AppError::conflict(m),
+            E::Storage(m) => AppError::internal(m),
+        }
+    }
+}
+
 impl From<askama::Error> for AppError {
     fn from(e: askama::Error) -> Self {
         AppError::internal(e)
@@ -87,7 +104,8 @@ impl IntoResponse for AppError {
     }
 }
 
-/// The API's error body: `{"error": "..."}` with the same status.
+/// The API's error body: `{"error": "...", "fields": [{"field", "message"}]}`
+/// with the same status (`fields` is empty unless the input was refused).
 pub struct ApiError(pub AppError);
 
 impl<E: Into<AppError>> From<E> for ApiError {
@@ -98,11 +116,8 @@ impl<E: Into<AppError>> From<E> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
-            self.0.status,
-            axum::Json(serde_json::json!({"error": self.0.message})),
-        )
-            .into_response()
+        let body = serde_json::json!({"error": self.0.message, "fields": self.0.fields});
+        (self.0.status, axum::Json(body)).into_response()
     }
 }
 

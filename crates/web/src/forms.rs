@@ -9,18 +9,8 @@ use doudi_domain::person::{
 use doudi_domain::{Coded, IdNumber, RegionCode, RegionLevel};
 use serde::Deserialize;
 
-#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
-
-pub fn err(field: &str, message: impl Into<String>) -> FieldError {
-    FieldError {
-        field: field.into(),
-        message: message.into(),
-    }
-}
+pub use doudi_app::error::{FieldError, field as err};
+pub use doudi_app::households::check_phone;
 
 /// A member as typed into the form; every field is text so it can be shown back.
 #[derive(Clone, Debug, Default, Deserialize, serde::Serialize, utoipa::ToSchema)]
@@ -206,24 +196,6 @@ impl MemberForm {
             schooling: schooling.expect("checked"),
             deceased_on: None,
         })
-    }
-}
-
-/// Mobile (11 digits starting with 1) or landline (digits with one hyphen); blank is none.
-pub fn check_phone(raw: &str) -> Result<Option<String>, String> {
-    let p = raw.trim().replace(' ', "");
-    if p.is_empty() {
-        return Ok(None);
-    }
-    let digits: String = p.chars().filter(|c| c.is_ascii_digit()).collect();
-    let hyphens = p.chars().filter(|c| *c == '-').count();
-    let only = p.chars().all(|c| c.is_ascii_digit() || c == '-');
-    let mobile = hyphens == 0 && digits.len() == 11 && digits.starts_with('1');
-    let landline = hyphens <= 1 && (7..=13).contains(&digits.len()) && digits.starts_with('0');
-    if only && (mobile || landline) {
-        Ok(Some(p))
-    } else {
-        Err("电话号码格式不正确：手机号为 1 开头的 11 位数字，固定电话如 0571-88888888".into())
     }
 }
 

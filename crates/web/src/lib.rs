@@ -4,15 +4,13 @@
 
 pub mod api;
 pub mod auth;
-pub mod cases;
 pub mod error;
 pub mod forms;
-pub mod imports;
-pub mod monitoring;
-pub mod policies;
-pub mod ui_admin;
-pub mod ui_households;
+pub mod pages;
+pub mod render;
 pub mod views;
+
+use pages::{admin as ui_admin, cases, households as ui_households, imports, monitoring, policies};
 
 use std::sync::Arc;
 
@@ -46,10 +44,9 @@ impl Default for Config {
 pub struct AppState {
     pub db: Db,
     pub cfg: Arc<Config>,
-    pub progress: imports::ProgressMap,
+    pub progress: doudi_app::imports::ProgressMap,
     /// Prepared registries for rule previews, by jurisdiction code.
-    pub snapshots:
-        Arc<tokio::sync::Mutex<std::collections::HashMap<String, Arc<policies::Snapshot>>>>,
+    pub previews: doudi_app::policies::Previews,
 }
 
 impl AppState {
@@ -58,7 +55,7 @@ impl AppState {
             db,
             cfg: Arc::new(cfg),
             progress: Default::default(),
-            snapshots: Default::default(),
+            previews: Default::default(),
         }
     }
 }
@@ -242,22 +239,10 @@ async fn stylesheet() -> impl IntoResponse {
     )
 }
 
-/// Serves until Ctrl-C. A background task ends public notices whose 7 days are over
-/// (every 10 minutes; pages that show notices also do it on access), and another runs
-/// the warning sweep once a day.
+/// Serves until Ctrl-C, with the scheduled jobs ([`doudi_app::jobs`]) running beside.
 pub async fn serve(state: AppState, listen: &str) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
-    let db = state.db.clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
-        loop {
-            tick.tick().await;
-            if let Err(e) = cases::end_expired_notices(&db).await {
-                tracing::warn!("ending expired notices: {}", e.message);
-            }
-        }
-    });
-    tokio::spawn(monitoring::daily_sweeps(state.db.clone()));
+    doudi_app::jobs::spawn_all(&state.db);
     axum::serve(listener, router(state))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

@@ -260,3 +260,83 @@ impl Pager {
         }
     }
 }
+
+/// Field errors as (field, message) pairs, as the page templates show them.
+pub fn pairs(fields: Vec<doudi_app::FieldError>) -> Vec<(String, String)> {
+    fields.into_iter().map(|f| (f.field, f.message)).collect()
+}
+
+/// A workflow step's name, for people.
+pub fn step_name(kind: &str, code: &str) -> String {
+    doudi_domain::workflow::ItemKind::from_code(kind)
+        .and_then(|k| doudi_domain::workflow::definition(k).step(code).map(|s| s.name.to_string()))
+        .unwrap_or_else(|| code.to_string())
+}
+
+pub fn flag_label(f: &str) -> &'static str {
+    match f {
+        "extended" => "已延期",
+        "escalated" => "提级复审",
+        "separate_registration" => "单独登记备案",
+        "pending_supplement" => "先行救助·待补充材料",
+        "spot_check" => "已抽查",
+        "provisional_due" => "期限待新年度日历载入后确认",
+        _ => "",
+    }
+}
+
+pub struct ItemLine {
+    pub id: i64,
+    pub kind: String,
+    pub department: String,
+    pub step: String,
+    pub role: String,
+    pub due: String,
+    pub overdue: bool,
+    pub outcome: String,
+    pub flags: String,
+    pub household: String,
+    pub village: String,
+    pub household_id: i64,
+}
+
+/// One item as lists show it (inbox, application, household file).
+pub fn item_line(i: &doudi_store::cases::ItemRow, today: &str) -> ItemLine {
+    ItemLine {
+        id: i.id,
+        kind: label::<doudi_domain::workflow::ItemKind>(&i.cols.kind),
+        department: i.cols.department.clone(),
+        step: i
+            .cols
+            .step
+            .as_deref()
+            .map(|s| step_name(&i.cols.kind, s))
+            .unwrap_or_default(),
+        role: i
+            .cols
+            .step_role
+            .as_deref()
+            .map(label::<doudi_domain::access::Role>)
+            .unwrap_or_default(),
+        due: i.cols.step_due.clone(),
+        overdue: i.cols.step.is_some() && i.cols.step_due.as_str() < today,
+        outcome: i
+            .cols
+            .outcome
+            .as_deref()
+            .map(label::<doudi_domain::workflow::Outcome>)
+            .unwrap_or_default(),
+        flags: i
+            .cols
+            .flags
+            .split(',')
+            .map(flag_label)
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join("、"),
+        household: i.head_name.clone(),
+        village: i.village_name.clone(),
+        household_id: i.household_id,
+    }
+}
+

@@ -1,37 +1,22 @@
-//! REST API under /api/v1 for departments' systems (machine tokens, `Authorization: Bearer`).
-//! The same permission and jurisdiction rules as the pages apply; ID numbers and phones are
-//! masked. The OpenAPI document is generated from these handlers (utoipa).
+//! API: household files and members.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use doudi_domain::access::Action;
 use doudi_domain::household::HouseholdRecord;
 use doudi_store::households::{self as hh, HouseholdRow, PersonRow, SearchFilter};
 use doudi_store::today_cn;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa::{IntoParams, ToSchema};
 
+use doudi_app::{access, audit};
 use crate::AppState;
 use crate::auth::Actor;
 use crate::error::{ApiError, AppError};
 use crate::forms::{FieldError, HouseholdForm, MemberForm};
-use crate::ui_households::{audit_event, household_in_scope, person_in_scope};
-
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/v1/households",
-            get(list_households).post(create_household),
-        )
-        .route("/api/v1/households/{id}", get(get_household))
-        .route("/api/v1/households/{id}/members", post(add_member))
-        .route("/api/v1/persons/{id}", get(get_person))
-        .route("/api/v1/feeds/{kind}", post(crate::monitoring::api_push))
-        .route("/api/openapi.json", get(openapi_json))
-}
+use doudi_app::households::{AssistanceQuery, AssistanceStatus};
 
 #[derive(Serialize, ToSchema)]
 pub struct HouseholdSummary {
@@ -185,7 +170,7 @@ pub async fn list_households(
     let scope = actor.household_scope()?;
     if let Some(v) = p.village.as_deref().filter(|v| !v.is_empty()) {
         if !scope.covers(v) {
-            crate::ui_households::audit_denied(&state, &actor, "region", 0, v).await;
+            audit::denied(&state.db, &actor, "region", 0, v).await;
             return Err(AppError::forbidden().into());
         }
     }
@@ -215,10 +200,8 @@ pub async fn get_household(
     actor: Actor,
     Path(id): Path<i64>,
 ) -> Result<Json<HouseholdDetail>, ApiError> {
-    let (_, h) = household_in_scope(&state, &actor, id).await?;
-    audit_event(
-        &state,
-        &actor,
+    let (_, h) = access::household(&state.db, &actor, id).await?;
+    audit::event(&state.db, &actor,
         "view",
         "household",
         id.to_string(),
@@ -241,10 +224,8 @@ pub async fn get_person(
     actor: Actor,
     Path(id): Path<i64>,
 ) -> Result<Json<Member>, ApiError> {
-    let (_, p) = person_in_scope(&state, &actor, id).await?;
-    audit_event(
-        &state,
-        &actor,
+    let (_, p) = access::person(&state.db, &actor, id).await?;
+    audit::event(&state.db, &actor,
         "view",
         "person",
         id.to_string(),
@@ -309,14 +290,14 @@ pub async fn create_household(
 }
 
 /// Add a member; `version` in the body must match the household's current version.
-#[utoipa::path(post, path = "/api/v1/households/{id}/members", params(("id" = i64, Path)), request_body = MemberForm, responses((status = 201, body = Created), (status = 409), (status = 422, body = ValidationErrors)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/households/{id}/members", params(("id" = i64, Path)), request_body = MemberForm, responses((status = 201, body = Created), (status = 403, body = super::ApiErrorBody), (status = 409, body = super::ApiErrorBody), (status = 422, body = ValidationErrors)), security(("bearer" = [])))]
 pub async fn add_member(
     State(state): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
     Json(m): Json<MemberForm>,
 ) -> Result<axum::response::Response, ApiError> {
-    let (scope, _) = household_in_scope(&state, &actor, id).await?;
+    let (scope, _) = access::household(&state.db, &actor, id).await?;
     actor.require(Action::EditHousehold)?;
     let version = crate::forms::parse_version(&m.version)?;
     let rec = match m.parse(today_cn()) {
@@ -338,28 +319,15 @@ pub async fn add_member(
     Ok((StatusCode::CREATED, Json(Created { id: pid })).into_response())
 }
 
-struct BearerAuth;
 
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
-    }
-}
-
-#[derive(OpenApi)]
-#[openapi(
-    info(title = "doudi 兜底 API", description = "社会救助平台对外接口：家庭档案查询与维护。所有请求须携带机器令牌（Authorization: Bearer），只能访问令牌所属账号管辖范围内的数据；身份证号、电话均脱敏。"),
-    paths(list_households, get_household, get_person, create_household, add_member),
-    components(schemas(HouseholdSummary, Member, HouseholdDetail, HouseholdPage, ValidationErrors, CreateHousehold, Created, HouseholdForm, MemberForm, FieldError)),
-    modifiers(&BearerAuth)
-)]
-pub struct ApiDoc;
-
-pub async fn openapi_json() -> impl IntoResponse {
-    Json(ApiDoc::openapi())
+/// Assistance status of one person by ID number, within the caller's
+/// jurisdiction: categories and ledger only. A stated purpose is required;
+/// who asked, why and what was answered is audited.
+#[utoipa::path(post, path = "/api/v1/assistance-status", request_body = AssistanceQuery, responses((status = 200, body = AssistanceStatus), (status = 403, body = super::ApiErrorBody), (status = 422, body = super::ApiErrorBody)), security(("bearer" = [])))]
+pub async fn assistance_status(
+    State(state): State<AppState>,
+    actor: Actor,
+    Json(q): Json<AssistanceQuery>,
+) -> Result<Json<AssistanceStatus>, ApiError> {
+    Ok(Json(doudi_app::households::assistance_status(&state.db, &actor, &q).await?))
 }

@@ -3,8 +3,8 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Redirect, Response};
 use doudi_domain::access::{Action, Role};
 use doudi_domain::{Coded, RegionCode, RegionLevel};
 use doudi_store::audit::{self, AuditEntry, AuditFilter};
@@ -13,20 +13,14 @@ use doudi_store::users::{self, NewUser};
 use doudi_store::{StoreError, now_ts};
 use serde::Deserialize;
 
+use crate::render::{render, with_status};
 use crate::AppState;
 use crate::auth::{self, Actor};
 use crate::error::AppError;
 use crate::forms::{FieldError, err};
 use crate::views::{self, Page, local_time};
 
-fn render<T: Template>(t: &T) -> Result<Response, AppError> {
-    Ok(Html(t.render()?).into_response())
-}
 
-fn with_status(mut r: Response, code: u16) -> Response {
-    *r.status_mut() = StatusCode::from_u16(code).expect("status");
-    r
-}
 
 // ---------------------------------------------------------------- login
 
@@ -438,7 +432,7 @@ async fn regions_page(
 pub async fn regions(
     State(state): State<AppState>,
     actor: Actor,
-    Query(q): Query<crate::ui_households::ShowQuery>,
+    Query(q): Query<crate::render::ShowQuery>,
 ) -> Result<Response, AppError> {
     actor.require(Action::ManageRegions)?;
     regions_page(
@@ -590,7 +584,7 @@ struct UsersPage {
 pub async fn users(
     State(state): State<AppState>,
     actor: Actor,
-    Query(q): Query<crate::ui_households::ShowQuery>,
+    Query(q): Query<crate::render::ShowQuery>,
 ) -> Result<Response, AppError> {
     actor.require(Action::ManageUsers)?;
     let all = regions::subtree(&state.db, actor.region.as_str()).await?;
@@ -837,21 +831,6 @@ pub async fn user_create(
     .await
 }
 
-async fn user_in_scope(
-    state: &AppState,
-    actor: &Actor,
-    id: i64,
-) -> Result<users::UserRow, AppError> {
-    actor.require(Action::ManageUsers)?;
-    let u = users::by_id(&state.db, id)
-        .await?
-        .ok_or_else(AppError::not_found)?;
-    if !actor.region.contains(&u.region_code) {
-        return Err(AppError::forbidden());
-    }
-    Ok(u)
-}
-
 fn form_of(u: &users::UserRow) -> UserForm {
     UserForm {
         version: u.version.to_string(),
@@ -876,7 +855,7 @@ pub async fn user_edit_form(
     actor: Actor,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let u = user_in_scope(&state, &actor, id).await?;
+    let u = doudi_app::access::user(&state.db, &actor, id).await?;
     user_form_page(
         &state,
         &actor,
@@ -896,7 +875,7 @@ pub async fn user_edit(
     Path(id): Path<i64>,
     Form(f): Form<UserForm>,
 ) -> Result<Response, AppError> {
-    let u = user_in_scope(&state, &actor, id).await?;
+    let u = doudi_app::access::user(&state.db, &actor, id).await?;
     let mut f = f;
     f.username = u.username.clone();
     f.machine = if u.is_machine {
@@ -960,7 +939,7 @@ pub async fn user_reset_password(
     Path(id): Path<i64>,
     Form(f): Form<ResetForm>,
 ) -> Result<Response, AppError> {
-    let u = user_in_scope(&state, &actor, id).await?;
+    let u = doudi_app::access::user(&state.db, &actor, id).await?;
     if let Err(m) = auth::check_password_strength(&f.password) {
         return user_form_page(
             &state,
@@ -1008,7 +987,7 @@ pub async fn token_create(
     Path(id): Path<i64>,
     Form(f): Form<TokenForm>,
 ) -> Result<Response, AppError> {
-    let u = user_in_scope(&state, &actor, id).await?;
+    let u = doudi_app::access::user(&state.db, &actor, id).await?;
     if !u.is_machine {
         return Err(AppError::bad_request(
             "只有接口账号可以生成 API 令牌；人员账号请用用户名和密码登录",
@@ -1056,7 +1035,7 @@ pub async fn token_revoke(
     actor: Actor,
     Path((id, tid)): Path<(i64, i64)>,
 ) -> Result<Response, AppError> {
-    let u = user_in_scope(&state, &actor, id).await?;
+    let u = doudi_app::access::user(&state.db, &actor, id).await?;
     let mut tx = state.db.begin_write().await?;
     users::revoke_token(&mut tx, id, tid).await?;
     audit::record(

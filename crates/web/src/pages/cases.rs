@@ -8,103 +8,29 @@ use askama::Template;
 use axum::Form;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::header;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{Datelike, NaiveDate};
 use doudi_domain::access::{Action, Role};
-use doudi_domain::calendar::WorkCalendar;
-use doudi_domain::workflow::{self, ActionKind, Command, ItemKind, ItemState, Outcome};
-use doudi_domain::{Coded, Money};
-use doudi_store::audit::AuditActor;
+use doudi_domain::workflow::{self, ActionKind, ItemKind, Outcome};
+use doudi_domain::Coded;
 use doudi_store::cases::{
-    self, ItemColumns, ItemRow, NewApplication, NewNotice, NewReferral, StepRecord,
+    self, ItemRow, NewApplication, NewReferral,
 };
 use doudi_store::households::{self as hh, Scope, Scoped};
-use doudi_store::{Db, StoreError, today_cn};
+use doudi_store::{Db, today_cn};
 use serde::Deserialize;
 
+use doudi_app::{access, audit};
+use crate::render::{pdf_response, render, with_status as status, xlsx_response};
 use crate::AppState;
 use crate::auth::Actor;
 use crate::error::AppError;
 use crate::forms::{FieldError, err};
-use crate::ui_households::{audit_denied, audit_event, household_in_scope};
-use crate::views::{Page, label, money};
+use crate::views::{ItemLine, Page, label, money};
 
-fn render<T: Template>(t: &T) -> Result<Response, AppError> {
-    Ok(Html(t.render()?).into_response())
-}
 
-fn status(mut r: Response, code: u16) -> Response {
-    *r.status_mut() = axum::http::StatusCode::from_u16(code).expect("status");
-    r
-}
 
-/// The working-day calendar: the shipped years plus any loaded by an administrator.
-pub async fn calendar(db: &Db) -> Result<WorkCalendar, AppError> {
-    let mut cal = WorkCalendar::builtin();
-    for (_, json) in cases::calendar_years(db).await? {
-        cal.load_year_json(&json)
-            .map_err(|e| AppError::internal(format!("calendar: {e}")))?;
-    }
-    Ok(cal)
-}
-
-fn columns(state: &ItemState, department: &str) -> ItemColumns {
-    ItemColumns {
-        kind: state.kind.code().to_string(),
-        department: department.to_string(),
-        step: state.step.map(str::to_string),
-        step_role: state.step_role.map(|r| r.code().to_string()),
-        outcome: state.outcome.map(|o| o.code().to_string()),
-        step_started: state.step_started.to_string(),
-        step_due: state.step_due.to_string(),
-        item_started: state.item_started.to_string(),
-        item_due: state.item_due.map(|d| d.to_string()),
-        ended_on: state.ended_on.map(|d| d.to_string()),
-        flags: state.flags().join(","),
-        amount_fen: state.amount_fen,
-        state_json: serde_json::to_string(state).expect("state serialises"),
-    }
-}
-
-fn parse_state(item: &ItemRow) -> Result<ItemState, AppError> {
-    serde_json::from_str(&item.cols.state_json)
-        .map_err(|e| AppError::internal(format!("item {} state: {e}", item.id)))
-}
-
-fn definition_for(kind: ItemKind) -> workflow::WorkflowDef {
-    workflow::definition(kind)
-}
-
-fn step_name(kind: &str, code: &str) -> String {
-    ItemKind::from_code(kind)
-        .and_then(|k| definition_for(k).step(code).map(|s| s.name.to_string()))
-        .unwrap_or_else(|| code.to_string())
-}
-
-fn flag_label(f: &str) -> &'static str {
-    match f {
-        "extended" => "已延期",
-        "escalated" => "提级复审",
-        "separate_registration" => "单独登记备案",
-        "pending_supplement" => "先行救助·待补充材料",
-        "spot_check" => "已抽查",
-        "provisional_due" => "期限待新年度日历载入后确认",
-        _ => "",
-    }
-}
-
-/// Finds an item in the actor's scope; outside it: 403 and an audit entry.
-async fn item_in_scope(state: &AppState, actor: &Actor, id: i64) -> Result<ItemRow, AppError> {
-    let scope = Scope(actor.region.clone());
-    match cases::get_item(&state.db, &scope, id).await? {
-        Scoped::Found(i) => Ok(i),
-        Scoped::Missing => Err(AppError::not_found()),
-        Scoped::OutOfScope { village_code } => {
-            audit_denied(state, actor, "case_item", id, &village_code).await;
-            Err(AppError::forbidden())
-        }
-    }
-}
+use doudi_app::cases::{calendar, columns, parse_state};
 
 // ---------------------------------------------------------------- intake
 
@@ -123,7 +49,7 @@ pub async fn apply_form(
     actor: Actor,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let (_, h) = household_in_scope(&state, &actor, id).await?;
+    let (_, h) = access::household(&state.db, &actor, id).await?;
     actor.require(Action::OpenApplication)?;
     apply_page(&state, &actor, h, vec![], 200).await
 }
@@ -179,7 +105,7 @@ pub async fn apply(
     Path(id): Path<i64>,
     mut mp: Multipart,
 ) -> Result<Response, AppError> {
-    let (_, h) = household_in_scope(&state, &actor, id).await?;
+    let (_, h) = access::household(&state.db, &actor, id).await?;
     actor.require(Action::OpenApplication)?;
     let mut fields: HashMap<String, String> = HashMap::new();
     let mut kinds: Vec<ItemKind> = vec![];
@@ -315,60 +241,6 @@ pub async fn apply(
     Ok(Redirect::to(&format!("/applications/{app_id}")).into_response())
 }
 
-pub struct ItemLine {
-    pub id: i64,
-    pub kind: String,
-    pub department: String,
-    pub step: String,
-    pub role: String,
-    pub due: String,
-    pub overdue: bool,
-    pub outcome: String,
-    pub flags: String,
-    pub household: String,
-    pub village: String,
-    pub household_id: i64,
-}
-
-fn line(i: &ItemRow, today: &str) -> ItemLine {
-    ItemLine {
-        id: i.id,
-        kind: label::<ItemKind>(&i.cols.kind),
-        department: i.cols.department.clone(),
-        step: i
-            .cols
-            .step
-            .as_deref()
-            .map(|s| step_name(&i.cols.kind, s))
-            .unwrap_or_default(),
-        role: i
-            .cols
-            .step_role
-            .as_deref()
-            .map(label::<Role>)
-            .unwrap_or_default(),
-        due: i.cols.step_due.clone(),
-        overdue: i.cols.step.is_some() && i.cols.step_due.as_str() < today,
-        outcome: i
-            .cols
-            .outcome
-            .as_deref()
-            .map(label::<Outcome>)
-            .unwrap_or_default(),
-        flags: i
-            .cols
-            .flags
-            .split(',')
-            .map(flag_label)
-            .filter(|s| !s.is_empty())
-            .collect::<Vec<_>>()
-            .join("、"),
-        household: i.head_name.clone(),
-        village: i.village_name.clone(),
-        household_id: i.household_id,
-    }
-}
-
 #[derive(Template)]
 #[template(path = "application.html")]
 struct ApplicationPage {
@@ -389,7 +261,7 @@ pub async fn application(
         Scoped::Found(a) => a,
         Scoped::Missing => return Err(AppError::not_found()),
         Scoped::OutOfScope { village_code } => {
-            audit_denied(&state, &actor, "application", id, &village_code).await;
+            audit::denied(&state.db, &actor, "application", id, &village_code).await;
             return Err(AppError::forbidden());
         }
     };
@@ -398,7 +270,7 @@ pub async fn application(
     let items = cases::items_of_application(&state.db, id)
         .await?
         .iter()
-        .map(|i| line(i, &today))
+        .map(|i| crate::views::item_line(i, &today))
         .collect();
     let attachments = cases::attachments(&state.db, id).await?;
     let channel = channel_label(&a.channel).to_string();
@@ -435,7 +307,7 @@ pub async fn attachment(
         Scoped::Found(_) => {}
         Scoped::Missing => return Err(AppError::not_found()),
         Scoped::OutOfScope { village_code } => {
-            audit_denied(&state, &actor, "attachment", id, &village_code).await;
+            audit::denied(&state.db, &actor, "attachment", id, &village_code).await;
             return Err(AppError::forbidden());
         }
     }
@@ -575,7 +447,7 @@ pub async fn item(
     actor: Actor,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let i = item_in_scope(&state, &actor, id).await?;
+    let i = access::item(&state.db, &actor, id).await?;
     actor.require(Action::HandleCase)?;
     item_page(&state, &actor, i, vec![], 200).await
 }
@@ -588,7 +460,7 @@ async fn item_page(
     code: u16,
 ) -> Result<Response, AppError> {
     let s = parse_state(&i)?;
-    let def = definition_for(s.kind);
+    let def = workflow::definition(s.kind);
     let today = today_cn().to_string();
     let current = workflow::current_step(&def, &s);
     let steps = def
@@ -611,7 +483,7 @@ async fn item_page(
         .into_iter()
         .map(|h| HistoryView {
             on: h.acted_on,
-            step: step_name(&i.cols.kind, &h.step),
+            step: crate::views::step_name(&i.cols.kind, &h.step),
             action: if h.action == "conference" {
                 "一事一议".to_string()
             } else {
@@ -645,7 +517,7 @@ async fn item_page(
                 // The approval of 低保/特困 decides the monthly amount.
                 || (matches!(s.kind, ItemKind::Dibao | ItemKind::Tekun)
                     && workflow::allowed_actions(&def, &s).contains(&ActionKind::Approve)),
-            i: line(&i, &today),
+            i: crate::views::item_line(&i, &today),
             version: i.version,
             steps,
             history,
@@ -678,335 +550,27 @@ pub struct ActForm {
     pub on: String,
 }
 
-/// One step of an item: the state machine decides; refused commands change nothing.
+/// One step of an item: the state machine decides; refused commands change
+/// nothing and come back on the item's page with the reason.
 pub async fn act(
     State(state): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
-    Form(f): Form<ActForm>,
+    Form(f): Form<doudi_app::cases::ActInput>,
 ) -> Result<Response, AppError> {
-    let i = item_in_scope(&state, &actor, id).await?;
-    actor.require(Action::HandleCase)?;
-    if f.version.trim() != i.version.to_string() {
-        return item_page(
-            &state,
-            &actor,
-            i,
-            vec![err(
-                "action",
-                "该事项已被他人办理，页面已刷新为最新进度，请核对后再办理",
-            )],
-            409,
-        )
-        .await;
-    }
-    let Some(action) = ActionKind::from_code(&f.action) else {
-        return item_page(
-            &state,
-            &actor,
-            i,
-            vec![err("action", "请选择办理操作")],
-            422,
-        )
-        .await;
-    };
-    let today = today_cn();
-    let on = if f.on.trim().is_empty() {
-        Ok(today)
-    } else {
-        NaiveDate::parse_from_str(f.on.trim(), "%Y-%m-%d")
-    };
-    let Ok(on) = on else {
-        return item_page(
-            &state,
-            &actor,
-            i,
-            vec![err("on", "办理日期格式应为 YYYY-MM-DD")],
-            422,
-        )
-        .await;
-    };
-    if on > today {
-        return item_page(
-            &state,
-            &actor,
-            i,
-            vec![err("on", "办理日期不能晚于今天")],
-            422,
-        )
-        .await;
-    }
-    let amount = if f.amount.trim().is_empty() {
-        None
-    } else {
-        match Money::parse_yuan(&f.amount) {
-            Ok(m) => Some(m.fen()),
-            Err(e) => {
-                return item_page(
-                    &state,
-                    &actor,
-                    i,
-                    vec![err("amount", format!("金额：{e}"))],
-                    422,
-                )
-                .await;
-            }
-        }
-    };
-    let signatures: Vec<String> = f
-        .signatures
-        .split(['，', ',', '、', ' ', ';', '；'])
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect();
-    let s = parse_state(&i)?;
-    let limit = cases::standard(
-        &state.db,
-        "town_temp_aid_limit",
-        &i.village_code,
-        &on.to_string(),
-    )
-    .await?;
-    let mut cmd = Command::new(action, actor.role, on).note(f.opinion.trim());
-    cmd.signatures = signatures.clone();
-    cmd.amount_fen = amount;
-    cmd.town_limit_fen = limit;
-    let cal = calendar(&state.db).await?;
-    let next = match workflow::apply(&s, &cmd, &cal) {
-        Ok(n) => n,
-        Err(e) => {
-            return item_page(&state, &actor, i, vec![err("action", e.to_string())], 422).await;
-        }
-    };
-    let who = actor.audit();
-    let mut tx = state.db.begin_write().await?;
-    side_effects(
-        &mut tx,
-        &state.db,
-        &i,
-        &s,
-        &next,
-        action,
-        f.opinion.trim(),
-        actor.user.id,
-    )
-    .await?;
-    let record = StepRecord {
-        step: s.step.unwrap_or("").to_string(),
-        action: action.code().to_string(),
-        to_step: next.step.map(str::to_string),
-        acted_on: on.to_string(),
-        signatures: signatures.join("、"),
-        opinion: f.opinion.trim().to_string(),
-        amount_fen: amount,
-    };
-    match cases::advance_item(
-        &mut tx,
-        &who,
-        &i,
-        &columns(&next, &i.cols.department),
-        &record,
-    )
-    .await
-    {
-        Ok(()) => tx.commit().await?,
-        Err(StoreError::Conflict(m)) => {
-            drop(tx);
-            let fresh = item_in_scope(&state, &actor, id).await?;
-            return item_page(&state, &actor, fresh, vec![err("action", m)], 409).await;
-        }
-        Err(e) => return Err(e.into()),
-    }
-    Ok(Redirect::to(&format!("/items/{id}")).into_response())
-}
-
-/// What a transition does outside the item: notices, objections, the ledger.
-#[allow(clippy::too_many_arguments)]
-async fn side_effects(
-    tx: &mut doudi_store::Tx,
-    db: &Db,
-    i: &ItemRow,
-    before: &ItemState,
-    next: &ItemState,
-    action: ActionKind,
-    note: &str,
-    user_id: i64,
-) -> Result<(), AppError> {
-    let notices = cases::notices_of_item(db, i.id).await?;
-    match action {
-        ActionKind::Post => {
-            let start = next.notice_start.unwrap_or(next.step_started);
-            let h = match hh::get(
-                db,
-                &Scope(
-                    doudi_domain::RegionCode::parse(&i.village_code).map_err(AppError::internal)?,
-                ),
-                i.household_id,
-            )
-            .await?
-            {
-                Scoped::Found(h) => h,
-                _ => return Err(AppError::not_found()),
+    match doudi_app::cases::act(&state.db, &actor, id, &f).await {
+        Ok(_) => Ok(Redirect::to(&format!("/items/{id}")).into_response()),
+        Err(e @ (doudi_app::Error::Invalid(_) | doudi_app::Error::Conflict(_))) => {
+            let code = if matches!(e, doudi_app::Error::Conflict(_)) { 409 } else { 422 };
+            let errors = match e {
+                doudi_app::Error::Invalid(fields) => fields,
+                other => vec![err("action", other.to_string())],
             };
-            let kind = ItemKind::from_code(&i.cols.kind).unwrap_or(ItemKind::DeptItem);
-            let decision = before
-                .step
-                .is_some_and(|s| s.contains("final") || s == "notice_final");
-            cases::create_notice(
-                tx,
-                &NewNotice {
-                    village_code: i.village_code.clone(),
-                    item_id: i.id,
-                    kind: if decision { "decision" } else { "review" }.into(),
-                    title: format!("{} {}公示", i.village_name, kind.label()),
-                    masked_name: doudi_domain::mask::mask_name(&h.head_name),
-                    household_size: h.size,
-                    item_label: kind.label().to_string(),
-                    amount_fen: next.amount_fen,
-                    reason: notice_reason(kind),
-                    start_date: start.to_string(),
-                    end_date: workflow::notice_end(start).to_string(),
-                },
-            )
-            .await?;
+            let fresh = access::item(&state.db, &actor, id).await?;
+            item_page(&state, &actor, fresh, errors, code).await
         }
-        ActionKind::Object => {
-            // An objection holds the posting until it is handled.
-            for n in notices.iter().filter(|n| n.status == "active") {
-                cases::set_notice_status(tx, n.id, "held").await?;
-                cases::add_objection(tx, n, note, "", user_id).await?;
-            }
-        }
-        ActionKind::ReInvestigate | ActionKind::DemocraticReview => {
-            for n in notices.iter().filter(|n| n.status == "held") {
-                cases::resolve_objections(tx, n.id, &format!("{}：{note}", action.label())).await?;
-                cases::set_notice_status(tx, n.id, "ended").await?;
-            }
-        }
-        _ => {}
+        Err(e) => Err(e.into()),
     }
-    // Leaving a notice step ends its posting (an objection holds it instead).
-    if before.step != next.step && before.notice_start.is_some() && action != ActionKind::Object {
-        for n in notices.iter().filter(|n| n.status == "active") {
-            cases::set_notice_status(tx, n.id, "ended").await?;
-        }
-    }
-    // Every granted item goes into the household's ledger, across departments.
-    if before.outcome.is_none() && matches!(next.outcome, Some(Outcome::Approved | Outcome::Paid)) {
-        let kind = ItemKind::from_code(&i.cols.kind).unwrap_or(ItemKind::DeptItem);
-        let decided = next.ended_on.unwrap_or_else(today_cn);
-        let monthly = matches!(kind, ItemKind::Dibao | ItemKind::Tekun);
-        // Monthly benefits are paid from the month after approval.
-        let start = if monthly {
-            first_of_next_month(decided)
-        } else {
-            decided
-        };
-        let dept = if i.cols.department.is_empty() {
-            "民政"
-        } else {
-            i.cols.department.as_str()
-        };
-        cases::add_ledger(
-            tx,
-            i.household_id,
-            &i.village_code,
-            Some(i.id),
-            None,
-            kind.code(),
-            dept,
-            next.amount_fen.unwrap_or(0),
-            &start.to_string(),
-            None,
-            &decided.to_string(),
-            if monthly { "按月发放" } else { "一次性" },
-        )
-        .await?;
-    }
-    Ok(())
-}
-
-fn first_of_next_month(d: NaiveDate) -> NaiveDate {
-    let (y, m) = if d.month() == 12 {
-        (d.year() + 1, 1)
-    } else {
-        (d.year(), d.month() + 1)
-    };
-    NaiveDate::from_ymd_opt(y, m, 1).expect("valid date")
-}
-
-fn notice_reason(kind: ItemKind) -> String {
-    match kind {
-        ItemKind::Dibao => "家庭人均收入低于当地最低生活保障标准".into(),
-        ItemKind::Tekun => "无劳动能力、无生活来源、无法定赡养抚养扶养义务人或其无履行能力".into(),
-        ItemKind::TempEmergency => "遭遇突发事件，基本生活暂时陷入困境".into(),
-        ItemKind::TempExpense => "刚性支出较大，超出家庭承受能力".into(),
-        ItemKind::MutualAid => "遭遇急难，经村（社区）互助社评议给予救助".into(),
-        ItemKind::DeptItem => "经审核符合条件".into(),
-    }
-}
-
-/// Ends notices whose 7 days are over and moves their items on (a notice ends by itself).
-/// Returns how many items moved.
-pub async fn end_expired_notices(db: &Db) -> Result<usize, AppError> {
-    let today = today_cn();
-    let cal = calendar(db).await?;
-    let mut moved = 0;
-    for n in cases::expired_notices(db, &today.to_string()).await? {
-        let Scoped::Found(i) = cases::get_item(
-            db,
-            &Scope(
-                doudi_domain::RegionCode::parse(&n.village_code[..6])
-                    .map_err(AppError::internal)?,
-            ),
-            n.item_id,
-        )
-        .await?
-        else {
-            continue;
-        };
-        let s = parse_state(&i)?;
-        let mut tx = db.begin_write().await?;
-        cases::set_notice_status(&mut tx, n.id, "ended").await?;
-        if let (Some(role), Some(_)) = (s.step_role, s.notice_start) {
-            let cmd = Command::new(ActionKind::Complete, role, today)
-                .note("公示期满无异议，自动进入下一步");
-            if let Ok(next) = workflow::apply(&s, &cmd, &cal) {
-                let system = AuditActor {
-                    user_id: None,
-                    username: "system".into(),
-                    role: role.code().into(),
-                };
-                let record = StepRecord {
-                    step: s.step.unwrap_or("").into(),
-                    action: "complete".into(),
-                    to_step: next.step.map(str::to_string),
-                    acted_on: today.to_string(),
-                    signatures: String::new(),
-                    opinion: "公示期满无异议，系统自动流转".into(),
-                    amount_fen: None,
-                };
-                side_effects(&mut tx, db, &i, &s, &next, ActionKind::Complete, "", 0)
-                    .await
-                    .ok();
-                if cases::advance_item(
-                    &mut tx,
-                    &system,
-                    &i,
-                    &columns(&next, &i.cols.department),
-                    &record,
-                )
-                .await
-                .is_ok()
-                {
-                    moved += 1;
-                }
-            }
-        }
-        tx.commit().await?;
-    }
-    Ok(moved)
 }
 
 // ---------------------------------------------------------------- inbox
@@ -1046,7 +610,7 @@ fn referral_line(r: &cases::ReferralRow, today: &str) -> ReferralLine {
 /// 我的待办: the steps waiting for the actor's role in its jurisdiction, soonest first;
 /// overdue steps anywhere below; referrals addressed to a department or charity.
 pub async fn inbox(State(state): State<AppState>, actor: Actor) -> Result<Response, AppError> {
-    end_expired_notices(&state.db).await?;
+    doudi_app::cases::end_expired_notices(&state.db).await?;
     let today = today_cn().to_string();
     let scope = Scope(actor.region.clone());
     let mut mine = vec![];
@@ -1056,12 +620,12 @@ pub async fn inbox(State(state): State<AppState>, actor: Actor) -> Result<Respon
         mine = cases::inbox(&state.db, &scope, actor.role.code(), 200)
             .await?
             .iter()
-            .map(|i| line(i, &today))
+            .map(|i| crate::views::item_line(i, &today))
             .collect();
         overdue = cases::overdue(&state.db, &scope, &today, 200)
             .await?
             .iter()
-            .map(|i| line(i, &today))
+            .map(|i| crate::views::item_line(i, &today))
             .collect();
         referrals = cases::referrals_in(&state.db, &scope, 100)
             .await?
@@ -1083,7 +647,7 @@ pub async fn inbox(State(state): State<AppState>, actor: Actor) -> Result<Respon
     }
     let show_overdue = actor.role != Role::VillageAssistant;
     let (warnings, visits) = if actor.may(Action::HandleCase) {
-        crate::monitoring::inbox_lines(&state.db, &scope).await?
+        doudi_app::monitoring::inbox_lines(&state.db, &scope).await?
     } else {
         (vec![], vec![])
     };
@@ -1120,7 +684,7 @@ pub async fn public_notices(
     State(state): State<AppState>,
     Query(q): Query<PublicQuery>,
 ) -> Result<Response, AppError> {
-    end_expired_notices(&state.db).await?;
+    doudi_app::cases::end_expired_notices(&state.db).await?;
     let today = today_cn().to_string();
     let village = (!q.village.is_empty()).then_some(q.village.as_str());
     let notices = cases::public_notices(&state.db, village, &today, 500)
@@ -1183,7 +747,7 @@ pub async fn refer(
     Path(id): Path<i64>,
     Form(f): Form<ReferForm>,
 ) -> Result<Response, AppError> {
-    let i = item_in_scope(&state, &actor, id).await?;
+    let i = access::item(&state.db, &actor, id).await?;
     actor.require(Action::HandleCase)?;
     let mut errors = vec![];
     if !referral_targets().contains(&f.to_name) {
@@ -1253,31 +817,12 @@ struct ReferralPage {
     overdue: bool,
 }
 
-/// A referral is visible to the sender's jurisdiction and to its receiver.
-async fn referral_for(
-    state: &AppState,
-    actor: &Actor,
-    id: i64,
-) -> Result<(cases::ReferralRow, bool), AppError> {
-    let r = cases::get_referral(&state.db, id)
-        .await?
-        .ok_or_else(AppError::not_found)?;
-    let receiver = actor.may(Action::HandleReferral)
-        && actor.user.department.as_deref() == Some(r.to_name.as_str());
-    let sender_side = actor.may(Action::HandleCase) && actor.region.contains(&r.village_code);
-    if !(receiver || sender_side) {
-        audit_denied(state, actor, "referral", id, &r.village_code).await;
-        return Err(AppError::forbidden());
-    }
-    Ok((r, receiver))
-}
-
 pub async fn referral(
     State(state): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let (r, receiver) = referral_for(&state, &actor, id).await?;
+    let (r, receiver) = access::referral(&state.db, &actor, id).await?;
     referral_page(&state, &actor, r, receiver, vec![], 200).await
 }
 
@@ -1307,154 +852,27 @@ async fn referral_page(
     ))
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct ReferralActForm {
-    pub op: String,
-    pub reason: String,
-    pub outcome: String,
-    pub amount: String,
-}
-
 pub async fn referral_act(
     State(state): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
-    Form(f): Form<ReferralActForm>,
+    Form(f): Form<doudi_app::cases::ReferralAction>,
 ) -> Result<Response, AppError> {
-    let (r, receiver) = referral_for(&state, &actor, id).await?;
-    let who = actor.audit();
-    let fail = |m: &str| {
-        err(
-            if m.contains("金额") {
-                "amount"
-            } else {
-                "reason"
-            },
-            m.to_string(),
-        )
-    };
-    let result: Result<(), String> = async {
-        let mut tx = state.db.begin_write().await.map_err(|e| e.to_string())?;
-        match (f.op.as_str(), receiver) {
-            ("accept", true) => {
-                cases::update_referral(&mut tx, &who, &r, &["sent"], "accepted", "", "", None)
-                    .await
-                    .map_err(|e| e.to_string())?
-            }
-            ("reject", true) => {
-                if f.reason.trim().is_empty() {
-                    return Err("退回须写明理由".into());
-                }
-                cases::update_referral(
-                    &mut tx,
-                    &who,
-                    &r,
-                    &["sent", "accepted"],
-                    "rejected",
-                    f.reason.trim(),
-                    "",
-                    None,
-                )
-                .await
-                .map_err(|e| e.to_string())?
-            }
-            ("complete", true) => {
-                if f.outcome.trim().is_empty() {
-                    return Err("办结须填写办理结果".into());
-                }
-                let amount = if f.amount.trim().is_empty() {
-                    None
-                } else {
-                    Some(
-                        Money::parse_yuan(&f.amount)
-                            .map_err(|e| format!("金额：{e}"))?
-                            .fen(),
-                    )
-                };
-                cases::update_referral(
-                    &mut tx,
-                    &who,
-                    &r,
-                    &["accepted"],
-                    "completed",
-                    "",
-                    f.outcome.trim(),
-                    amount,
-                )
-                .await
-                .map_err(|e| e.to_string())?;
-                if let Some(a) = amount.filter(|a| *a > 0) {
-                    let today = today_cn().to_string();
-                    cases::add_ledger(
-                        &mut tx,
-                        r.household_id,
-                        &r.village_code,
-                        r.item_id,
-                        Some(r.id),
-                        "referral",
-                        &r.to_name,
-                        a,
-                        &today,
-                        None,
-                        &today,
-                        f.outcome.trim(),
-                    )
-                    .await
-                    .map_err(|e| e.to_string())?;
-                }
-            }
-            ("revoke", false) => cases::update_referral(
-                &mut tx,
-                &who,
-                &r,
-                &["sent", "accepted"],
-                "revoked",
-                f.reason.trim(),
-                "",
-                None,
-            )
-            .await
-            .map_err(|e| e.to_string())?,
-            _ => return Err("无权执行此操作".into()),
+    match doudi_app::cases::act_on_referral(&state.db, &actor, id, &f).await {
+        Ok(_) => Ok(Redirect::to(&format!("/referrals/{id}")).into_response()),
+        Err(e @ (doudi_app::Error::Invalid(_) | doudi_app::Error::Conflict(_))) => {
+            let errors = match e {
+                doudi_app::Error::Invalid(fields) => fields
+                    .into_iter()
+                    .map(|f| if f.field.is_empty() { err("reason", f.message) } else { f })
+                    .collect(),
+                other => vec![err("reason", other.to_string())],
+            };
+            let (fresh, receiver) = access::referral(&state.db, &actor, id).await?;
+            referral_page(&state, &actor, fresh, receiver, errors, 422).await
         }
-        tx.commit().await.map_err(|e| e.to_string())
+        Err(e) => Err(e.into()),
     }
-    .await;
-    match result {
-        Ok(()) => Ok(Redirect::to(&format!("/referrals/{id}")).into_response()),
-        Err(m) => {
-            let fresh = cases::get_referral(&state.db, id)
-                .await?
-                .ok_or_else(AppError::not_found)?;
-            referral_page(&state, &actor, fresh, receiver, vec![fail(&m)], 422).await
-        }
-    }
-}
-
-/// The household's ledger and items, for the household file.
-pub async fn household_cases(
-    db: &Db,
-    household_id: i64,
-) -> Result<
-    (
-        Vec<ItemLine>,
-        Vec<cases::LedgerRow>,
-        Vec<cases::ReferralRow>,
-    ),
-    AppError,
-> {
-    let today = today_cn().to_string();
-    let items = cases::items_of_household(db, household_id)
-        .await?
-        .iter()
-        .map(|i| line(i, &today))
-        .collect();
-    Ok((
-        items,
-        cases::ledger(db, household_id).await?,
-        cases::referrals_of_household(db, household_id).await?,
-    ))
 }
 
 // ---------------------------------------------------------------- calendar
@@ -1502,19 +920,6 @@ async fn calendar_render(
     ))
 }
 
-/// Loads a year's holiday arrangement (the State Council notice as JSON, same format as
-/// data/holidays/*.json). Validated before it is stored; deadlines use it at once.
-pub async fn load_calendar_year(db: &Db, json: &str, who: &str) -> Result<i32, String> {
-    let mut probe = WorkCalendar::new();
-    let year = probe.load_year_json(json).map_err(|e| e.to_string())?;
-    let mut tx = db.begin_write().await.map_err(|e| e.to_string())?;
-    cases::save_calendar_year(&mut tx, year as i64, json, who)
-        .await
-        .map_err(|e| e.to_string())?;
-    tx.commit().await.map_err(|e| e.to_string())?;
-    Ok(year)
-}
-
 pub async fn calendar_upload(
     State(state): State<AppState>,
     actor: Actor,
@@ -1540,11 +945,9 @@ pub async fn calendar_upload(
     if json.trim().is_empty() {
         return calendar_render(&state, &actor, "请选择节假日安排文件（JSON）".into(), 422).await;
     }
-    match load_calendar_year(&state.db, &json, &actor.user.username).await {
+    match doudi_app::cases::load_calendar_year(&state.db, &json, &actor.user.username).await {
         Ok(year) => {
-            audit_event(
-                &state,
-                &actor,
+            audit::event(&state.db, &actor,
                 "admin",
                 "calendar",
                 year.to_string(),
@@ -1579,7 +982,7 @@ pub async fn conference(
     Path(id): Path<i64>,
     Form(f): Form<ConferenceForm>,
 ) -> Result<Response, AppError> {
-    let i = item_in_scope(&state, &actor, id).await?;
+    let i = access::item(&state.db, &actor, id).await?;
     actor.require(Action::HandleCase)?;
     let attendees: Vec<&str> = f
         .attendees
@@ -1615,94 +1018,7 @@ pub async fn conference(
 
 // ---------------------------------------------------------------- reports
 
-/// One line of the handling-time report.
-pub struct ReportLine {
-    pub node: String,
-    pub kind: String,
-    pub total: usize,
-    pub open: usize,
-    pub ended: usize,
-    pub overdue: usize,
-    pub avg_days: String,
-    pub p90_days: String,
-}
-
-/// Nearest-rank 90th percentile (the value at or below which 90% of items fall).
-pub fn p90(sorted: &[i64]) -> Option<i64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = ((sorted.len() as f64) * 0.9).ceil() as usize;
-    Some(sorted[rank.clamp(1, sorted.len()) - 1])
-}
-
-pub async fn report_lines(
-    db: &Db,
-    scope: &Scope,
-    from: &str,
-    to: &str,
-) -> Result<Vec<ReportLine>, AppError> {
-    let cal = calendar(db).await?;
-    let today = today_cn().to_string();
-    let names: HashMap<String, String> = doudi_store::regions::subtree(db, scope.0.as_str())
-        .await?
-        .into_iter()
-        .map(|r| (r.code, r.name))
-        .collect();
-    let items = cases::report_items(db, scope, from, to).await?;
-    // Group by the node one level below the scope (towns for the district, villages for a town).
-    let node_of = |i: &cases::ReportItem| match scope.0.level() {
-        doudi_domain::RegionLevel::County => i.town_code.clone(),
-        _ => i.village_code.clone(),
-    };
-    let mut groups: std::collections::BTreeMap<(String, String), Vec<&cases::ReportItem>> =
-        Default::default();
-    for i in &items {
-        groups
-            .entry((node_of(i), i.kind.clone()))
-            .or_default()
-            .push(i);
-        groups
-            .entry(("合计".into(), i.kind.clone()))
-            .or_default()
-            .push(i);
-    }
-    let mut out = vec![];
-    for ((node, kind), list) in groups {
-        let mut days: Vec<i64> = list
-            .iter()
-            .filter_map(|i| {
-                let s = NaiveDate::parse_from_str(&i.item_started, "%Y-%m-%d").ok()?;
-                let e = NaiveDate::parse_from_str(i.ended_on.as_deref()?, "%Y-%m-%d").ok()?;
-                cal.working_days_between(s, e).ok()
-            })
-            .collect();
-        days.sort();
-        let avg = if days.is_empty() {
-            String::new()
-        } else {
-            format!("{:.1}", days.iter().sum::<i64>() as f64 / days.len() as f64)
-        };
-        out.push(ReportLine {
-            node: if node == "合计" {
-                node
-            } else {
-                names.get(&node).cloned().unwrap_or(node)
-            },
-            kind: label::<ItemKind>(&kind),
-            total: list.len(),
-            open: list.iter().filter(|i| i.open).count(),
-            ended: list.iter().filter(|i| !i.open).count(),
-            overdue: list
-                .iter()
-                .filter(|i| i.open && i.step_due.as_str() < today.as_str())
-                .count(),
-            avg_days: avg,
-            p90_days: p90(&days).map(|d| d.to_string()).unwrap_or_default(),
-        });
-    }
-    Ok(out)
-}
+use doudi_app::cases::{ReportLine, report_lines};
 
 #[derive(Template)]
 #[template(path = "report_cases.html")]
@@ -1806,38 +1122,12 @@ pub async fn report_xlsx(
         ],
         &rows,
     );
-    Ok(crate::imports::xlsx_response(
+    Ok(xlsx_response(
         bytes,
         &format!("case-report-{from}-{to}.xlsx"),
     ))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::p90;
-
-    #[test]
-    fn p90_is_nearest_rank() {
-        assert_eq!(p90(&[]), None);
-        assert_eq!(p90(&[4]), Some(4));
-        assert_eq!(p90(&(1..=10).collect::<Vec<_>>()), Some(9));
-        assert_eq!(p90(&(1..=20).collect::<Vec<_>>()), Some(18));
-        assert_eq!(p90(&[1, 1, 1, 30]), Some(30));
-    }
-
-    #[test]
-    fn next_month_start() {
-        use chrono::NaiveDate;
-        assert_eq!(
-            super::first_of_next_month(NaiveDate::from_ymd_opt(2026, 12, 15).unwrap()),
-            NaiveDate::from_ymd_opt(2027, 1, 1).unwrap()
-        );
-        assert_eq!(
-            super::first_of_next_month(NaiveDate::from_ymd_opt(2026, 1, 31).unwrap()),
-            NaiveDate::from_ymd_opt(2026, 2, 1).unwrap()
-        );
-    }
-}
 
 // ---------------------------------------------------------------- workflow definitions
 
@@ -1916,20 +1206,6 @@ pub async fn workflows(State(state): State<AppState>, actor: Actor) -> Result<Re
 
 // ---------------------------------------------------------------- PDFs
 
-fn pdf_response(bytes: Vec<u8>, filename: &str) -> Response {
-    let name = crate::auth::url_encode(filename);
-    (
-        [
-            (header::CONTENT_TYPE, "application/pdf".to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("inline; filename*=UTF-8''{name}"),
-            ),
-        ],
-        bytes,
-    )
-        .into_response()
-}
 
 async fn render_pdf<F>(f: F) -> Result<Vec<u8>, AppError>
 where
@@ -1992,7 +1268,7 @@ pub async fn letter_pdf(
     actor: Actor,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let i = item_in_scope(&state, &actor, id).await?;
+    let i = access::item(&state.db, &actor, id).await?;
     actor.require(Action::HandleCase)?;
     let s = parse_state(&i)?;
     let Some(outcome) = s.outcome else {
@@ -2023,7 +1299,7 @@ pub async fn letter_pdf(
         body_paragraphs: if approved {
             vec![
                 format!("你户于 {} 提出的{}申请，经调查、审核、公示，符合条件，决定给予救助。", s.item_started, kind.label()),
-                if matches!(kind, ItemKind::Dibao | ItemKind::Tekun) { format!("救助金自 {} 起按月发放。家庭人口、收入、财产状况发生变化的，请及时告知所在村（社区）或乡镇（街道）。", first_of_next_month(ended)) } else { "救助款物已发放，请妥善使用。".into() },
+                if matches!(kind, ItemKind::Dibao | ItemKind::Tekun) { format!("救助金自 {} 起按月发放。家庭人口、收入、财产状况发生变化的，请及时告知所在村（社区）或乡镇（街道）。", doudi_app::cases::first_of_next_month(ended)) } else { "救助款物已发放，请妥善使用。".into() },
             ]
         } else {
             vec![format!("你户于 {} 提出的{}申请，经审核，不符合条件，决定不予批准。", s.item_started, kind.label()), format!("理由：{}", if last_note.is_empty() { "见审核意见".to_string() } else { last_note.clone() })]
@@ -2039,9 +1315,9 @@ pub async fn letter_pdf(
 }
 
 async fn audit_letter(state: &AppState, actor: &Actor, i: &ItemRow) -> Result<(), AppError> {
-    audit_event(
-        &state,
-        &actor,
+    audit::event(
+        &state.db,
+        actor,
         "view",
         "case_item",
         i.id.to_string(),

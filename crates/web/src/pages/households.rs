@@ -5,7 +5,7 @@ use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
 use doudi_domain::access::Action;
 use doudi_domain::household::{
@@ -15,13 +15,14 @@ use doudi_domain::person::{
     DisabilityType, Employment, Relation, Schooling, SelfCare, SelfCareItem,
 };
 use doudi_domain::{Coded, IdNumber, Money};
-use doudi_store::audit::{self, AuditEntry};
 use doudi_store::households::{
     self as hh, HouseholdRow, ItemChange, PersonRow, Scope, Scoped, SearchFilter,
 };
 use doudi_store::{StoreError, today_cn};
 use serde::Deserialize;
 
+use doudi_app::{access, audit};
+use crate::render::render;
 use crate::AppState;
 use crate::auth::Actor;
 use crate::error::AppError;
@@ -33,135 +34,6 @@ pub const EXPORT_LIMIT: i64 = 100_000;
 
 type Opts = Vec<(String, String, bool)>;
 
-fn render<T: Template>(t: &T) -> Result<Response, AppError> {
-    Ok(Html(t.render()?).into_response())
-}
-
-/// Finds a household in the actor's scope. Outside the scope: 403, and the attempt is audited.
-pub async fn household_in_scope(
-    state: &AppState,
-    actor: &Actor,
-    id: i64,
-) -> Result<(Scope, HouseholdRow), AppError> {
-    let scope = match actor.household_scope() {
-        Ok(s) => s,
-        Err(e) => {
-            audit_denied(state, actor, "household", id, actor.region.as_str()).await;
-            return Err(e);
-        }
-    };
-    match hh::get(&state.db, &scope, id).await? {
-        Scoped::Found(h) => Ok((scope, h)),
-        Scoped::Missing => Err(AppError::not_found()),
-        Scoped::OutOfScope { village_code } => {
-            audit_denied(state, actor, "household", id, &village_code).await;
-            Err(AppError::forbidden())
-        }
-    }
-}
-
-pub async fn person_in_scope(
-    state: &AppState,
-    actor: &Actor,
-    id: i64,
-) -> Result<(Scope, PersonRow), AppError> {
-    let scope = match actor.household_scope() {
-        Ok(s) => s,
-        Err(e) => {
-            audit_denied(state, actor, "person", id, actor.region.as_str()).await;
-            return Err(e);
-        }
-    };
-    match hh::get_person(&state.db, &scope, id).await? {
-        Scoped::Found(p) => Ok((scope, p)),
-        Scoped::Missing => Err(AppError::not_found()),
-        Scoped::OutOfScope { village_code } => {
-            audit_denied(state, actor, "person", id, &village_code).await;
-            Err(AppError::forbidden())
-        }
-    }
-}
-
-/// An audit entry with no before/after: a read (view, reveal, export), a refusal or an
-/// administrative act. Every such entry in the web layer goes through here.
-#[allow(clippy::too_many_arguments)]
-pub async fn audit_event(
-    state: &AppState,
-    actor: &Actor,
-    action: &str,
-    entity: &str,
-    entity_id: String,
-    household_id: Option<i64>,
-    region_code: &str,
-    detail: String,
-) -> Result<(), AppError> {
-    audit::record(
-        &state.db.pool,
-        &actor.audit(),
-        AuditEntry {
-            action,
-            entity,
-            entity_id,
-            household_id,
-            region_code,
-            before: None,
-            after: None,
-            detail,
-        },
-    )
-    .await?;
-    Ok(())
-}
-
-/// An audit entry for a write, recorded inside the write's transaction so
-/// that the two commit or fail together.
-#[allow(clippy::too_many_arguments)]
-pub async fn audit_write(
-    tx: &mut doudi_store::Tx,
-    actor: &Actor,
-    action: &str,
-    entity: &str,
-    entity_id: String,
-    household_id: Option<i64>,
-    region_code: &str,
-    before: Option<serde_json::Value>,
-    after: Option<serde_json::Value>,
-    detail: String,
-) -> Result<(), AppError> {
-    audit::record(
-        &mut **tx,
-        &actor.audit(),
-        AuditEntry {
-            action,
-            entity,
-            entity_id,
-            household_id,
-            region_code,
-            before,
-            after,
-            detail,
-        },
-    )
-    .await?;
-    Ok(())
-}
-
-/// A refusal outside the actor's jurisdiction or role. Recorded best-effort: the
-/// refusal itself must not turn into a 500.
-pub async fn audit_denied(state: &AppState, actor: &Actor, entity: &str, id: i64, region: &str) {
-    let detail = format!("越权访问被拒绝（账号所在：{}）", actor.region.as_str());
-    let _ = audit_event(
-        state,
-        actor,
-        "denied",
-        entity,
-        id.to_string(),
-        None,
-        region,
-        detail,
-    )
-    .await;
-}
 
 /// Villages in the actor's jurisdiction, for selects.
 pub async fn village_options(
@@ -313,7 +185,7 @@ pub async fn list(
 ) -> Result<Response, AppError> {
     let scope = actor.household_scope()?;
     if !q.village.is_empty() && !scope.covers(&q.village) {
-        audit_denied(&state, &actor, "region", 0, &q.village).await;
+        audit::denied(&state.db, &actor, "region", 0, &q.village).await;
         return Err(AppError::forbidden());
     }
     let per_page = 20;
@@ -374,7 +246,7 @@ pub async fn export(
     let scope = actor.household_scope()?;
     actor.require(Action::ExportHouseholds)?;
     if !q.village.is_empty() && !scope.covers(&q.village) {
-        audit_denied(&state, &actor, "region", 0, &q.village).await;
+        audit::denied(&state.db, &actor, "region", 0, &q.village).await;
         return Err(AppError::forbidden());
     }
     let data = hh::export_rows(&state.db, &scope, &q.filter(500), EXPORT_LIMIT).await?;
@@ -433,9 +305,7 @@ pub async fn export(
             ]);
         }
     }
-    audit_event(
-        &state,
-        &actor,
+    audit::event(&state.db, &actor,
         "export",
         "household",
         "-".into(),
@@ -523,7 +393,7 @@ pub struct TimelineView {
 struct FilePage {
     page: Page,
     can_apply: bool,
-    case_items: Vec<crate::cases::ItemLine>,
+    case_items: Vec<crate::views::ItemLine>,
     ledger: Vec<(String, String, String, String, String)>,
     referrals: Vec<(i64, String, String, String)>,
     h: HouseholdRow,
@@ -546,11 +416,7 @@ struct FilePage {
     today: String,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct ShowQuery {
-    pub msg: Option<String>,
-}
+pub use crate::render::ShowQuery;
 
 pub async fn show(
     State(state): State<AppState>,
@@ -573,15 +439,13 @@ pub async fn reveal(
     Path(id): Path<i64>,
     Form(f): Form<RevealForm>,
 ) -> Result<Response, AppError> {
-    let (_, h) = household_in_scope(&state, &actor, id).await?;
+    let (_, h) = access::household(&state.db, &actor, id).await?;
     actor.require(Action::RevealIdNumber)?;
-    let (_, p) = person_in_scope(&state, &actor, f.person_id).await?;
+    let (_, p) = access::person(&state.db, &actor, f.person_id).await?;
     if p.household_id != h.id {
         return Err(AppError::not_found());
     }
-    audit_event(
-        &state,
-        &actor,
+    audit::event(&state.db, &actor,
         "reveal_id",
         "person",
         p.id.to_string(),
@@ -600,10 +464,8 @@ async fn render_file(
     revealed: Option<i64>,
     msg: Option<&str>,
 ) -> Result<Response, AppError> {
-    let (_, h) = household_in_scope(state, actor, id).await?;
-    audit_event(
-        &state,
-        &actor,
+    let (_, h) = access::household(&state.db, actor, id).await?;
+    audit::event(&state.db, &actor,
         "view",
         "household",
         h.id.to_string(),
@@ -739,7 +601,12 @@ async fn render_file(
         .collect();
     let h = file.household;
     let (case_items, ledger_rows, referral_rows) =
-        crate::cases::household_cases(&state.db, h.id).await?;
+        doudi_app::cases::household_cases(&state.db, h.id).await?;
+    let today_s = doudi_store::today_cn().to_string();
+    let case_items: Vec<crate::views::ItemLine> = case_items
+        .iter()
+        .map(|i| crate::views::item_line(i, &today_s))
+        .collect();
     let ledger = ledger_rows
         .iter()
         .map(|l| {
@@ -1044,11 +911,9 @@ pub async fn edit_form(
     actor: Actor,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let (_, h) = household_in_scope(&state, &actor, id).await?;
+    let (_, h) = access::household(&state.db, &actor, id).await?;
     actor.require(Action::EditHousehold)?;
-    audit_event(
-        &state,
-        &actor,
+    audit::event(&state.db, &actor,
         "view",
         "household",
         h.id.to_string(),
@@ -1091,7 +956,7 @@ pub async fn edit(
     Path(id): Path<i64>,
     Form(form): Form<HouseholdForm>,
 ) -> Result<Response, AppError> {
-    let (scope, h) = household_in_scope(&state, &actor, id).await?;
+    let (scope, h) = access::household(&state.db, &actor, id).await?;
     actor.require(Action::EditHousehold)?;
     let version = parse_version(&form.version)?;
     let mut errors = vec![];
@@ -1159,7 +1024,7 @@ pub async fn member_new_form(
     actor: Actor,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let (_, h) = household_in_scope(&state, &actor, id).await?;
+    let (_, h) = access::household(&state.db, &actor, id).await?;
     actor.require(Action::EditHousehold)?;
     let m = MemberForm {
         version: h.version.to_string(),
@@ -1235,7 +1100,7 @@ pub async fn member_create(
     Path(id): Path<i64>,
     Form(m): Form<MemberForm>,
 ) -> Result<Response, AppError> {
-    let (scope, h) = household_in_scope(&state, &actor, id).await?;
+    let (scope, h) = access::household(&state.db, &actor, id).await?;
     actor.require(Action::EditHousehold)?;
     let version = parse_version(&m.version)?;
     let today = today_cn();
@@ -1269,14 +1134,12 @@ pub async fn member_edit_form(
     actor: Actor,
     Path(pid): Path<i64>,
 ) -> Result<Response, AppError> {
-    let (_, p) = person_in_scope(&state, &actor, pid).await?;
+    let (_, p) = access::person(&state.db, &actor, pid).await?;
     actor.require(Action::EditHousehold)?;
-    let (_, h) = household_in_scope(&state, &actor, p.household_id).await?;
+    let (_, h) = access::household(&state.db, &actor, p.household_id).await?;
     // The edit form shows the full ID number and phone (they may need correcting):
     // that is a reveal, and audited as one.
-    audit_event(
-        &state,
-        &actor,
+    audit::event(&state.db, &actor,
         "reveal_id",
         "person",
         p.id.to_string(),
@@ -1309,7 +1172,7 @@ pub async fn member_edit(
     Path(pid): Path<i64>,
     Form(m): Form<MemberForm>,
 ) -> Result<Response, AppError> {
-    let (scope, p) = person_in_scope(&state, &actor, pid).await?;
+    let (scope, p) = access::person(&state.db, &actor, pid).await?;
     actor.require(Action::EditHousehold)?;
     let version = parse_version(&m.version)?;
     let today = today_cn();
@@ -1418,7 +1281,7 @@ pub async fn move_form(
     actor: Actor,
     Path(pid): Path<i64>,
 ) -> Result<Response, AppError> {
-    let (scope, p) = person_in_scope(&state, &actor, pid).await?;
+    let (scope, p) = access::person(&state.db, &actor, pid).await?;
     actor.require(Action::EditHousehold)?;
     move_page(&state, &actor, &scope, p, &MoveForm::default(), vec![]).await
 }
@@ -1429,7 +1292,7 @@ pub async fn move_member(
     Path(pid): Path<i64>,
     Form(f): Form<MoveForm>,
 ) -> Result<Response, AppError> {
-    let (scope, p) = person_in_scope(&state, &actor, pid).await?;
+    let (scope, p) = access::person(&state.db, &actor, pid).await?;
     actor.require(Action::EditHousehold)?;
     let mut errors = vec![];
     let target: Option<i64> = f.target.trim().parse().ok();
@@ -1556,7 +1419,7 @@ pub async fn split_form(
     actor: Actor,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let (_, h) = household_in_scope(&state, &actor, id).await?;
+    let (_, h) = access::household(&state.db, &actor, id).await?;
     actor.require(Action::EditHousehold)?;
     let f = SplitForm {
         version: h.version.to_string(),
@@ -1571,7 +1434,7 @@ pub async fn split(
     Path(id): Path<i64>,
     Form(f): Form<SplitForm>,
 ) -> Result<Response, AppError> {
-    let (scope, h) = household_in_scope(&state, &actor, id).await?;
+    let (scope, h) = access::household(&state.db, &actor, id).await?;
     actor.require(Action::EditHousehold)?;
     let version = parse_version(&f.version)?;
     let mut errors = vec![];
@@ -1657,7 +1520,7 @@ pub async fn death_form(
     actor: Actor,
     Path(pid): Path<i64>,
 ) -> Result<Response, AppError> {
-    let (_, p) = person_in_scope(&state, &actor, pid).await?;
+    let (_, p) = access::person(&state.db, &actor, pid).await?;
     actor.require(Action::EditHousehold)?;
     render(&DeathPage {
         page: Page::new(
@@ -1679,7 +1542,7 @@ pub async fn death(
     Path(pid): Path<i64>,
     Form(f): Form<DeathForm>,
 ) -> Result<Response, AppError> {
-    let (scope, p) = person_in_scope(&state, &actor, pid).await?;
+    let (scope, p) = access::person(&state.db, &actor, pid).await?;
     actor.require(Action::EditHousehold)?;
     let version = parse_version(&f.version)?;
     let mut errors = vec![];
@@ -1769,7 +1632,7 @@ pub async fn item_confirm(
     Path(id): Path<i64>,
     Query(f): Query<ItemForm>,
 ) -> Result<Response, AppError> {
-    let (_, h) = household_in_scope(&state, &actor, id).await?;
+    let (_, h) = access::household(&state.db, &actor, id).await?;
     actor.require(Action::EditHousehold)?;
     let message = match f.op.as_str() {
         "remove_income" => "确定删除这条收入记录吗？删除会记入变更历史。",
@@ -1798,7 +1661,7 @@ pub async fn item_change(
     Path(id): Path<i64>,
     Form(f): Form<ItemForm>,
 ) -> Result<Response, AppError> {
-    let (scope, _) = household_in_scope(&state, &actor, id).await?;
+    let (scope, _) = access::household(&state.db, &actor, id).await?;
     actor.require(Action::EditHousehold)?;
     let version = parse_version(&f.version)?;
     let today = today_cn();

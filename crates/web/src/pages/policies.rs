@@ -2,97 +2,32 @@
 //! test panel, dated standards, 政策找人 runs with findings and leads, the
 //! standard/rule simulation, and the public policy guide and self-check.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::collections::BTreeMap;
 
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
 use doudi_domain::access::Action;
 use doudi_rules::catalogue::{self, BENEFIT_FORMS, SITUATIONS};
 use doudi_rules::facts::{Facts, HouseholdInput, MemberInput};
-use doudi_rules::finder::{CompiledPolicy, FindingKind, check_household};
-use doudi_rules::standards::{self, STANDARDS, StandardRow, Unit};
+use doudi_rules::finder::FindingKind;
+use doudi_rules::standards::{self, STANDARDS, Unit};
 use doudi_rules::{Env, Rule, RuleKind};
-use doudi_store::households::Scope;
-use doudi_store::policies::{self as pol, HouseholdPlace, NewFinding, PolicyRow};
-use doudi_store::{Db, today_cn};
+use doudi_store::policies::{self as pol, PolicyRow};
+use doudi_store::today_cn;
 use serde::Deserialize;
 
+use doudi_app::{access, audit};
+use crate::render::{render, with_status};
 use crate::AppState;
 use crate::auth::Actor;
 use crate::error::AppError;
-use crate::ui_households::audit_event;
 use crate::views::{Page, Pager, money};
 
-fn render<T: Template>(t: &T) -> Result<Response, AppError> {
-    Ok(Html(t.render()?).into_response())
-}
 
-fn with_status(mut r: Response, code: u16) -> Response {
-    *r.status_mut() = axum::http::StatusCode::from_u16(code).expect("status");
-    r
-}
-
-/// Compiles a policy's rules; errors are keyed by form field.
-pub fn compile_policy(p: &PolicyRow) -> Result<CompiledPolicy, Vec<(String, String)>> {
-    let mut errors = Vec::new();
-    let eligibility = Rule::compile(&p.eligibility, RuleKind::Condition)
-        .map_err(|e| errors.push(("eligibility".to_string(), format!("资格规则：{e}"))))
-        .ok();
-    let amount = if p.amount.trim().is_empty() {
-        None
-    } else {
-        Rule::compile(&p.amount, RuleKind::Amount)
-            .map_err(|e| errors.push(("amount".to_string(), format!("金额公式：{e}"))))
-            .ok()
-    };
-    match eligibility {
-        Some(eligibility) if errors.is_empty() => Ok(CompiledPolicy {
-            id: p.id,
-            code: p.code.clone(),
-            name: p.name.clone(),
-            receipt_key: p.receipt_key.clone(),
-            excludes: p.excludes_list(),
-            eligibility,
-            amount,
-        }),
-        _ => Err(errors),
-    }
-}
-
-/// Loads the demo catalogue into an empty `policies` table.
-pub async fn seed_catalogue(db: &Db, who: &str) -> doudi_store::Result<usize> {
-    let c = catalogue::Catalogue::demo();
-    let mut tx = db.begin_write().await?;
-    for p in &c.policies {
-        let row = PolicyRow {
-            code: p.code.clone(),
-            name: p.name.clone(),
-            department: c.department_name(&p.department),
-            family: c.family_name(&p.family),
-            conditions: p.conditions.clone(),
-            phone: p.phone.clone(),
-            target_groups: p.target_groups.join("、"),
-            situations: p.situations.join(","),
-            benefit_form: p.benefit_form.clone(),
-            receipt_key: p.receipt_key.clone(),
-            excludes: p.excludes.join(","),
-            eligibility: p.eligibility.clone(),
-            amount: p.amount.clone(),
-            self_check: p.self_check,
-            status: "active".into(),
-            effective_from: "2024-01-01".into(),
-            ..Default::default()
-        };
-        pol::insert_policy(&mut tx, &row, who).await?;
-    }
-    tx.commit().await?;
-    Ok(c.policies.len())
-}
 
 // -------------------------------------------------------------- catalogue ---
 
@@ -258,25 +193,6 @@ async fn form_page_with(
     ))
 }
 
-/// A prepared registry of the actor's jurisdiction, rebuilt when older than
-/// 10 minutes or from another day.
-pub async fn snapshot_for(state: &AppState, scope: &Scope) -> Result<Arc<Snapshot>, AppError> {
-    let mut cache = state.snapshots.lock().await;
-    let today = today_cn();
-    let fresh = |s: &Snapshot| {
-        s.today == today
-            && chrono::DateTime::parse_from_rfc3339(&s.built_at).is_ok_and(|t| {
-                chrono::Utc::now().signed_duration_since(t) < chrono::Duration::minutes(10)
-            })
-    };
-    if let Some(s) = cache.get(scope.0.as_str()).filter(|s| fresh(s)) {
-        return Ok(s.clone());
-    }
-    let snap = Arc::new(Snapshot::build(&state.db, scope, today).await?);
-    cache.insert(scope.0.as_str().to_string(), snap.clone());
-    Ok(snap)
-}
-
 /// Counts the households of the actor's jurisdiction that satisfy the
 /// (possibly unsaved) eligibility rule. Reads a prepared snapshot.
 async fn preview(
@@ -284,29 +200,25 @@ async fn preview(
     actor: &Actor,
     row: &PolicyRow,
 ) -> Result<(Option<String>, Vec<(String, String)>), AppError> {
-    let scope = actor.household_scope()?;
-    let rule = match Rule::compile(&row.eligibility, RuleKind::Condition) {
-        Ok(r) => r,
-        Err(e) => return Ok((None, vec![("eligibility".into(), format!("资格规则：{e}"))])),
-    };
-    let snap = snapshot_for(state, &scope).await?;
-    let started = std::time::Instant::now();
-    let (yes, errors) = snap.count(&rule);
-    Ok((
-        Some(format!(
-            "辖区 {} 户中符合资格规则的有 {} 户{}（数据快照 {}，计数用时 {:.2} 秒）",
-            snap.households,
-            yes,
-            if errors > 0 {
-                format!("，{errors} 户计算出错")
-            } else {
-                String::new()
-            },
-            crate::views::local_time(&snap.built_at),
-            started.elapsed().as_secs_f64()
+    match doudi_app::policies::preview(&state.db, &state.previews, actor, &row.eligibility).await {
+        Ok(p) => Ok((
+            Some(format!(
+                "辖区 {} 户中符合资格规则的有 {} 户{}（数据快照 {}，计数用时 {:.2} 秒）",
+                p.households,
+                p.eligible,
+                if p.errors > 0 {
+                    format!("，{} 户计算出错", p.errors)
+                } else {
+                    String::new()
+                },
+                crate::views::local_time(&p.snapshot_built_at),
+                p.count_seconds
+            )),
+            vec![],
         )),
-        vec![],
-    ))
+        Err(doudi_app::Error::Invalid(fields)) => Ok((None, crate::views::pairs(fields))),
+        Err(e) => Err(e.into()),
+    }
 }
 
 pub async fn show(
@@ -509,7 +421,7 @@ async fn save_policy(
     }
     actor.require(Action::ManagePolicies)?;
     let mut errors = validate_policy(&row);
-    if let Err(mut rule_errors) = compile_policy(&row) {
+    if let Err(mut rule_errors) = doudi_app::policies::compile_policy(&row) {
         errors.append(&mut rule_errors);
     }
     if !errors.is_empty() {
@@ -560,7 +472,7 @@ async fn save_policy(
         }
         id
     };
-    crate::ui_households::audit_write(
+    audit::write(
         &mut tx,
         &actor,
         if id == 0 { "create" } else { "update" },
@@ -588,7 +500,7 @@ async fn test_panel(
     if !actor.may(Action::ViewHousehold) {
         return Ok((None, vec![("test_household".into(), "测试规则需要查看家庭档案的权限（管理员不查看家庭数据）：请由乡镇或区审批人员测试，或使用“预览人数”".into())]));
     }
-    let compiled = match compile_policy(row) {
+    let compiled = match doudi_app::policies::compile_policy(row) {
         Ok(c) => c,
         Err(e) => return Ok((None, e)),
     };
@@ -611,16 +523,14 @@ async fn test_panel(
     // Administrators test rules on any household of the district; everyone
     // else only within their jurisdiction.
     if !actor.region.contains(&place.village_code) {
-        crate::ui_households::audit_denied(state, actor, "household", hid, &place.village_code)
+        audit::denied(&state.db, actor, "household", hid, &place.village_code)
             .await;
         return Ok((
             None,
             vec![("test_household".into(), "该家庭不在您的管辖范围内".into())],
         ));
     }
-    audit_event(
-        state,
-        actor,
+    audit::event(&state.db, actor,
         "view",
         "household",
         hid.to_string(),
@@ -830,275 +740,12 @@ pub async fn standards_add(
         &actor.user.username,
     )
     .await?;
-    crate::ui_households::audit_write(&mut tx, &actor, "create", "standard", f.key.clone(), None, &region, None, Some(serde_json::json!({"key": f.key, "region": region, "value": value, "effective_from": from.to_string()})), format!("新标准自 {from} 起生效（已作出的决定不受影响）")).await?;
+    audit::write(&mut tx, &actor, "create", "standard", f.key.clone(), None, &region, None, Some(serde_json::json!({"key": f.key, "region": region, "value": value, "effective_from": from.to_string()})), format!("新标准自 {from} 起生效（已作出的决定不受影响）")).await?;
     tx.commit().await?;
     Ok(Redirect::to("/standards?notice=saved").into_response())
 }
 
 // ----------------------------------------------------------------- finder ---
-
-/// Everything a run over many households needs, prepared once.
-pub struct RunContext {
-    pub policies: Vec<CompiledPolicy>,
-    pub standard_rows: Vec<StandardRow>,
-    pub today: NaiveDate,
-}
-
-impl RunContext {
-    pub async fn load(
-        db: &Db,
-        policy_id: Option<i64>,
-        today: NaiveDate,
-    ) -> Result<RunContext, AppError> {
-        let mut policies = Vec::new();
-        for p in pol::policies(db).await? {
-            if !p.in_force(&today.to_string()) || policy_id.is_some_and(|id| id != p.id) {
-                continue;
-            }
-            // A stored rule always compiled when it was saved; a failure here
-            // means the engine changed, and the run must say so, not skip it.
-            let c = compile_policy(&p).map_err(|e| {
-                AppError::bad_request(format!(
-                    "政策“{}”的规则无法编译：{}",
-                    p.name,
-                    e.iter().map(|x| x.1.clone()).collect::<Vec<_>>().join("；")
-                ))
-            })?;
-            policies.push(c);
-        }
-        Ok(RunContext {
-            policies,
-            standard_rows: pol::standard_rows(db).await?,
-            today,
-        })
-    }
-
-    /// Findings for a batch of households, with one environment per village
-    /// (standards are set per region, so households of a village share one),
-    /// evaluated on every core.
-    pub fn evaluate(
-        &self,
-        batch: Vec<(
-            HouseholdPlace,
-            HouseholdInput,
-            Vec<doudi_rules::facts::FeedEvent>,
-        )>,
-    ) -> Vec<NewFinding> {
-        let envs = envs_for(
-            &self.standard_rows,
-            batch.iter().map(|b| b.0.village_code.as_str()),
-            self.today,
-        );
-        par_map(&batch, |(place, input, feeds)| {
-            let (std, env) = &envs[&place.village_code];
-            let input = input.clone().with_feeds(feeds, self.today);
-            let facts = Facts::build(&input, std, self.today);
-            let scope = env.scope(&facts);
-            check_household(&self.policies, &scope, &facts.hh.receives)
-                .into_iter()
-                .map(|f| NewFinding {
-                    place: place.clone(),
-                    policy_id: f.policy_id,
-                    kind: f.kind.code().to_string(),
-                    reason: f.reason,
-                    amount_fen: f.amount_fen,
-                })
-                .collect::<Vec<_>>()
-        })
-        .into_iter()
-        .flatten()
-        .collect()
-    }
-}
-
-/// The standards and rule environment of each village, built once per batch.
-pub fn envs_for<'a>(
-    rows: &[StandardRow],
-    villages: impl Iterator<Item = &'a str>,
-    today: NaiveDate,
-) -> HashMap<String, (BTreeMap<String, i64>, Env)> {
-    let mut envs = HashMap::new();
-    let today_s = today.to_string();
-    for v in villages {
-        if !envs.contains_key(v) {
-            let std = standards::in_force(rows, v, &today_s);
-            let env = Env::new(&std);
-            envs.insert(v.to_string(), (std, env));
-        }
-    }
-    envs
-}
-
-/// `f` over `items` on every available core (scoped threads; order kept).
-/// Rule evaluation is CPU-bound and each household independent.
-pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
-    if threads <= 1 || items.len() < 64 {
-        return items.iter().map(&f).collect();
-    }
-    let chunk = items.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<R>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("evaluation thread"))
-            .collect()
-    })
-}
-
-pub const FINDER_BATCH: i64 = 2_000;
-
-/// The registry of one jurisdiction, prepared for rule previews: every
-/// household's CEL variables, grouped by village with that village's
-/// standards. Built once (it reads the whole registry), then each preview
-/// only evaluates the rule.
-pub struct Snapshot {
-    // (Debug is implemented by hand: the prepared values are large.)
-    pub scope_code: String,
-    pub today: NaiveDate,
-    pub built_at: String,
-    pub build_seconds: f64,
-    pub households: usize,
-    villages: Vec<(BTreeMap<String, i64>, Vec<doudi_rules::Prepared>)>,
-}
-
-impl std::fmt::Debug for Snapshot {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "Snapshot({} households of {} on {})",
-            self.households, self.scope_code, self.today
-        )
-    }
-}
-
-impl Snapshot {
-    pub async fn build(db: &Db, scope: &Scope, today: NaiveDate) -> Result<Snapshot, AppError> {
-        let started = std::time::Instant::now();
-        let rows = pol::standard_rows(db).await?;
-        let mut by_village: BTreeMap<String, (BTreeMap<String, i64>, Vec<doudi_rules::Prepared>)> =
-            BTreeMap::new();
-        let mut households = 0;
-        let mut after = 0;
-        loop {
-            let batch = pol::household_inputs(db, scope, after, FINDER_BATCH, today).await?;
-            let Some(last) = batch.last() else { break };
-            after = last.0.id;
-            households += batch.len();
-            let envs = envs_for(
-                &rows,
-                batch.iter().map(|b| b.0.village_code.as_str()),
-                today,
-            );
-            let prepared = par_map(&batch, |(place, input, feeds)| {
-                let facts = Facts::build(
-                    &input.clone().with_feeds(feeds, today),
-                    &envs[&place.village_code].0,
-                    today,
-                );
-                doudi_rules::Prepared::new(&facts)
-            });
-            for ((place, _, _), p) in batch.iter().zip(prepared) {
-                by_village
-                    .entry(place.village_code.clone())
-                    .or_insert_with(|| (envs[&place.village_code].0.clone(), Vec::new()))
-                    .1
-                    .push(p);
-            }
-            tokio::task::yield_now().await;
-        }
-        Ok(Snapshot {
-            scope_code: scope.0.as_str().to_string(),
-            today,
-            built_at: doudi_store::now_ts(),
-            build_seconds: started.elapsed().as_secs_f64(),
-            households,
-            villages: by_village.into_values().collect(),
-        })
-    }
-
-    /// How many households satisfy `rule`, and on how many it failed.
-    pub fn count(&self, rule: &Rule) -> (usize, usize) {
-        let envs: Vec<Env> = self.villages.iter().map(|(std, _)| Env::new(std)).collect();
-        let items: Vec<(usize, &doudi_rules::Prepared)> = self
-            .villages
-            .iter()
-            .enumerate()
-            .flat_map(|(i, (_, list))| list.iter().map(move |p| (i, p)))
-            .collect();
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(8);
-        let chunk = items.len().div_ceil(threads).max(1);
-        std::thread::scope(|sc| {
-            let handles: Vec<_> = items
-                .chunks(chunk)
-                .map(|part| {
-                    let envs = &envs;
-                    sc.spawn(move || {
-                        let (mut yes, mut err) = (0, 0);
-                        for (i, p) in part {
-                            match rule.eval_bool(&envs[*i].scope_prepared(p)) {
-                                Ok(true) => yes += 1,
-                                Ok(false) => {}
-                                Err(_) => err += 1,
-                            }
-                        }
-                        (yes, err)
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("preview thread"))
-                .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
-        })
-    }
-}
-
-/// Runs 政策找人 over `scope`, storing findings batch by batch (progress is
-/// visible while it runs). Used by the web button, the CLI and the bench.
-pub async fn run_finder(
-    db: &Db,
-    run_id: i64,
-    scope: &Scope,
-    ctx: &RunContext,
-) -> Result<(), AppError> {
-    // Loading the next batch and writing the last one's findings overlap the
-    // evaluation of the current batch.
-    let load = |after: i64| {
-        let (db, scope, today) = (db.clone(), scope.clone(), ctx.today);
-        tokio::spawn(
-            async move { pol::household_inputs(&db, &scope, after, FINDER_BATCH, today).await },
-        )
-    };
-    let mut writing: Option<tokio::task::JoinHandle<doudi_store::Result<()>>> = None;
-    let mut next = load(0);
-    loop {
-        let batch = next.await.map_err(AppError::internal)??;
-        let Some(last) = batch.last() else { break };
-        next = load(last.0.id);
-        let n = batch.len() as i64;
-        let findings = ctx.evaluate(batch);
-        if let Some(w) = writing.take() {
-            w.await.map_err(AppError::internal)??;
-        }
-        let db2 = db.clone();
-        writing = Some(tokio::spawn(async move {
-            pol::record_batch(&db2, run_id, n, &findings).await
-        }));
-    }
-    if let Some(w) = writing.take() {
-        w.await.map_err(AppError::internal)??;
-    }
-    pol::finish_run(db, run_id, "done", "").await?;
-    Ok(())
-}
 
 #[derive(Template)]
 #[template(path = "finder.html")]
@@ -1137,32 +784,8 @@ pub async fn finder_start(
     actor: Actor,
     Form(f): Form<StartRun>,
 ) -> Result<Response, AppError> {
-    actor.require(Action::RunFinder)?;
-    let scope = actor.household_scope()?;
     let policy_id = f.policy.trim().parse::<i64>().ok();
-    let ctx = RunContext::load(&state.db, policy_id, today_cn()).await?;
-    if ctx.policies.is_empty() {
-        return Err(AppError::bad_request("没有可运行的有效政策"));
-    }
-    let total = pol::count_households(&state.db, &scope).await?;
-    let run_id = pol::create_run(&state.db, &scope, policy_id, total, actor.user.id).await?;
-    audit_event(
-        &state,
-        &actor,
-        "run",
-        "finder_run",
-        run_id.to_string(),
-        None,
-        actor.region.as_str(),
-        format!("政策找人：{} 项政策，{} 户", ctx.policies.len(), total),
-    )
-    .await?;
-    let db = state.db.clone();
-    tokio::spawn(async move {
-        if let Err(e) = run_finder(&db, run_id, &scope, &ctx).await {
-            let _ = pol::finish_run(&db, run_id, "failed", &e.message).await;
-        }
-    });
+    let run_id = doudi_app::policies::start_run(&state.db, &actor, policy_id).await?;
     Ok(Redirect::to(&format!("/finder/{run_id}")).into_response())
 }
 
@@ -1187,29 +810,13 @@ struct RunPage {
     percent: i64,
 }
 
-async fn run_in_scope(
-    state: &AppState,
-    actor: &Actor,
-    id: i64,
-) -> Result<(pol::RunRow, Scope), AppError> {
-    let scope = actor.household_scope()?;
-    let run = pol::run(&state.db, id)
-        .await?
-        .ok_or_else(AppError::not_found)?;
-    if !actor.region.contains(&run.scope_code) {
-        crate::ui_households::audit_denied(state, actor, "finder_run", id, &run.scope_code).await;
-        return Err(AppError::forbidden());
-    }
-    Ok((run, scope))
-}
-
 pub async fn finder_run(
     State(state): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
     Query(q): Query<FindingsQuery>,
 ) -> Result<Response, AppError> {
-    let (run, scope) = run_in_scope(&state, &actor, id).await?;
+    let (run, scope) = access::run(&state.db, &actor, id).await?;
     let kind = FindingKind::from_code(&q.kind)
         .map(|k| k.code().to_string())
         .unwrap_or_default();
@@ -1258,7 +865,7 @@ pub async fn finder_xlsx(
     Query(q): Query<FindingsQuery>,
 ) -> Result<Response, AppError> {
     actor.require(Action::ExportHouseholds)?;
-    let (_run, scope) = run_in_scope(&state, &actor, id).await?;
+    let (_run, scope) = access::run(&state.db, &actor, id).await?;
     let kind = FindingKind::from_code(&q.kind).map(|k| k.code());
     let (findings, _) = pol::findings(&state.db, id, &scope, kind, 0, 100_000).await?;
     let rows: Vec<Vec<String>> = findings
@@ -1277,9 +884,7 @@ pub async fn finder_xlsx(
             ]
         })
         .collect();
-    audit_event(
-        &state,
-        &actor,
+    audit::event(&state.db, &actor,
         "export",
         "finder_run",
         id.to_string(),
@@ -1317,77 +922,13 @@ pub async fn finder_xlsx(
         .into_response())
 }
 
-/// Turns a finding into a lead for the responsible village: a missed
-/// benefit becomes an active-discovery lead, an excessive or duplicate one
-/// a re-check. Deadline: 5 working days.
+/// Turns a finding into a lead for the responsible village.
 pub async fn finding_lead(
     State(state): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    actor.require(Action::RunFinder)?;
-    let scope = actor.household_scope()?;
-    let Some((f, existing)) = pol::finding_in_scope(&state.db, &scope, id).await? else {
-        if let Some(village) = pol::finding_village(&state.db, id).await? {
-            crate::ui_households::audit_denied(&state, &actor, "finding", id, &village).await;
-            return Err(AppError::forbidden());
-        }
-        return Err(AppError::not_found());
-    };
-    if existing.is_some() {
-        return Err(AppError::conflict("该结果已生成线索"));
-    }
-    if f.kind == "error" {
-        return Err(AppError::bad_request(
-            "规则出错的结果不能生成线索：请先修正规则",
-        ));
-    }
-    let kind = if f.kind == "missed" {
-        "discovery"
-    } else {
-        "recheck"
-    };
-    let cal = crate::cases::calendar(&state.db).await?;
-    let due = cal.add_working_days_provisional(today_cn(), 5).0;
-    let policy = pol::policy(&state.db, f.policy_id)
-        .await?
-        .map(|p| p.name)
-        .unwrap_or_default();
-    let reason = format!(
-        "{}：{}（{}）",
-        FindingKind::from_code(&f.kind).map_or("", |k| k.label()),
-        policy,
-        f.reason
-    );
-    let mut tx = state.db.begin_write().await?;
-    let lead = pol::create_lead(
-        &mut tx,
-        &f.place,
-        "finder",
-        kind,
-        Some(f.policy_id),
-        &reason,
-        Some(&due.to_string()),
-        actor.user.id,
-    )
-    .await?;
-    if !pol::link_finding_lead(&mut tx, id, lead).await? {
-        return Err(AppError::conflict("该结果已生成线索"));
-    }
-    crate::ui_households::audit_write(
-        &mut tx,
-        &actor,
-        "create",
-        "lead",
-        lead.to_string(),
-        Some(f.place.id),
-        &f.place.village_code,
-        None,
-        Some(serde_json::json!({"kind": kind, "reason": reason, "due": due.to_string()})),
-        "由政策找人结果生成线索".into(),
-    )
-    .await?;
-    tx.commit().await?;
+    let lead = doudi_app::policies::lead_from_finding(&state.db, &actor, id).await?;
     Ok(Redirect::to(&format!("/leads?notice=saved#lead-{lead}")).into_response())
 }
 
@@ -1466,15 +1007,7 @@ pub async fn lead_close(
     Path(id): Path<i64>,
     Form(f): Form<CloseLead>,
 ) -> Result<Response, AppError> {
-    actor.require(Action::HandleCase)?;
-    let scope = actor.household_scope()?;
-    let Some((village_code, household_id, status)) = pol::lead_place(&state.db, id).await? else {
-        return Err(AppError::not_found());
-    };
-    if !scope.covers(&village_code) {
-        crate::ui_households::audit_denied(&state, &actor, "lead", id, &village_code).await;
-        return Err(AppError::forbidden());
-    }
+    let (village_code, household_id, status) = access::lead(&state.db, &actor, id).await?;
     if status != "open" {
         return Err(AppError::conflict("该线索已办结"));
     }
@@ -1485,7 +1018,7 @@ pub async fn lead_close(
     if !pol::close_lead(&mut tx, id, f.note.trim()).await? {
         return Err(AppError::conflict("该线索已被他人办结"));
     }
-    crate::ui_households::audit_write(
+    audit::write(
         &mut tx,
         &actor,
         "update",
@@ -1525,121 +1058,7 @@ struct SimulatePage {
     form_value: String,
     form_rule: String,
     errors: Vec<(String, String)>,
-    result: Option<SimulationResult>,
-}
-
-/// What a change would do, per town, without touching live data.
-pub struct SimulationResult {
-    pub policy: String,
-    pub households: i64,
-    pub rows: Vec<SimTown>,
-    pub enter: i64,
-    pub leave: i64,
-    pub cost_before: i64,
-    pub cost_after: i64,
-}
-
-pub struct SimTown {
-    pub town: String,
-    pub enter: i64,
-    pub leave: i64,
-    pub cost_before: i64,
-    pub cost_after: i64,
-}
-
-/// Evaluates `policy` twice over `scope`: as it stands, and with the
-/// standard `key` set to `value` and/or the rule replaced. Reads only.
-pub async fn simulate(
-    db: &Db,
-    scope: &Scope,
-    policy: &PolicyRow,
-    change: Option<(&str, i64)>,
-    rule: Option<&str>,
-    today: NaiveDate,
-) -> Result<SimulationResult, AppError> {
-    let before = compile_policy(policy).map_err(|e| {
-        AppError::bad_request(e.into_iter().map(|x| x.1).collect::<Vec<_>>().join("；"))
-    })?;
-    let mut changed_row = policy.clone();
-    if let Some(r) = rule.filter(|r| !r.trim().is_empty()) {
-        changed_row.eligibility = r.to_string();
-    }
-    let after = compile_policy(&changed_row).map_err(|e| {
-        AppError::bad_request(e.into_iter().map(|x| x.1).collect::<Vec<_>>().join("；"))
-    })?;
-    let rows = pol::standard_rows(db).await?;
-    let today_s = today.to_string();
-    let mut towns: BTreeMap<String, SimTown> = BTreeMap::new();
-    let mut envs: HashMap<String, (BTreeMap<String, i64>, Env, BTreeMap<String, i64>, Env)> =
-        HashMap::new();
-    let mut households = 0;
-    let mut after_id = 0;
-    loop {
-        let batch = pol::household_inputs(db, scope, after_id, FINDER_BATCH, today).await?;
-        let Some(last) = batch.last() else { break };
-        after_id = last.0.id;
-        for (place, input, feeds) in batch {
-            households += 1;
-            let (std_a, env_a, std_b, env_b) =
-                envs.entry(place.village_code.clone()).or_insert_with(|| {
-                    let std_a = standards::in_force(&rows, &place.village_code, &today_s);
-                    let mut std_b = std_a.clone();
-                    if let Some((k, v)) = change {
-                        std_b.insert(k.to_string(), v);
-                    }
-                    (
-                        std_a.clone(),
-                        Env::new(&std_a),
-                        std_b.clone(),
-                        Env::new(&std_b),
-                    )
-                });
-            let input = input.with_feeds(&feeds, today);
-            let fa = Facts::build(&input, std_a, today);
-            let fb = Facts::build(&input, std_b, today);
-            let sa = env_a.scope(&fa);
-            let sb = env_b.scope(&fb);
-            let ea = before.eligibility.eval_bool(&sa).unwrap_or(false);
-            let eb = after.eligibility.eval_bool(&sb).unwrap_or(false);
-            let amount = |p: &CompiledPolicy, s: &doudi_rules::Scope| {
-                p.amount
-                    .as_ref()
-                    .and_then(|r| r.eval_amount(s).ok())
-                    .unwrap_or(0)
-            };
-            let t = towns
-                .entry(place.town_code.clone())
-                .or_insert_with(|| SimTown {
-                    town: place.town_code.clone(),
-                    enter: 0,
-                    leave: 0,
-                    cost_before: 0,
-                    cost_after: 0,
-                });
-            if ea {
-                t.cost_before += amount(&before, &sa);
-            }
-            if eb {
-                t.cost_after += amount(&after, &sb);
-            }
-            match (ea, eb) {
-                (false, true) => t.enter += 1,
-                (true, false) => t.leave += 1,
-                _ => {}
-            }
-        }
-        tokio::task::yield_now().await;
-    }
-    let rows: Vec<SimTown> = towns.into_values().collect();
-    Ok(SimulationResult {
-        policy: policy.name.clone(),
-        households,
-        enter: rows.iter().map(|r| r.enter).sum(),
-        leave: rows.iter().map(|r| r.leave).sum(),
-        cost_before: rows.iter().map(|r| r.cost_before).sum(),
-        cost_after: rows.iter().map(|r| r.cost_after).sum(),
-        rows,
-    })
+    result: Option<doudi_app::policies::SimulationResult>,
 }
 
 async fn simulate_page(
@@ -1647,7 +1066,7 @@ async fn simulate_page(
     actor: &Actor,
     f: SimulateForm,
     errors: Vec<(String, String)>,
-    result: Option<SimulationResult>,
+    result: Option<doudi_app::policies::SimulationResult>,
 ) -> Result<Response, AppError> {
     let policy_id = f.policy.parse::<i64>().unwrap_or(0);
     let policies = pol::policies(&state.db)
@@ -1738,7 +1157,7 @@ pub async fn simulate_run(
         return simulate_page(&state, &actor, f, errors, None).await;
     }
     let policy = policy.expect("checked");
-    let result = simulate(
+    let result = doudi_app::policies::simulate(
         &state.db,
         &scope,
         &policy,
@@ -1747,9 +1166,7 @@ pub async fn simulate_run(
         today_cn(),
     )
     .await?;
-    audit_event(
-        &state,
-        &actor,
+    audit::event(&state.db, &actor,
         "run",
         "simulation",
         policy.id.to_string(),
@@ -2050,7 +1467,7 @@ pub async fn public_self_check(
         if !p.self_check || !p.in_force(&today.to_string()) {
             continue;
         }
-        if let Ok(c) = compile_policy(&p) {
+        if let Ok(c) = doudi_app::policies::compile_policy(&p) {
             if c.eligibility.eval_bool(&scope).unwrap_or(false) {
                 results.push(public_policy(&p));
             }

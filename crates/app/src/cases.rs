@@ -1,0 +1,565 @@
+//! Cases: the working-day calendar, one step of an item with its side
+//! effects (notices, objections, the ledger, benefit start dates), notices
+//! that end by themselves, the household's case history and the
+//! handling-time report. Where the 低保 amount is decided: the approver's
+//! step ([`act`]), prefilled by the policy's amount formula.
+
+use std::collections::HashMap;
+
+use chrono::{Datelike, NaiveDate};
+use doudi_domain::access::Action;
+use doudi_domain::calendar::WorkCalendar;
+use doudi_domain::workflow::{self, ActionKind, Command, ItemKind, ItemState, Outcome};
+use doudi_domain::{Coded, Money, RegionCode};
+use doudi_store::audit::AuditActor;
+use doudi_store::cases::{self, ItemColumns, ItemRow, NewNotice, NoticeRow, StepRecord};
+use doudi_store::households::{self as hh, HouseholdRow, Scope, Scoped};
+use doudi_store::{Db, StoreError, today_cn};
+use serde::Deserialize;
+
+use crate::caller::Caller;
+use crate::error::{Error, Result};
+use crate::access;
+
+/// The working-day calendar: the shipped years plus any loaded by an administrator.
+pub async fn calendar(db: &Db) -> Result<WorkCalendar> {
+    let mut cal = WorkCalendar::builtin();
+    for (_, json) in cases::calendar_years(db).await? {
+        cal.load_year_json(&json)
+            .map_err(|e| Error::Storage(format!("calendar: {e}")))?;
+    }
+    Ok(cal)
+}
+
+/// Loads a year's holiday arrangement (the State Council notice as JSON, same format as
+/// data/holidays/*.json). Validated before it is stored; deadlines use it at once.
+pub async fn load_calendar_year(db: &Db, json: &str, who: &str) -> Result<i32> {
+    let mut probe = WorkCalendar::new();
+    let year = probe
+        .load_year_json(json)
+        .map_err(|e| Error::invalid("file", e.to_string()))?;
+    let mut tx = db.begin_write().await?;
+    cases::save_calendar_year(&mut tx, year as i64, json, who).await?;
+    tx.commit().await?;
+    Ok(year)
+}
+
+/// The stored columns of an item's state.
+pub fn columns(state: &ItemState, department: &str) -> ItemColumns {
+    ItemColumns {
+        kind: state.kind.code().to_string(),
+        department: department.to_string(),
+        step: state.step.map(str::to_string),
+        step_role: state.step_role.map(|r| r.code().to_string()),
+        outcome: state.outcome.map(|o| o.code().to_string()),
+        step_started: state.step_started.to_string(),
+        step_due: state.step_due.to_string(),
+        item_started: state.item_started.to_string(),
+        item_due: state.item_due.map(|d| d.to_string()),
+        ended_on: state.ended_on.map(|d| d.to_string()),
+        flags: state.flags().join(","),
+        amount_fen: state.amount_fen,
+        state_json: serde_json::to_string(state).expect("state serialises"),
+    }
+}
+
+pub fn parse_state(item: &ItemRow) -> Result<ItemState> {
+    serde_json::from_str(&item.cols.state_json)
+        .map_err(|e| Error::Storage(format!("item {} state: {e}", item.id)))
+}
+
+// ------------------------------------------------------------ one step ---
+
+/// One step of an item, as typed by the person acting.
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct ActInput {
+    /// The item's version the person saw (optimistic lock).
+    pub version: String,
+    /// An action code of the workflow (complete, approve, refuse, post …).
+    pub action: String,
+    /// Names of the investigators or signers, separated by 、 or commas.
+    pub signatures: String,
+    pub opinion: String,
+    /// Yuan, two decimals at most.
+    pub amount: String,
+    /// YYYY-MM-DD, today when blank; not after today.
+    pub on: String,
+}
+
+/// One step of an item: the state machine decides; a refused command
+/// changes nothing (the error says why, by field).
+pub async fn act(db: &Db, caller: &Caller, id: i64, f: &ActInput) -> Result<ItemRow> {
+    let i = access::item(db, caller, id).await?;
+    access::require(db, caller, Action::HandleCase, "case_item", id, &i.village_code).await?;
+    if f.version.trim() != i.version.to_string() {
+        return Err(Error::Conflict(
+            "该事项已被他人办理，页面已刷新为最新进度，请核对后再办理".into(),
+        ));
+    }
+    let Some(action) = ActionKind::from_code(&f.action) else {
+        return Err(Error::invalid("action", "请选择办理操作"));
+    };
+    let today = today_cn();
+    let on = if f.on.trim().is_empty() {
+        Ok(today)
+    } else {
+        NaiveDate::parse_from_str(f.on.trim(), "%Y-%m-%d")
+    };
+    let Ok(on) = on else {
+        return Err(Error::invalid("on", "办理日期格式应为 YYYY-MM-DD"));
+    };
+    if on > today {
+        return Err(Error::invalid("on", "办理日期不能晚于今天"));
+    }
+    let amount = if f.amount.trim().is_empty() {
+        None
+    } else {
+        match Money::parse_yuan(&f.amount) {
+            Ok(m) => Some(m.fen()),
+            Err(e) => return Err(Error::invalid("amount", format!("金额：{e}"))),
+        }
+    };
+    let signatures: Vec<String> = f
+        .signatures
+        .split(['，', ',', '、', ' ', ';', '；'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    let s = parse_state(&i)?;
+    let limit = cases::standard(db, "town_temp_aid_limit", &i.village_code, &on.to_string()).await?;
+    let mut cmd = Command::new(action, caller.role, on).note(f.opinion.trim());
+    cmd.signatures = signatures.clone();
+    cmd.amount_fen = amount;
+    cmd.town_limit_fen = limit;
+    let cal = calendar(db).await?;
+    let next = workflow::apply(&s, &cmd, &cal).map_err(|e| Error::invalid("action", e.to_string()))?;
+    let effects = EffectInputs::load(db, &i).await?;
+    let mut tx = db.begin_write().await?;
+    side_effects(&mut tx, &effects, &i, &s, &next, action, f.opinion.trim(), caller.user.id).await?;
+    let record = StepRecord {
+        step: s.step.unwrap_or("").to_string(),
+        action: action.code().to_string(),
+        to_step: next.step.map(str::to_string),
+        acted_on: on.to_string(),
+        signatures: signatures.join("、"),
+        opinion: f.opinion.trim().to_string(),
+        amount_fen: amount,
+    };
+    match cases::advance_item(&mut tx, &caller.audit(), &i, &columns(&next, &i.cols.department), &record).await {
+        Ok(()) => tx.commit().await?,
+        Err(StoreError::Conflict(m)) => return Err(Error::Conflict(m)),
+        Err(e) => return Err(e.into()),
+    }
+    Ok(i)
+}
+
+/// What the side effects of a step read, loaded before the write
+/// transaction opens (a write transaction never waits for another
+/// connection).
+pub struct EffectInputs {
+    notices: Vec<NoticeRow>,
+    household: Option<HouseholdRow>,
+}
+
+impl EffectInputs {
+    pub async fn load(db: &Db, i: &ItemRow) -> Result<EffectInputs> {
+        let scope = Scope(RegionCode::parse(&i.village_code).map_err(Error::storage)?);
+        let household = match hh::get(db, &scope, i.household_id).await? {
+            Scoped::Found(h) => Some(h),
+            _ => None,
+        };
+        Ok(EffectInputs {
+            notices: cases::notices_of_item(db, i.id).await?,
+            household,
+        })
+    }
+}
+
+/// What a transition does outside the item: notices, objections, the ledger.
+#[allow(clippy::too_many_arguments)]
+async fn side_effects(
+    tx: &mut doudi_store::Tx,
+    inputs: &EffectInputs,
+    i: &ItemRow,
+    before: &ItemState,
+    next: &ItemState,
+    action: ActionKind,
+    note: &str,
+    user_id: i64,
+) -> Result<()> {
+    let notices = &inputs.notices;
+    match action {
+        ActionKind::Post => {
+            let start = next.notice_start.unwrap_or(next.step_started);
+            let Some(h) = &inputs.household else {
+                return Err(Error::NotFound);
+            };
+            let kind = ItemKind::from_code(&i.cols.kind).unwrap_or(ItemKind::DeptItem);
+            let decision = before
+                .step
+                .is_some_and(|s| s.contains("final") || s == "notice_final");
+            cases::create_notice(
+                tx,
+                &NewNotice {
+                    village_code: i.village_code.clone(),
+                    item_id: i.id,
+                    kind: if decision { "decision" } else { "review" }.into(),
+                    title: format!("{} {}公示", i.village_name, kind.label()),
+                    masked_name: doudi_domain::mask::mask_name(&h.head_name),
+                    household_size: h.size,
+                    item_label: kind.label().to_string(),
+                    amount_fen: next.amount_fen,
+                    reason: notice_reason(kind),
+                    start_date: start.to_string(),
+                    end_date: workflow::notice_end(start).to_string(),
+                },
+            )
+            .await?;
+        }
+        ActionKind::Object => {
+            // An objection holds the posting until it is handled.
+            for n in notices.iter().filter(|n| n.status == "active") {
+                cases::set_notice_status(tx, n.id, "held").await?;
+                cases::add_objection(tx, n, note, "", user_id).await?;
+            }
+        }
+        ActionKind::ReInvestigate | ActionKind::DemocraticReview => {
+            for n in notices.iter().filter(|n| n.status == "held") {
+                cases::resolve_objections(tx, n.id, &format!("{}：{note}", action.label())).await?;
+                cases::set_notice_status(tx, n.id, "ended").await?;
+            }
+        }
+        _ => {}
+    }
+    // Leaving a notice step ends its posting (an objection holds it instead).
+    if before.step != next.step && before.notice_start.is_some() && action != ActionKind::Object {
+        for n in notices.iter().filter(|n| n.status == "active") {
+            cases::set_notice_status(tx, n.id, "ended").await?;
+        }
+    }
+    // Every granted item goes into the household's ledger, across departments.
+    if before.outcome.is_none() && matches!(next.outcome, Some(Outcome::Approved | Outcome::Paid)) {
+        let kind = ItemKind::from_code(&i.cols.kind).unwrap_or(ItemKind::DeptItem);
+        let decided = next.ended_on.unwrap_or_else(today_cn);
+        let monthly = matches!(kind, ItemKind::Dibao | ItemKind::Tekun);
+        // Monthly benefits are paid from the month after approval.
+        let start = if monthly {
+            first_of_next_month(decided)
+        } else {
+            decided
+        };
+        let dept = if i.cols.department.is_empty() {
+            "民政"
+        } else {
+            i.cols.department.as_str()
+        };
+        cases::add_ledger(
+            tx,
+            i.household_id,
+            &i.village_code,
+            Some(i.id),
+            None,
+            kind.code(),
+            dept,
+            next.amount_fen.unwrap_or(0),
+            &start.to_string(),
+            None,
+            &decided.to_string(),
+            if monthly { "按月发放" } else { "一次性" },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The first day of the month after `d` (monthly benefits start then).
+pub fn first_of_next_month(d: NaiveDate) -> NaiveDate {
+    let (y, m) = if d.month() == 12 {
+        (d.year() + 1, 1)
+    } else {
+        (d.year(), d.month() + 1)
+    };
+    NaiveDate::from_ymd_opt(y, m, 1).expect("valid date")
+}
+
+fn notice_reason(kind: ItemKind) -> String {
+    match kind {
+        ItemKind::Dibao => "家庭人均收入低于当地最低生活保障标准".into(),
+        ItemKind::Tekun => "无劳动能力、无生活来源、无法定赡养抚养扶养义务人或其无履行能力".into(),
+        ItemKind::TempEmergency => "遭遇突发事件，基本生活暂时陷入困境".into(),
+        ItemKind::TempExpense => "刚性支出较大，超出家庭承受能力".into(),
+        ItemKind::MutualAid => "遭遇急难，经村（社区）互助社评议给予救助".into(),
+        ItemKind::DeptItem => "经审核符合条件".into(),
+    }
+}
+
+/// Ends notices whose 7 days are over and moves their items on (a notice
+/// ends by itself). Returns how many items moved.
+pub async fn end_expired_notices(db: &Db) -> Result<usize> {
+    let today = today_cn();
+    let cal = calendar(db).await?;
+    let mut moved = 0;
+    for n in cases::expired_notices(db, &today.to_string()).await? {
+        let county = RegionCode::parse(&n.village_code[..6]).map_err(Error::storage)?;
+        let Scoped::Found(i) = cases::get_item(db, &Scope(county), n.item_id).await? else {
+            continue;
+        };
+        let s = parse_state(&i)?;
+        let effects = EffectInputs::load(db, &i).await?;
+        let mut tx = db.begin_write().await?;
+        cases::set_notice_status(&mut tx, n.id, "ended").await?;
+        if let (Some(role), Some(_)) = (s.step_role, s.notice_start) {
+            let cmd = Command::new(ActionKind::Complete, role, today)
+                .note("公示期满无异议，自动进入下一步");
+            if let Ok(next) = workflow::apply(&s, &cmd, &cal) {
+                let system = AuditActor {
+                    user_id: None,
+                    username: "system".into(),
+                    role: role.code().into(),
+                };
+                let record = StepRecord {
+                    step: s.step.unwrap_or("").into(),
+                    action: "complete".into(),
+                    to_step: next.step.map(str::to_string),
+                    acted_on: today.to_string(),
+                    signatures: String::new(),
+                    opinion: "公示期满无异议，系统自动流转".into(),
+                    amount_fen: None,
+                };
+                side_effects(&mut tx, &effects, &i, &s, &next, ActionKind::Complete, "", 0)
+                    .await
+                    .ok();
+                if cases::advance_item(&mut tx, &system, &i, &columns(&next, &i.cols.department), &record)
+                    .await
+                    .is_ok()
+                {
+                    moved += 1;
+                }
+            }
+        }
+        tx.commit().await?;
+    }
+    Ok(moved)
+}
+
+// -------------------------------------------------------------- referrals
+
+/// What the receiver (or the sender) does with a referral.
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct ReferralAction {
+    /// accept | reject | complete (the receiving department) or revoke (the sender).
+    pub op: String,
+    /// Required when rejecting.
+    pub reason: String,
+    /// Required when completing: what was done.
+    pub outcome: String,
+    /// Yuan granted, when completing (optional).
+    pub amount: String,
+}
+
+/// Referrals waiting for the caller's department (or organisation), newest first.
+pub async fn referrals_for_me(db: &Db, caller: &Caller, limit: i64) -> Result<Vec<cases::ReferralRow>> {
+    caller.require(Action::HandleReferral)?;
+    let Some(dept) = caller.user.department.as_deref() else {
+        return Ok(Vec::new());
+    };
+    Ok(cases::referrals_to(db, dept, limit).await?)
+}
+
+/// Accept, reject (with a reason), complete (with outcome and amount, which
+/// goes into the household's ledger) or revoke a referral.
+pub async fn act_on_referral(db: &Db, caller: &Caller, id: i64, f: &ReferralAction) -> Result<cases::ReferralRow> {
+    let (r, receiver) = access::referral(db, caller, id).await?;
+    let who = caller.audit();
+    let amount = match (f.op.as_str(), f.amount.trim()) {
+        ("complete", a) if !a.is_empty() => Some(
+            Money::parse_yuan(a)
+                .map_err(|e| Error::invalid("amount", format!("金额：{e}")))?
+                .fen(),
+        ),
+        _ => None,
+    };
+    match (f.op.as_str(), receiver) {
+        ("reject", true) if f.reason.trim().is_empty() => {
+            return Err(Error::invalid("reason", "退回须写明理由"));
+        }
+        ("complete", true) if f.outcome.trim().is_empty() => {
+            return Err(Error::invalid("outcome", "办结须填写办理结果"));
+        }
+        ("accept" | "reject" | "complete", true) | ("revoke", false) => {}
+        ("accept" | "reject" | "complete" | "revoke", _) => {
+            crate::audit::denied(db, caller, "referral", id, &r.village_code).await;
+            return Err(Error::Forbidden("无权执行此操作：受理、退回、办结由接收部门办理，撤回由发起方办理".into()));
+        }
+        _ => return Err(Error::invalid("op", "请选择操作：受理、退回、办结或撤回")),
+    }
+    let mut tx = db.begin_write().await?;
+    match f.op.as_str() {
+        "accept" => cases::update_referral(&mut tx, &who, &r, &["sent"], "accepted", "", "", None).await?,
+        "reject" => {
+            cases::update_referral(&mut tx, &who, &r, &["sent", "accepted"], "rejected", f.reason.trim(), "", None)
+                .await?
+        }
+        "complete" => {
+            cases::update_referral(&mut tx, &who, &r, &["accepted"], "completed", "", f.outcome.trim(), amount)
+                .await?;
+            if let Some(a) = amount.filter(|a| *a > 0) {
+                let today = today_cn().to_string();
+                cases::add_ledger(
+                    &mut tx,
+                    r.household_id,
+                    &r.village_code,
+                    r.item_id,
+                    Some(r.id),
+                    "referral",
+                    &r.to_name,
+                    a,
+                    &today,
+                    None,
+                    &today,
+                    f.outcome.trim(),
+                )
+                .await?;
+            }
+        }
+        _ => {
+            cases::update_referral(&mut tx, &who, &r, &["sent", "accepted"], "revoked", f.reason.trim(), "", None)
+                .await?
+        }
+    }
+    tx.commit().await?;
+    Ok(cases::get_referral(db, id).await?.ok_or(Error::NotFound)?)
+}
+
+/// A household's items, ledger and referrals, for its file.
+pub async fn household_cases(
+    db: &Db,
+    household_id: i64,
+) -> Result<(Vec<ItemRow>, Vec<cases::LedgerRow>, Vec<cases::ReferralRow>)> {
+    Ok((
+        cases::items_of_household(db, household_id).await?,
+        cases::ledger(db, household_id).await?,
+        cases::referrals_of_household(db, household_id).await?,
+    ))
+}
+
+// ---------------------------------------------------------------- reports
+
+fn label<T: Coded>(code: &str) -> String {
+    T::from_code(code)
+        .map(|v| v.label().to_string())
+        .unwrap_or_else(|| code.to_string())
+}
+
+/// One line of the handling-time report.
+pub struct ReportLine {
+    pub node: String,
+    pub kind: String,
+    pub total: usize,
+    pub open: usize,
+    pub ended: usize,
+    pub overdue: usize,
+    pub avg_days: String,
+    pub p90_days: String,
+}
+
+/// Nearest-rank 90th percentile (the value at or below which 90% of items fall).
+pub fn p90(sorted: &[i64]) -> Option<i64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((sorted.len() as f64) * 0.9).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+pub async fn report_lines(
+    db: &Db,
+    scope: &Scope,
+    from: &str,
+    to: &str,
+) -> Result<Vec<ReportLine>> {
+    let cal = calendar(db).await?;
+    let today = today_cn().to_string();
+    let names: HashMap<String, String> = doudi_store::regions::subtree(db, scope.0.as_str())
+        .await?
+        .into_iter()
+        .map(|r| (r.code, r.name))
+        .collect();
+    let items = cases::report_items(db, scope, from, to).await?;
+    // Group by the node one level below the scope (towns for the district, villages for a town).
+    let node_of = |i: &cases::ReportItem| match scope.0.level() {
+        doudi_domain::RegionLevel::County => i.town_code.clone(),
+        _ => i.village_code.clone(),
+    };
+    let mut groups: std::collections::BTreeMap<(String, String), Vec<&cases::ReportItem>> =
+        Default::default();
+    for i in &items {
+        groups
+            .entry((node_of(i), i.kind.clone()))
+            .or_default()
+            .push(i);
+        groups
+            .entry(("合计".into(), i.kind.clone()))
+            .or_default()
+            .push(i);
+    }
+    let mut out = vec![];
+    for ((node, kind), list) in groups {
+        let mut days: Vec<i64> = list
+            .iter()
+            .filter_map(|i| {
+                let s = NaiveDate::parse_from_str(&i.item_started, "%Y-%m-%d").ok()?;
+                let e = NaiveDate::parse_from_str(i.ended_on.as_deref()?, "%Y-%m-%d").ok()?;
+                cal.working_days_between(s, e).ok()
+            })
+            .collect();
+        days.sort();
+        let avg = if days.is_empty() {
+            String::new()
+        } else {
+            format!("{:.1}", days.iter().sum::<i64>() as f64 / days.len() as f64)
+        };
+        out.push(ReportLine {
+            node: if node == "合计" {
+                node
+            } else {
+                names.get(&node).cloned().unwrap_or(node)
+            },
+            kind: label::<ItemKind>(&kind),
+            total: list.len(),
+            open: list.iter().filter(|i| i.open).count(),
+            ended: list.iter().filter(|i| !i.open).count(),
+            overdue: list
+                .iter()
+                .filter(|i| i.open && i.step_due.as_str() < today.as_str())
+                .count(),
+            avg_days: avg,
+            p90_days: p90(&days).map(|d| d.to_string()).unwrap_or_default(),
+        });
+    }
+    Ok(out)
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn p90_is_nearest_rank() {
+        assert_eq!(p90(&[]), None);
+        assert_eq!(p90(&[5]), Some(5));
+        let v: Vec<i64> = (1..=10).collect();
+        assert_eq!(p90(&v), Some(9));
+    }
+
+    #[test]
+    fn monthly_benefits_start_the_month_after() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert_eq!(first_of_next_month(d("2026-12-02")), d("2027-01-01"));
+        assert_eq!(first_of_next_month(d("2026-01-31")), d("2026-02-01"));
+    }
+}

@@ -1,0 +1,960 @@
+//! Dynamic monitoring: the warning sweep, closing a warning with one of the
+//! four outcomes, three-colour assessments, visits and helpers, and the demo
+//! warning rules. A warning is raised in [`sweep`] (per household:
+//! [`raise_for_batch`]).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use doudi_domain::access::Action;
+use doudi_domain::calendar::WorkCalendar;
+use doudi_domain::grading::{
+    self, AssessmentInput, Colour, FamilySupport, GradingConfig, VisitPlanConfig,
+};
+use doudi_domain::{Coded, RegionCode, RegionLevel};
+use doudi_rules::facts::Facts;
+use doudi_rules::standards;
+use doudi_rules::{Env, Rule, RuleKind};
+use doudi_store::households::Scope;
+use doudi_store::monitoring::{self as mon, NewWarning, SweepRow, WarningRuleRow};
+use doudi_store::policies::{self as pol, HouseholdPlace};
+use doudi_store::{Db, today_cn};
+use serde::Deserialize;
+
+use crate::caller::Caller;
+use crate::error::{Error, Result, field};
+use crate::registry::{self, Entry, Standards, Walk};
+use crate::{access, audit, cases, households};
+
+/// The four outcomes of a verified warning (domain-rules.md).
+pub const OUTCOMES: &[(&str, &str)] = &[
+    ("policy_not_applied", "政策未落实：督促落实或请部门办理"),
+    (
+        "possibly_eligible",
+        "可能符合救助条件：生成主动发现线索、申请或转介",
+    ),
+    ("complex", "情况复杂：提交一事一议"),
+    ("no_longer_eligible", "可能不再符合条件：启动复核"),
+];
+
+pub fn outcome_label(code: &str) -> &'static str {
+    OUTCOMES
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map_or("", |(_, l)| l)
+}
+
+// ------------------------------------------------------------------ sweep ---
+
+/// Evaluates every active warning rule over the whole registry and raises
+/// warnings: at most one open warning per household and rule, none during
+/// the cooling period after one was closed. Deadlines in working days.
+pub async fn sweep(db: &Db, who: &str, today: NaiveDate) -> Result<SweepRow> {
+    // One sweep at a time in this process (a button press during the daily
+    // sweep waits for it; the open-warning index refuses duplicates anyway).
+    static RUNNING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _one = RUNNING.lock().await;
+    let sweep_id = mon::create_sweep(db, who).await?;
+    let mut summary = SweepRow {
+        id: sweep_id,
+        status: "done".into(),
+        ..Default::default()
+    };
+    let result = sweep_all(db, sweep_id, today, &mut summary).await;
+    if let Err(e) = &result {
+        summary.status = "failed".into();
+        summary.message = e.to_string();
+    }
+    mon::finish_sweep(db, &summary).await?;
+    result.map(|_| summary)
+}
+
+/// What the sweep knows before it walks: the compiled rules, the calendar,
+/// the open warnings and the recently closed ones (for cooling).
+struct SweepContext {
+    rules: Vec<(WarningRuleRow, Rule)>,
+    calendar: WorkCalendar,
+    open: HashSet<(i64, i64)>,
+    closed: HashMap<(i64, i64), String>,
+    today: NaiveDate,
+}
+
+async fn sweep_all(db: &Db, sweep_id: i64, today: NaiveDate, s: &mut SweepRow) -> Result<()> {
+    let mut rules = Vec::new();
+    for r in mon::warning_rules(db).await?.into_iter().filter(|r| r.active) {
+        let compiled = Rule::compile(&r.expression, RuleKind::Condition)
+            .map_err(|e| Error::invalid("rule", format!("预警规则“{}”无法编译：{e}", r.name)))?;
+        rules.push((r, compiled));
+    }
+    let max_cooling = rules.iter().map(|(r, _)| r.cooling_days).max().unwrap_or(0);
+    let since = (today - chrono::Days::new(max_cooling as u64)).to_string();
+    let (open, closed) = mon::warning_state(db, &since).await?;
+    let ctx = Arc::new(SweepContext {
+        rules,
+        calendar: cases::calendar(db).await?,
+        open,
+        closed,
+        today,
+    });
+    let standards = Standards::load(db, today).await?;
+    for county in pol::counties(db).await? {
+        let Ok(code) = RegionCode::parse(&county) else {
+            continue;
+        };
+        let mut walk = Walk::start(db, &Scope(code), today);
+        while let Some(batch) = walk.next().await? {
+            s.households += batch.len() as i64;
+            let raise = raise_for_batch(&ctx, &standards, batch, s).await?;
+            s.raised += raise.len() as i64;
+            mon::insert_warnings(db, sweep_id, &raise).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The warnings a batch of households raises: every rule evaluated on every
+/// household (in parallel), then open warnings and cooling periods applied.
+async fn raise_for_batch(
+    ctx: &Arc<SweepContext>,
+    standards: &Arc<Standards>,
+    batch: Vec<Entry>,
+    s: &mut SweepRow,
+) -> Result<Vec<NewWarning>> {
+    let today = ctx.today;
+    let eval_ctx = ctx.clone();
+    let (batch, hits) = registry::evaluate(
+        batch,
+        standards.clone(),
+        |_, std| {
+            let env = Env::new(&std);
+            (std, env)
+        },
+        move |(_, input, events), (std, env)| {
+            let facts = Facts::build(&input.clone().with_feeds(events, today), std, today);
+            let scope = env.scope(&facts);
+            let mut held = Vec::new();
+            let mut errors = 0;
+            for (i, (_, rule)) in eval_ctx.rules.iter().enumerate() {
+                match rule.eval_bool(&scope) {
+                    Ok(true) => held.push(i),
+                    Ok(false) => {}
+                    Err(_) => errors += 1,
+                }
+            }
+            (held, errors)
+        },
+    )
+    .await?;
+    let today_s = today.to_string();
+    let mut raise = Vec::new();
+    for ((place, _, _), (held, errors)) in batch.iter().zip(hits) {
+        s.errors += errors;
+        for i in held {
+            let r = &ctx.rules[i].0;
+            let key = (place.id, r.id);
+            if ctx.open.contains(&key) {
+                s.already_open += 1;
+                continue;
+            }
+            if let Some(closed_on) = ctx.closed.get(&key) {
+                let until = NaiveDate::parse_from_str(closed_on, "%Y-%m-%d")
+                    .map(|d| d + chrono::Days::new(r.cooling_days as u64))
+                    .unwrap_or(today);
+                if today < until {
+                    s.cooling += 1;
+                    continue;
+                }
+            }
+            let due = ctx
+                .calendar
+                .add_working_days_provisional(today, r.deadline_days as u32)
+                .0;
+            raise.push(NewWarning {
+                place: place.clone(),
+                rule_id: r.id,
+                severity: r.severity.clone(),
+                reason: if r.description.is_empty() {
+                    r.name.clone()
+                } else {
+                    format!("{}：{}", r.name, r.description)
+                },
+                raised_on: today_s.clone(),
+                due_date: due.to_string(),
+                raises_colour: r.raises_colour.clone(),
+            });
+        }
+    }
+    Ok(raise)
+}
+
+/// Who may start a sweep: rule administrators, or district staff who run 政策找人.
+pub fn may_sweep(caller: &Caller) -> bool {
+    caller.may(Action::ManagePolicies)
+        || (caller.may(Action::RunFinder) && caller.region.level() == RegionLevel::County)
+}
+
+/// A sweep started by a person (the button or the API); audited.
+pub async fn sweep_now(db: &Db, caller: &Caller) -> Result<SweepRow> {
+    if !may_sweep(caller) {
+        audit::denied(db, caller, "sweep", 0, caller.region.as_str()).await;
+        return Err(Error::forbidden());
+    }
+    let s = sweep(db, &caller.user.username, today_cn()).await?;
+    audit::event(
+        db,
+        caller,
+        "run",
+        "sweep",
+        s.id.to_string(),
+        None,
+        caller.region.as_str(),
+        format!("预警排查：{} 户，新预警 {}", s.households, s.raised),
+    )
+    .await?;
+    Ok(s)
+}
+
+/// True when a sweep finished today (China time). A sweep left "running"
+/// by a crash does not count.
+pub async fn swept_today(db: &Db, today: NaiveDate) -> Result<bool> {
+    Ok(mon::sweeps(db, 5).await?.iter().any(|s| {
+        s.status == "done"
+            && chrono::DateTime::parse_from_rfc3339(&s.started_at)
+                .is_ok_and(|t| (t + chrono::Duration::hours(8)).date_naive() == today)
+    }))
+}
+
+// --------------------------------------------------------------- warnings ---
+
+/// How a warning was verified and what follows.
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct CloseWarning {
+    /// visit | phone | data
+    pub method: String,
+    pub findings: String,
+    /// One of [`OUTCOMES`].
+    pub outcome: String,
+    pub note: String,
+}
+
+/// Closes a warning with the offline check and one of the four outcomes;
+/// outcomes 2–4 create the follow-up lead (discovery, re-check, conference)
+/// in the same transaction, so a warning never closes without its next step.
+/// Returns the lead's id, if one was made.
+pub async fn close_warning(db: &Db, caller: &Caller, id: i64, f: &CloseWarning) -> Result<Option<i64>> {
+    let w = access::warning(db, caller, id).await?;
+    access::require(db, caller, Action::HandleCase, "warning", id, &w.village_code).await?;
+    let level = mon::warning_rule(db, w.rule_id)
+        .await?
+        .map(|r| r.verify_level)
+        .unwrap_or_default();
+    if level == "town" && caller.region.level() == RegionLevel::Village {
+        audit::denied(db, caller, "warning", id, &w.village_code).await;
+        return Err(Error::Forbidden("该预警须由乡镇（街道）核实办结".into()));
+    }
+    let mut errors = Vec::new();
+    if !["visit", "phone", "data"].contains(&f.method.as_str()) {
+        errors.push(field("method", "请选择核实方式"));
+    }
+    if f.findings.trim().is_empty() {
+        errors.push(field("findings", "请填写核实情况"));
+    }
+    if !OUTCOMES.iter().any(|(c, _)| *c == f.outcome) {
+        errors.push(field("outcome", "请选择处置结果"));
+    }
+    if w.status != "open" {
+        errors.push(field("outcome", "该预警已办结"));
+    }
+    if !errors.is_empty() {
+        return Err(Error::Invalid(errors));
+    }
+    let today = today_cn();
+    let place = HouseholdPlace {
+        id: w.household_id,
+        county_code: w.village_code[..6].to_string(),
+        town_code: w.village_code[..9].to_string(),
+        village_code: w.village_code.clone(),
+        head_name: w.head_name.clone(),
+    };
+    let cal = cases::calendar(db).await?;
+    let due = cal.add_working_days_provisional(today, 10).0.to_string();
+    let reason = format!("预警“{}”核实：{}", w.rule_name, f.findings.trim());
+    let lead_kind = match f.outcome.as_str() {
+        "possibly_eligible" => Some("discovery"),
+        "no_longer_eligible" => Some("recheck"),
+        "complex" => Some("conference"),
+        _ => None,
+    };
+    let mut tx = db.begin_write().await?;
+    let lead = match lead_kind {
+        Some(kind) => Some(
+            pol::create_lead(
+                &mut tx,
+                &place,
+                "warning",
+                kind,
+                None,
+                &reason,
+                Some(&due),
+                caller.user.id,
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    if !mon::close_warning(
+        &mut tx,
+        id,
+        &f.method,
+        f.findings.trim(),
+        &f.outcome,
+        f.note.trim(),
+        caller.user.id,
+        &today.to_string(),
+        lead,
+    )
+    .await?
+    {
+        return Err(Error::Conflict("该预警已被他人办结".into()));
+    }
+    audit::write(
+        &mut tx,
+        caller,
+        "update",
+        "warning",
+        id.to_string(),
+        Some(w.household_id),
+        &w.village_code,
+        Some(serde_json::json!({"status": "open"})),
+        Some(serde_json::json!({"status": "closed", "method": f.method, "findings": f.findings.trim(), "outcome": f.outcome, "lead": lead})),
+        format!("预警核实办结：{}", outcome_label(&f.outcome)),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(lead)
+}
+
+// ------------------------------------------------ grading, visits, helpers ---
+
+/// The answers only a visit can give (housing, support, recent events); the
+/// rest of an assessment comes from the household file.
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct AssessInput {
+    pub housing_unsafe: Option<String>,
+    pub lives_alone_elderly: Option<String>,
+    pub family_support: String,
+    pub recent_events: String,
+}
+
+/// Builds the assessment input from the household's facts plus the visit's answers.
+pub fn assessment_input(
+    facts: &Facts,
+    dibao_standard: i64,
+    f: &AssessInput,
+) -> Result<AssessmentInput, Vec<(String, String)>> {
+    let mut e = Vec::new();
+    let support = FamilySupport::from_code(&f.family_support);
+    if support.is_none() {
+        e.push((
+            "family_support".to_string(),
+            "请选择家庭支持情况".to_string(),
+        ));
+    }
+    let events = match f.recent_events.trim() {
+        "" => 0,
+        s => s
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n <= 20)
+            .unwrap_or_else(|| {
+                e.push((
+                    "recent_events".into(),
+                    "近三个月突发事件数应为 0–20 的整数".into(),
+                ));
+                0
+            }),
+    };
+    if !e.is_empty() {
+        return Err(e);
+    }
+    Ok(AssessmentInput {
+        per_capita_income_fen: facts.hh.per_capita_income,
+        dibao_standard_fen: dibao_standard,
+        chronic_or_serious_illness_members: facts.members.iter().filter(|m| m.ill).count() as u32,
+        severe_disability_members: facts.members.iter().filter(|m| m.severe_disability).count()
+            as u32,
+        other_disability_members: facts
+            .members
+            .iter()
+            .filter(|m| m.disability_grade > 2)
+            .count() as u32,
+        max_self_care_unable: facts
+            .members
+            .iter()
+            .map(|m| m.self_care_unable as u32)
+            .max()
+            .unwrap_or(0),
+        housing_unsafe: f.housing_unsafe.is_some(),
+        lives_alone_elderly: f.lives_alone_elderly.is_some(),
+        family_support: support.expect("checked"),
+        recent_events: events,
+    })
+}
+
+/// What an assessment decided.
+pub struct Assessed {
+    pub id: i64,
+    pub colour: Colour,
+    pub score: u32,
+    pub next_visit_due: NaiveDate,
+}
+
+/// Scores a household (red / yellow / green) and restarts its visit plan today.
+pub async fn assess(db: &Db, caller: &Caller, hid: i64, f: &AssessInput) -> Result<Assessed> {
+    let today = today_cn();
+    let (place, input, events) = access::household_input(db, caller, hid, today).await?;
+    access::require(db, caller, Action::HandleCase, "household", hid, &place.village_code).await?;
+    let rows = pol::standard_rows(db).await?;
+    let std = standards::in_force(&rows, &place.village_code, &today.to_string());
+    let facts = Facts::build(&input.with_feeds(&events, today), &std, today);
+    let ai = assessment_input(&facts, std.get("dibao_standard").copied().unwrap_or(0), f)
+        .map_err(Error::invalid_pairs)?;
+    let a = grading::assess(&ai, &grading_config(&std));
+    let rule = grading::visit_rule(a.colour, &visit_config(&std));
+    let visits = visit_dates(&mon::visits(db, hid).await?);
+    // The plan starts today: earlier visits do not count toward it.
+    let due = grading::next_visit_due(rule, &visits, today);
+    let breakdown = serde_json::to_string(&a.breakdown).unwrap_or_else(|_| "[]".into());
+    let mut tx = db.begin_write().await?;
+    let id = mon::record_assessment(
+        &mut tx,
+        &place,
+        &today.to_string(),
+        caller.user.id,
+        a.score as i64,
+        a.colour.code(),
+        &breakdown,
+        &serde_json::to_string(&ai).unwrap_or_default(),
+        &due.to_string(),
+    )
+    .await?;
+    audit::write(
+        &mut tx,
+        caller,
+        "create",
+        "assessment",
+        id.to_string(),
+        Some(hid),
+        &place.village_code,
+        None,
+        Some(serde_json::json!({"score": a.score, "colour": a.colour.code(), "next_visit_due": due.to_string()})),
+        format!("三色评估：{}色，{} 分", a.colour.label(), a.score),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Assessed {
+        id,
+        colour: a.colour,
+        score: a.score,
+        next_visit_due: due,
+    })
+}
+
+/// A visit as recorded by the village assistant.
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct VisitInput {
+    /// YYYY-MM-DD, not after today.
+    pub date: String,
+    /// home | phone | video
+    pub kind: String,
+    pub findings: String,
+    pub needs: String,
+    pub follow_up: String,
+}
+
+/// Records a visit and moves the visit plan on. Everything the write needs
+/// is read before the write transaction opens, so the transaction never
+/// waits for another connection while it holds the write lock.
+pub async fn record_visit(db: &Db, caller: &Caller, hid: i64, f: &VisitInput) -> Result<i64> {
+    let today = today_cn();
+    let (place, _, _) = access::household_input(db, caller, hid, today).await?;
+    access::require(db, caller, Action::HandleCase, "household", hid, &place.village_code).await?;
+    let mut errors = Vec::new();
+    let date = NaiveDate::parse_from_str(f.date.trim(), "%Y-%m-%d").ok();
+    match date {
+        None => errors.push(field("date", "走访日期格式应为 YYYY-MM-DD")),
+        Some(d) if d > today => errors.push(field("date", "走访日期不能晚于今天")),
+        _ => {}
+    }
+    if !["home", "phone", "video"].contains(&f.kind.as_str()) {
+        errors.push(field("kind", "请选择走访方式"));
+    }
+    if f.findings.trim().is_empty() {
+        errors.push(field("findings", "请填写走访发现"));
+    }
+    if !errors.is_empty() {
+        return Err(Error::Invalid(errors));
+    }
+    let date = date.expect("checked");
+    let plan = match mon::monitoring(db, hid).await? {
+        Some(m) => {
+            let mut dates = visit_dates(&mon::visits(db, hid).await?);
+            dates.push(date);
+            let colour = Colour::from_code(&m.colour).unwrap_or(Colour::Green);
+            let start = NaiveDate::parse_from_str(&m.plan_start, "%Y-%m-%d").unwrap_or(today);
+            let due = grading::next_visit_due(
+                grading::visit_rule(colour, &plan_config(db, &place.village_code).await?),
+                &dates,
+                start,
+            );
+            let last = dates.iter().max().map(|d| d.to_string());
+            Some((last, due))
+        }
+        None => None,
+    };
+    let mut tx = db.begin_write().await?;
+    let id = mon::add_visit(
+        &mut tx,
+        &place,
+        &date.to_string(),
+        caller.user.id,
+        &caller.user.display_name,
+        &f.kind,
+        f.findings.trim(),
+        f.needs.trim(),
+        f.follow_up.trim(),
+    )
+    .await?;
+    if let Some((last, due)) = plan {
+        mon::set_plan(&mut tx, hid, last.as_deref(), &due.to_string()).await?;
+    }
+    audit::write(
+        &mut tx,
+        caller,
+        "create",
+        "visit",
+        id.to_string(),
+        Some(hid),
+        &place.village_code,
+        None,
+        Some(serde_json::json!({"date": date.to_string(), "kind": f.kind, "findings": f.findings.trim()})),
+        "走访记录".into(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// A named helper for a key household.
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct HelperInput {
+    /// town | village
+    pub level: String,
+    pub name: String,
+    pub phone: String,
+}
+
+pub async fn add_helper(db: &Db, caller: &Caller, hid: i64, f: &HelperInput) -> Result<i64> {
+    let (place, _, _) = access::household_input(db, caller, hid, today_cn()).await?;
+    access::require(db, caller, Action::HandleCase, "household", hid, &place.village_code).await?;
+    let mut errors = Vec::new();
+    if !["town", "village"].contains(&f.level.as_str()) {
+        errors.push(field("level", "请选择帮扶人层级"));
+    }
+    if f.name.trim().is_empty() {
+        errors.push(field("name", "请填写帮扶人姓名"));
+    }
+    let phone = match households::check_phone(&f.phone) {
+        Ok(p) => p.unwrap_or_default(),
+        Err(e) => {
+            errors.push(field("phone", e));
+            String::new()
+        }
+    };
+    if !errors.is_empty() {
+        return Err(Error::Invalid(errors));
+    }
+    let mut tx = db.begin_write().await?;
+    let id = mon::add_helper(
+        &mut tx,
+        &place,
+        &f.level,
+        f.name.trim(),
+        &phone,
+        &today_cn().to_string(),
+    )
+    .await?;
+    audit::write(
+        &mut tx,
+        caller,
+        "create",
+        "helper",
+        id.to_string(),
+        Some(hid),
+        &place.village_code,
+        None,
+        Some(serde_json::json!({"level": f.level, "name": f.name.trim()})),
+        "指定责任帮扶人".into(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Inbox lines: open warnings (with an overdue flag) and visits due within
+/// two days (masked head name, village, missed flag).
+#[allow(clippy::type_complexity)]
+pub async fn inbox_lines(
+    db: &Db,
+    scope: &Scope,
+) -> Result<(
+    Vec<(mon::WarningRow, bool)>,
+    Vec<(mon::MonitoringRow, String, String, bool)>,
+)> {
+    let today = today_cn().to_string();
+    let (warnings, _) = mon::warnings(db, scope, "open", &today, 0, 100).await?;
+    let warnings = warnings
+        .into_iter()
+        .map(|w| {
+            let overdue = w.due_date < today;
+            (w, overdue)
+        })
+        .collect();
+    let until = (today_cn() + chrono::Days::new(2)).to_string();
+    let visits = mon::visits_due(db, scope, &until, 100)
+        .await?
+        .into_iter()
+        .map(|(m, head, village)| {
+            let missed = m.next_visit_due < today;
+            (m, doudi_domain::mask::mask_name(&head), village, missed)
+        })
+        .collect();
+    Ok((warnings, visits))
+}
+
+/// The grading thresholds in force for a place (standards with effective
+/// dates; the domain defaults where none is set).
+pub fn grading_config(std: &BTreeMap<String, i64>) -> GradingConfig {
+    let mut c = GradingConfig::default();
+    let get = |k: &str, d: u32| std.get(k).map_or(d, |v| (*v).clamp(0, 10_000) as u32);
+    c.red_threshold = get("grading_red_threshold", c.red_threshold);
+    c.yellow_threshold = get("grading_yellow_threshold", c.yellow_threshold);
+    // A configuration that does not validate (red below yellow…) falls back
+    // to the defaults rather than mis-grading households.
+    if c.validate().is_err() {
+        GradingConfig::default()
+    } else {
+        c
+    }
+}
+
+/// The visit plan in force for a place.
+pub fn visit_config(std: &BTreeMap<String, i64>) -> VisitPlanConfig {
+    let d = VisitPlanConfig::default();
+    let get = |k: &str, v: u32| std.get(k).map_or(v, |x| (*x).clamp(1, 365) as u32);
+    let c = VisitPlanConfig {
+        red_per_week: get("visits_red_per_week", d.red_per_week),
+        yellow_per_week: get("visits_yellow_per_week", d.yellow_per_week),
+        green_every_days: get("visits_green_every_days", d.green_every_days),
+    };
+    if c.validate().is_err() { d } else { c }
+}
+
+/// The visit plan in force in a village today.
+pub async fn plan_config(db: &Db, village: &str) -> Result<VisitPlanConfig> {
+    let rows = pol::standard_rows(db).await?;
+    Ok(visit_config(&standards::in_force(
+        &rows,
+        village,
+        &today_cn().to_string(),
+    )))
+}
+
+/// The dates of recorded visits, for the visit-plan rules.
+pub fn visit_dates(visits: &[mon::VisitRow]) -> Vec<NaiveDate> {
+    visits
+        .iter()
+        .filter_map(|v| NaiveDate::parse_from_str(&v.visit_date, "%Y-%m-%d").ok())
+        .collect()
+}
+
+/// The warning rules the demo ships with: the signals of domain-rules.md.
+/// (code, name, description, expression, severity, verify level, deadline, cooling, raises colour)
+#[allow(clippy::type_complexity)]
+pub const DEMO_RULES: &[(&str, &str, &str, &str, &str, &str, i64, i64, Option<&str>)] = &[
+    (
+        "medical_burden",
+        "大额医疗支出",
+        "近12个月医疗自付超过2万元或超过家庭年收入的50%",
+        "feeds.medical_selfpay_12m > 2000000 || (feeds.medical_selfpay_12m > 0 && feeds.medical_selfpay_12m * 2 > hh.annual_income)",
+        "high",
+        "village",
+        5,
+        90,
+        Some("yellow"),
+    ),
+    (
+        "member_died",
+        "家庭成员死亡",
+        "公安死亡注销：3个月内复核家庭情况",
+        "feeds.deaths_90d > 0",
+        "medium",
+        "village",
+        10,
+        180,
+        None,
+    ),
+    (
+        "unemployed",
+        "劳动年龄成员失业登记",
+        "人社失业登记",
+        "feeds.unemployed_registered_90d > 0 && hh.working_age_able > 0",
+        "medium",
+        "village",
+        10,
+        180,
+        None,
+    ),
+    (
+        "new_severe_disability",
+        "新增重度残疾",
+        "残联新发一、二级残疾证",
+        "feeds.new_severe_disability_90d > 0",
+        "medium",
+        "village",
+        10,
+        365,
+        Some("yellow"),
+    ),
+    (
+        "assets_while_dibao",
+        "低保户新增车辆或第二套房产",
+        "享受低保期间新增车辆，或房产合计两套及以上",
+        "'dibao' in hh.categories && (feeds.vehicles_new_90d > 0 || feeds.properties_12m + hh.houses >= 2)",
+        "high",
+        "town",
+        10,
+        180,
+        None,
+    ),
+    (
+        "school_dropout",
+        "学生辍学",
+        "教育部门辍学记录",
+        "feeds.dropouts_12m > 0",
+        "medium",
+        "village",
+        5,
+        180,
+        None,
+    ),
+    (
+        "disaster",
+        "受灾",
+        "应急部门受灾人员记录",
+        "feeds.disaster_12m > 0",
+        "high",
+        "village",
+        2,
+        90,
+        Some("red"),
+    ),
+    (
+        "utility_arrears",
+        "水电燃气欠费",
+        "欠费500元以上",
+        "feeds.utility_arrears >= 50000",
+        "low",
+        "village",
+        10,
+        90,
+        None,
+    ),
+];
+
+/// Loads [`DEMO_RULES`]; every rule is compiled first (a broken one is a bug).
+pub async fn seed_warning_rules(db: &Db, who: &str) -> Result<usize> {
+    let mut tx = db.begin_write().await?;
+    for (code, name, description, expression, severity, level, deadline, cooling, colour) in
+        DEMO_RULES
+    {
+        Rule::compile(expression, RuleKind::Condition)
+            .unwrap_or_else(|e| panic!("demo warning rule {code}: {e}"));
+        let r = WarningRuleRow {
+            code: code.to_string(),
+            name: name.to_string(),
+            description: description.to_string(),
+            expression: expression.to_string(),
+            severity: severity.to_string(),
+            verify_level: level.to_string(),
+            deadline_days: *deadline,
+            cooling_days: *cooling,
+            raises_colour: colour.map(str::to_string),
+            active: true,
+            ..Default::default()
+        };
+        mon::insert_warning_rule(&mut tx, &r, who).await?;
+    }
+    tx.commit().await?;
+    Ok(DEMO_RULES.len())
+}
+
+
+// ------------------------------------------------------------------ feeds ---
+
+/// Rows per uploaded file or records per push.
+pub const FEED_MAX_ROWS: usize = 200_000;
+
+use doudi_sheets::feeds::{self as feeds, FeedKind, FeedRecord};
+use doudi_store::monitoring::{BatchRow, FeedInput, ReportLine};
+
+fn to_input(line: usize, r: &FeedRecord) -> FeedInput {
+    FeedInput {
+        line,
+        kind: r.kind.code().to_string(),
+        record_key: r.record_key.clone(),
+        id_number: r.id_number.clone(),
+        name: r.name.clone(),
+        event_date: r.event_date.to_string(),
+        amount_fen: r.amount_fen,
+        attributes_json: serde_json::to_string(&r.attributes).unwrap_or_else(|_| "{}".into()),
+    }
+}
+
+fn report_lines(rejected: &[doudi_sheets::Rejected]) -> Vec<ReportLine> {
+    rejected
+        .iter()
+        .map(|r| ReportLine {
+            line: r.line,
+            key: mon::mask_ids_in(&r.household_key),
+            id_masked: r.id_number_masked.clone(),
+            reason: mon::mask_ids_in(&r.reason),
+        })
+        .collect()
+}
+
+fn may_upload(db_caller: &Caller) -> Result<()> {
+    db_caller.require(Action::UploadFeed)
+}
+
+/// A department's uploaded file (.xlsx / .csv): read, checked row by row,
+/// stored as one batch (idempotent by record key), audited. A file that
+/// cannot be read stores nothing.
+pub async fn upload_feed(
+    db: &Db,
+    caller: &Caller,
+    kind: FeedKind,
+    filename: &str,
+    bytes: &[u8],
+) -> Result<BatchRow> {
+    if let Err(e) = may_upload(caller) {
+        audit::denied(db, caller, "feed_batch", 0, caller.region.as_str()).await;
+        return Err(e);
+    }
+    let rows = feeds::read_feed_table(kind, filename, bytes, FEED_MAX_ROWS)
+        .map_err(|e| Error::invalid("file", format!("{}（{}）：{e}", filename, kind.label())))?;
+    let (valid, rejected) = feeds::validate_feed_rows(kind, &rows);
+    let inputs: Vec<FeedInput> = valid.iter().map(|(line, r)| to_input(*line, r)).collect();
+    store_feed(db, caller, kind, "upload", filename, rows.len(), &inputs, report_lines(&rejected)).await
+}
+
+/// Records pushed by a department's system (JSON), checked one by one and
+/// stored as one batch, like an upload.
+pub async fn push_feed(
+    db: &Db,
+    caller: &Caller,
+    kind: &str,
+    records: &[serde_json::Value],
+) -> Result<BatchRow> {
+    if let Err(e) = may_upload(caller) {
+        audit::denied(db, caller, "feed_batch", 0, caller.region.as_str()).await;
+        return Err(e);
+    }
+    let kind = FeedKind::from_code(kind)
+        .ok_or_else(|| Error::invalid("kind", format!("未知的数据类型：{kind}")))?;
+    if records.len() > FEED_MAX_ROWS {
+        return Err(Error::invalid("records", format!("一次最多推送 {FEED_MAX_ROWS} 条")));
+    }
+    let mut valid = Vec::new();
+    let mut report = Vec::new();
+    for (i, raw) in records.iter().enumerate() {
+        let line = i + 1;
+        let mut raw = raw.clone();
+        if let Some(o) = raw.as_object_mut() {
+            o.entry("kind").or_insert(serde_json::Value::from(kind.code()));
+        }
+        let parsed = serde_json::from_value::<FeedRecord>(raw)
+            .map_err(|e| format!("格式错误：{}", mon::mask_ids_in(&e.to_string())))
+            .and_then(|r| {
+                if r.kind != kind {
+                    return Err(format!(
+                        "记录类型 {} 与接口地址 {} 不一致",
+                        r.kind.code(),
+                        kind.code()
+                    ));
+                }
+                feeds::validate_feed_record(&r)
+            });
+        match parsed {
+            Ok(r) => valid.push(to_input(line, &r)),
+            Err(reason) => report.push(ReportLine {
+                line,
+                key: String::new(),
+                id_masked: String::new(),
+                reason,
+            }),
+        }
+    }
+    store_feed(db, caller, kind, "api", "", records.len(), &valid, report).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn store_feed(
+    db: &Db,
+    caller: &Caller,
+    kind: FeedKind,
+    channel: &str,
+    filename: &str,
+    total: usize,
+    inputs: &[FeedInput],
+    report: Vec<ReportLine>,
+) -> Result<BatchRow> {
+    let batch = mon::store_batch(
+        db,
+        kind.code(),
+        &access::feed_source(caller),
+        channel,
+        filename,
+        caller.user.id,
+        total,
+        inputs,
+        report,
+    )
+    .await?;
+    audit::event(
+        db,
+        caller,
+        "import",
+        "feed_batch",
+        batch.id.to_string(),
+        None,
+        caller.region.as_str(),
+        format!(
+            "{}{}：{} 行，入库 {}，重复 {}，未匹配 {}，有误 {}",
+            if channel == "api" { "API 推送 " } else { "" },
+            kind.label(),
+            batch.total_rows,
+            batch.accepted,
+            batch.duplicates,
+            batch.unmatched,
+            batch.rejected
+        ),
+    )
+    .await?;
+    Ok(batch)
+}

@@ -1,0 +1,511 @@
+//! Policies and 政策找人: compiling a policy's rules, the demo catalogue,
+//! whole-registry runs (findings and leads), the one-rule preview over a
+//! prepared snapshot, and the simulation of a changed standard or rule.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use doudi_domain::access::Action;
+use doudi_rules::catalogue;
+use doudi_rules::facts::Facts;
+use doudi_rules::finder::{CompiledPolicy, FindingKind, check_household};
+use doudi_rules::{Env, Rule, RuleKind};
+use doudi_store::households::Scope;
+use doudi_store::policies::{self as pol, NewFinding, PolicyRow};
+use doudi_store::{Db, today_cn};
+
+use crate::caller::Caller;
+use crate::error::{Error, Result};
+use crate::registry::{self, Entry, Standards, Walk};
+use crate::{access, audit, cases};
+
+/// Compiles a policy's rules; errors are keyed by form field.
+pub fn compile_policy(p: &PolicyRow) -> Result<CompiledPolicy, Vec<(String, String)>> {
+    let mut errors = Vec::new();
+    let eligibility = Rule::compile(&p.eligibility, RuleKind::Condition)
+        .map_err(|e| errors.push(("eligibility".to_string(), format!("资格规则：{e}"))))
+        .ok();
+    let amount = if p.amount.trim().is_empty() {
+        None
+    } else {
+        Rule::compile(&p.amount, RuleKind::Amount)
+            .map_err(|e| errors.push(("amount".to_string(), format!("金额公式：{e}"))))
+            .ok()
+    };
+    match eligibility {
+        Some(eligibility) if errors.is_empty() => Ok(CompiledPolicy {
+            id: p.id,
+            code: p.code.clone(),
+            name: p.name.clone(),
+            receipt_key: p.receipt_key.clone(),
+            excludes: p.excludes_list(),
+            eligibility,
+            amount,
+        }),
+        _ => Err(errors),
+    }
+}
+
+/// Loads the demo catalogue into an empty `policies` table.
+pub async fn seed_catalogue(db: &Db, who: &str) -> Result<usize> {
+    let c = catalogue::Catalogue::demo();
+    let mut tx = db.begin_write().await?;
+    for p in &c.policies {
+        let row = PolicyRow {
+            code: p.code.clone(),
+            name: p.name.clone(),
+            department: c.department_name(&p.department),
+            family: c.family_name(&p.family),
+            conditions: p.conditions.clone(),
+            phone: p.phone.clone(),
+            target_groups: p.target_groups.join("、"),
+            situations: p.situations.join(","),
+            benefit_form: p.benefit_form.clone(),
+            receipt_key: p.receipt_key.clone(),
+            excludes: p.excludes.join(","),
+            eligibility: p.eligibility.clone(),
+            amount: p.amount.clone(),
+            self_check: p.self_check,
+            status: "active".into(),
+            effective_from: "2024-01-01".into(),
+            ..Default::default()
+        };
+        pol::insert_policy(&mut tx, &row, who).await?;
+    }
+    tx.commit().await?;
+    Ok(c.policies.len())
+}
+
+// ----------------------------------------------------------------- finder ---
+
+/// Everything a run over many households needs, prepared once.
+pub struct RunContext {
+    pub policies: Vec<CompiledPolicy>,
+    pub standards: Arc<Standards>,
+    pub today: NaiveDate,
+}
+
+impl RunContext {
+    /// The policies in force today (one, or all), compiled.
+    pub async fn load(db: &Db, policy_id: Option<i64>, today: NaiveDate) -> Result<Arc<RunContext>> {
+        let mut policies = Vec::new();
+        for p in pol::policies(db).await? {
+            if !p.in_force(&today.to_string()) || policy_id.is_some_and(|id| id != p.id) {
+                continue;
+            }
+            // A stored rule always compiled when it was saved; a failure here
+            // means the engine changed, and the run must say so, not skip it.
+            let c = compile_policy(&p).map_err(|e| {
+                Error::invalid(
+                    "policy",
+                    format!(
+                        "政策“{}”的规则无法编译：{}",
+                        p.name,
+                        e.iter().map(|x| x.1.clone()).collect::<Vec<_>>().join("；")
+                    ),
+                )
+            })?;
+            policies.push(c);
+        }
+        Ok(Arc::new(RunContext {
+            policies,
+            standards: Standards::load(db, today).await?,
+            today,
+        }))
+    }
+
+    fn findings(&self, (place, input, feeds): &Entry, (std, env): &(BTreeMap<String, i64>, Env)) -> Vec<NewFinding> {
+        let input = input.clone().with_feeds(feeds, self.today);
+        let facts = Facts::build(&input, std, self.today);
+        let scope = env.scope(&facts);
+        check_household(&self.policies, &scope, &facts.hh.receives)
+            .into_iter()
+            .map(|f| NewFinding {
+                place: place.clone(),
+                policy_id: f.policy_id,
+                kind: f.kind.code().to_string(),
+                reason: f.reason,
+                amount_fen: f.amount_fen,
+            })
+            .collect()
+    }
+
+    /// Findings for a batch of households, evaluated off the async threads
+    /// on every core.
+    pub async fn evaluate(self: &Arc<Self>, batch: Vec<Entry>) -> Result<(Vec<Entry>, Vec<NewFinding>)> {
+        let ctx = self.clone();
+        let (batch, out) = registry::evaluate(
+            batch,
+            self.standards.clone(),
+            |_, std| {
+                let env = Env::new(&std);
+                (std, env)
+            },
+            move |e, v| ctx.findings(e, v),
+        )
+        .await?;
+        Ok((batch, out.into_iter().flatten().collect()))
+    }
+}
+
+/// Runs 政策找人 over `scope`, storing findings batch by batch (progress is
+/// visible while it runs); writing one batch's findings overlaps the
+/// evaluation of the next.
+pub async fn run_finder(db: &Db, run_id: i64, scope: &Scope, ctx: &Arc<RunContext>) -> Result<()> {
+    let mut walk = Walk::start(db, scope, ctx.today);
+    let mut writing: Option<tokio::task::JoinHandle<doudi_store::Result<()>>> = None;
+    while let Some(batch) = walk.next().await? {
+        let n = batch.len() as i64;
+        let (_, findings) = ctx.evaluate(batch).await?;
+        if let Some(w) = writing.take() {
+            w.await??;
+        }
+        let db2 = db.clone();
+        writing = Some(tokio::spawn(async move {
+            pol::record_batch(&db2, run_id, n, &findings).await
+        }));
+    }
+    if let Some(w) = writing.take() {
+        w.await??;
+    }
+    pol::finish_run(db, run_id, "done", "").await?;
+    Ok(())
+}
+
+/// Starts a 政策找人 run over the caller's jurisdiction (one policy or all)
+/// in the background; returns the run's id at once.
+pub async fn start_run(db: &Db, caller: &Caller, policy_id: Option<i64>) -> Result<i64> {
+    caller.require(Action::RunFinder)?;
+    let scope = caller.household_scope()?;
+    let ctx = RunContext::load(db, policy_id, today_cn()).await?;
+    if ctx.policies.is_empty() {
+        return Err(Error::invalid("policy", "没有可运行的有效政策"));
+    }
+    let total = pol::count_households(db, &scope).await?;
+    let run_id = pol::create_run(db, &scope, policy_id, total, caller.user.id).await?;
+    audit::event(
+        db,
+        caller,
+        "run",
+        "finder_run",
+        run_id.to_string(),
+        None,
+        caller.region.as_str(),
+        format!("政策找人：{} 项政策，{} 户", ctx.policies.len(), total),
+    )
+    .await?;
+    let db = db.clone();
+    tokio::spawn(async move {
+        if let Err(e) = run_finder(&db, run_id, &scope, &ctx).await {
+            let _ = pol::finish_run(&db, run_id, "failed", &e.to_string()).await;
+        }
+    });
+    Ok(run_id)
+}
+
+/// Turns a finding into a lead for the responsible village: a missed
+/// benefit becomes an active-discovery lead, an excessive or duplicate one a
+/// re-check. Deadline: 5 working days. Returns the lead's id.
+pub async fn lead_from_finding(db: &Db, caller: &Caller, id: i64) -> Result<i64> {
+    let (f, existing) = access::finding(db, caller, id).await?;
+    if existing.is_some() {
+        return Err(Error::Conflict("该结果已生成线索".into()));
+    }
+    if f.kind == "error" {
+        return Err(Error::invalid(
+            "finding",
+            "规则出错的结果不能生成线索：请先修正规则",
+        ));
+    }
+    let kind = if f.kind == "missed" {
+        "discovery"
+    } else {
+        "recheck"
+    };
+    let cal = cases::calendar(db).await?;
+    let due = cal.add_working_days_provisional(today_cn(), 5).0;
+    let policy = pol::policy(db, f.policy_id)
+        .await?
+        .map(|p| p.name)
+        .unwrap_or_default();
+    let reason = format!(
+        "{}：{}（{}）",
+        FindingKind::from_code(&f.kind).map_or("", |k| k.label()),
+        policy,
+        f.reason
+    );
+    let mut tx = db.begin_write().await?;
+    let lead = pol::create_lead(
+        &mut tx,
+        &f.place,
+        "finder",
+        kind,
+        Some(f.policy_id),
+        &reason,
+        Some(&due.to_string()),
+        caller.user.id,
+    )
+    .await?;
+    if !pol::link_finding_lead(&mut tx, id, lead).await? {
+        return Err(Error::Conflict("该结果已生成线索".into()));
+    }
+    audit::write(
+        &mut tx,
+        caller,
+        "create",
+        "lead",
+        lead.to_string(),
+        Some(f.place.id),
+        &f.place.village_code,
+        None,
+        Some(serde_json::json!({"kind": kind, "reason": reason, "due": due.to_string()})),
+        "由政策找人结果生成线索".into(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(lead)
+}
+
+// ---------------------------------------------------------------- preview ---
+
+/// The registry of one jurisdiction, prepared for rule previews: every
+/// household's CEL variables, grouped by village with that village's
+/// standards. Built once (it reads the whole registry), then each preview
+/// only evaluates the rule.
+pub struct Snapshot {
+    pub scope_code: String,
+    pub today: NaiveDate,
+    pub built_at: String,
+    pub build_seconds: f64,
+    pub households: usize,
+    villages: Vec<(BTreeMap<String, i64>, Vec<doudi_rules::Prepared>)>,
+}
+
+impl std::fmt::Debug for Snapshot {
+    // By hand: the prepared values are large.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Snapshot({} households of {} on {})",
+            self.households, self.scope_code, self.today
+        )
+    }
+}
+
+impl Snapshot {
+    pub async fn build(db: &Db, scope: &Scope, today: NaiveDate) -> Result<Snapshot> {
+        let started = std::time::Instant::now();
+        let standards = Standards::load(db, today).await?;
+        let mut by_village: BTreeMap<String, (BTreeMap<String, i64>, Vec<doudi_rules::Prepared>)> =
+            BTreeMap::new();
+        let mut households = 0;
+        let mut walk = Walk::start(db, scope, today);
+        while let Some(batch) = walk.next().await? {
+            households += batch.len();
+            let (batch, prepared) = registry::evaluate(
+                batch,
+                standards.clone(),
+                |_, std| std,
+                move |(_, input, feeds), std| {
+                    let facts = Facts::build(&input.clone().with_feeds(feeds, today), std, today);
+                    doudi_rules::Prepared::new(&facts)
+                },
+            )
+            .await?;
+            for ((place, _, _), p) in batch.iter().zip(prepared) {
+                by_village
+                    .entry(place.village_code.clone())
+                    .or_insert_with(|| (standards.in_force(&place.village_code), Vec::new()))
+                    .1
+                    .push(p);
+            }
+        }
+        Ok(Snapshot {
+            scope_code: scope.0.as_str().to_string(),
+            today,
+            built_at: doudi_store::now_ts(),
+            build_seconds: started.elapsed().as_secs_f64(),
+            households,
+            villages: by_village.into_values().collect(),
+        })
+    }
+
+    /// How many households satisfy `rule`, and on how many it failed.
+    pub fn count(&self, rule: &Rule) -> (usize, usize) {
+        let envs: Vec<Env> = self.villages.iter().map(|(std, _)| Env::new(std)).collect();
+        let items: Vec<(usize, &doudi_rules::Prepared)> = self
+            .villages
+            .iter()
+            .enumerate()
+            .flat_map(|(i, (_, list))| list.iter().map(move |p| (i, p)))
+            .collect();
+        registry::par_map(&items, |(i, p)| match rule.eval_bool(&envs[*i].scope_prepared(p)) {
+            Ok(true) => (1, 0),
+            Ok(false) => (0, 0),
+            Err(_) => (0, 1),
+        })
+        .into_iter()
+        .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+    }
+}
+
+/// Prepared registries for rule previews, by jurisdiction code; a snapshot
+/// is rebuilt when older than 10 minutes or from another day.
+#[derive(Clone, Debug, Default)]
+pub struct Previews(Arc<tokio::sync::Mutex<HashMap<String, Arc<Snapshot>>>>);
+
+impl Previews {
+    pub async fn snapshot(&self, db: &Db, scope: &Scope) -> Result<Arc<Snapshot>> {
+        let mut cache = self.0.lock().await;
+        let today = today_cn();
+        let fresh = |s: &Snapshot| {
+            s.today == today
+                && chrono::DateTime::parse_from_rfc3339(&s.built_at).is_ok_and(|t| {
+                    chrono::Utc::now().signed_duration_since(t) < chrono::Duration::minutes(10)
+                })
+        };
+        if let Some(s) = cache.get(scope.0.as_str()).filter(|s| fresh(s)) {
+            return Ok(s.clone());
+        }
+        let snap = Arc::new(Snapshot::build(db, scope, today).await?);
+        cache.insert(scope.0.as_str().to_string(), snap.clone());
+        Ok(snap)
+    }
+}
+
+/// What a preview of an eligibility rule found in the caller's jurisdiction.
+pub struct Preview {
+    pub households: usize,
+    pub eligible: usize,
+    pub errors: usize,
+    pub snapshot_built_at: String,
+    pub count_seconds: f64,
+}
+
+/// Counts the households of the caller's jurisdiction that satisfy the
+/// (possibly unsaved) eligibility rule.
+pub async fn preview(db: &Db, previews: &Previews, caller: &Caller, eligibility: &str) -> Result<Preview> {
+    let scope = caller.household_scope()?;
+    let rule = Rule::compile(eligibility, RuleKind::Condition)
+        .map_err(|e| Error::invalid("eligibility", format!("资格规则：{e}")))?;
+    let snap = previews.snapshot(db, &scope).await?;
+    let started = std::time::Instant::now();
+    let (eligible, errors) = snap.count(&rule);
+    Ok(Preview {
+        households: snap.households,
+        eligible,
+        errors,
+        snapshot_built_at: snap.built_at.clone(),
+        count_seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+// ------------------------------------------------------------- simulation ---
+
+/// What a change would do, per town, without touching live data.
+pub struct SimulationResult {
+    pub policy: String,
+    pub households: i64,
+    pub rows: Vec<SimTown>,
+    pub enter: i64,
+    pub leave: i64,
+    pub cost_before: i64,
+    pub cost_after: i64,
+}
+
+pub struct SimTown {
+    pub town: String,
+    pub enter: i64,
+    pub leave: i64,
+    pub cost_before: i64,
+    pub cost_after: i64,
+}
+
+/// Evaluates `policy` twice over `scope`: as it stands, and with the
+/// standard `key` set to `value` and/or the rule replaced. Reads only.
+pub async fn simulate(
+    db: &Db,
+    scope: &Scope,
+    policy: &PolicyRow,
+    change: Option<(&str, i64)>,
+    rule: Option<&str>,
+    today: NaiveDate,
+) -> Result<SimulationResult> {
+    let refused = |e: Vec<(String, String)>| Error::invalid_pairs(e);
+    let before = Arc::new(compile_policy(policy).map_err(refused)?);
+    let mut changed_row = policy.clone();
+    if let Some(r) = rule.filter(|r| !r.trim().is_empty()) {
+        changed_row.eligibility = r.to_string();
+    }
+    let after = Arc::new(compile_policy(&changed_row).map_err(refused)?);
+    let change = change.map(|(k, v)| (k.to_string(), v));
+    let standards = Standards::load(db, today).await?;
+    let mut towns: BTreeMap<String, SimTown> = BTreeMap::new();
+    let mut households = 0;
+    let mut walk = Walk::start(db, scope, today);
+    while let Some(batch) = walk.next().await? {
+        households += batch.len() as i64;
+        let (before, after, change) = (before.clone(), after.clone(), change.clone());
+        // (eligible before, eligible after, amount before, amount after)
+        let (batch, results) = registry::evaluate(
+            batch,
+            standards.clone(),
+            move |_, std_a| {
+                let mut std_b = std_a.clone();
+                if let Some((k, v)) = &change {
+                    std_b.insert(k.clone(), *v);
+                }
+                let (env_a, env_b) = (Env::new(&std_a), Env::new(&std_b));
+                (std_a, env_a, std_b, env_b)
+            },
+            move |(_, input, feeds), (std_a, env_a, std_b, env_b)| {
+                let input = input.clone().with_feeds(feeds, today);
+                let fa = Facts::build(&input, std_a, today);
+                let fb = Facts::build(&input, std_b, today);
+                let sa = env_a.scope(&fa);
+                let sb = env_b.scope(&fb);
+                let ea = before.eligibility.eval_bool(&sa).unwrap_or(false);
+                let eb = after.eligibility.eval_bool(&sb).unwrap_or(false);
+                let amount = |p: &CompiledPolicy, s: &doudi_rules::Scope| {
+                    p.amount
+                        .as_ref()
+                        .and_then(|r| r.eval_amount(s).ok())
+                        .unwrap_or(0)
+                };
+                let aa = if ea { amount(&before, &sa) } else { 0 };
+                let ab = if eb { amount(&after, &sb) } else { 0 };
+                (ea, eb, aa, ab)
+            },
+        )
+        .await?;
+        for ((place, _, _), (ea, eb, aa, ab)) in batch.iter().zip(results) {
+            let t = towns
+                .entry(place.town_code.clone())
+                .or_insert_with(|| SimTown {
+                    town: place.town_code.clone(),
+                    enter: 0,
+                    leave: 0,
+                    cost_before: 0,
+                    cost_after: 0,
+                });
+            t.cost_before += aa;
+            t.cost_after += ab;
+            match (ea, eb) {
+                (false, true) => t.enter += 1,
+                (true, false) => t.leave += 1,
+                _ => {}
+            }
+        }
+    }
+    let rows: Vec<SimTown> = towns.into_values().collect();
+    Ok(SimulationResult {
+        policy: policy.name.clone(),
+        households,
+        enter: rows.iter().map(|r| r.enter).sum(),
+        leave: rows.iter().map(|r| r.leave).sum(),
+        cost_before: rows.iter().map(|r| r.cost_before).sum(),
+        cost_after: rows.iter().map(|r| r.cost_after).sum(),
+        rows,
+    })
+}
