@@ -10,7 +10,7 @@
 //! So a foreign attempt is audited as out of scope whatever the caller's
 //! role, and no use case can hold a record it did not get from here.
 
-use doudi_domain::RegionLevel;
+use doudi_domain::{Coded, RegionLevel};
 use doudi_domain::access::Action;
 use doudi_rules::HouseholdInput;
 use doudi_rules::facts::FeedEvent;
@@ -77,6 +77,26 @@ pub async fn require(
         audit::denied(db, caller, entity, id, region).await;
         Err(Error::forbidden())
     }
+}
+
+/// A role check that is not about one record (a page, a list, starting a
+/// run): refused → audited as `denied` on `entity` at the caller's own node.
+/// There is no unaudited way to refuse by role.
+pub async fn role(db: &Db, caller: &Caller, action: Action) -> Result<()> {
+    require(db, caller, action, action.code(), 0, caller.region.as_str()).await
+}
+
+/// The household scope for roles that may view household files (audited refusal).
+pub async fn household_scope(db: &Db, caller: &Caller) -> Result<Scope> {
+    role(db, caller, Action::ViewHousehold).await?;
+    Ok(caller.scope())
+}
+
+/// A refusal decided outside this module (a page only for district staff, a
+/// filter naming a foreign village …): audited, then returned.
+pub async fn refuse(db: &Db, caller: &Caller, entity: &str, region: &str) -> Error {
+    audit::denied(db, caller, entity, 0, region).await;
+    Error::forbidden()
 }
 
 /// A household file, for roles that may view household files.

@@ -8,7 +8,6 @@ use doudi_store::audit::AuditActor;
 use doudi_store::households::Scope;
 use doudi_store::users::UserRow;
 
-use crate::error::{Error, Result};
 
 #[derive(Clone, Debug)]
 pub struct Caller {
@@ -30,25 +29,9 @@ impl Caller {
         access::may(self.role, action)
     }
 
-    /// The role check, for use *after* any by-id lookup (so that an attempt
-    /// on a foreign record is audited as out of scope first).
-    pub fn require(&self, action: Action) -> Result<()> {
-        if self.may(action) {
-            Ok(())
-        } else {
-            Err(Error::forbidden())
-        }
-    }
-
     /// The caller's whole jurisdiction as a store scope.
     pub fn scope(&self) -> Scope {
         Scope(self.region.clone())
-    }
-
-    /// The household scope; only roles that may view household files get one.
-    pub fn household_scope(&self) -> Result<Scope> {
-        self.require(Action::ViewHousehold)?;
-        Ok(self.scope())
     }
 
     /// True when `region_code` (a village, town or county code) lies in the

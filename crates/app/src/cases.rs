@@ -362,7 +362,7 @@ pub struct ReferralAction {
 
 /// Referrals waiting for the caller's department (or organisation), newest first.
 pub async fn referrals_for_me(db: &Db, caller: &Caller, limit: i64) -> Result<Vec<cases::ReferralRow>> {
-    caller.require(Action::HandleReferral)?;
+    crate::access::role(db, caller, Action::HandleReferral).await?;
     let Some(dept) = caller.user.department.as_deref() else {
         return Ok(Vec::new());
     };

@@ -33,8 +33,8 @@ pub async fn start(
     bytes: Vec<u8>,
     mode: ImportMode,
 ) -> Result<i64> {
-    caller.require(Action::ImportHouseholds)?;
-    let scope = caller.household_scope()?;
+    crate::access::role(db, caller, Action::ImportHouseholds).await?;
+    let scope = crate::access::household_scope(db, caller).await?;
     let job = imports::create(db, caller.user.id, caller.region.as_str(), &filename, mode.code()).await?;
     let progress = progress.clone();
     let db = db.clone();

@@ -838,10 +838,6 @@ fn report_lines(rejected: &[doudi_sheets::Rejected]) -> Vec<ReportLine> {
         .collect()
 }
 
-fn may_upload(db_caller: &Caller) -> Result<()> {
-    db_caller.require(Action::UploadFeed)
-}
-
 /// A department's uploaded file (.xlsx / .csv): read, checked row by row,
 /// stored as one batch (idempotent by record key), audited. A file that
 /// cannot be read stores nothing.
@@ -852,10 +848,7 @@ pub async fn upload_feed(
     filename: &str,
     bytes: &[u8],
 ) -> Result<BatchRow> {
-    if let Err(e) = may_upload(caller) {
-        audit::denied(db, caller, "feed_batch", 0, caller.region.as_str()).await;
-        return Err(e);
-    }
+    access::role(db, caller, Action::UploadFeed).await?;
     let rows = feeds::read_feed_table(kind, filename, bytes, FEED_MAX_ROWS)
         .map_err(|e| Error::invalid("file", format!("{}（{}）：{e}", filename, kind.label())))?;
     let (valid, rejected) = feeds::validate_feed_rows(kind, &rows);
@@ -871,10 +864,7 @@ pub async fn push_feed(
     kind: &str,
     records: &[serde_json::Value],
 ) -> Result<BatchRow> {
-    if let Err(e) = may_upload(caller) {
-        audit::denied(db, caller, "feed_batch", 0, caller.region.as_str()).await;
-        return Err(e);
-    }
+    access::role(db, caller, Action::UploadFeed).await?;
     let kind = FeedKind::from_code(kind)
         .ok_or_else(|| Error::invalid("kind", format!("未知的数据类型：{kind}")))?;
     if records.len() > FEED_MAX_ROWS {

@@ -176,8 +176,8 @@ pub async fn run_finder(db: &Db, run_id: i64, scope: &Scope, ctx: &Arc<RunContex
 /// Starts a 政策找人 run over the caller's jurisdiction (one policy or all)
 /// in the background; returns the run's id at once.
 pub async fn start_run(db: &Db, caller: &Caller, policy_id: Option<i64>) -> Result<i64> {
-    caller.require(Action::RunFinder)?;
-    let scope = caller.household_scope()?;
+    crate::access::role(db, caller, Action::RunFinder).await?;
+    let scope = crate::access::household_scope(db, caller).await?;
     let ctx = RunContext::load(db, policy_id, today_cn()).await?;
     if ctx.policies.is_empty() {
         return Err(Error::invalid("policy", "没有可运行的有效政策"));
@@ -386,7 +386,7 @@ pub struct Preview {
 /// Counts the households of the caller's jurisdiction that satisfy the
 /// (possibly unsaved) eligibility rule.
 pub async fn preview(db: &Db, previews: &Previews, caller: &Caller, eligibility: &str) -> Result<Preview> {
-    let scope = caller.household_scope()?;
+    let scope = crate::access::household_scope(db, caller).await?;
     let rule = Rule::compile(eligibility, RuleKind::Condition)
         .map_err(|e| Error::invalid("eligibility", format!("资格规则：{e}")))?;
     let snap = previews.snapshot(db, &scope).await?;

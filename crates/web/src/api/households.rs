@@ -167,7 +167,7 @@ pub async fn list_households(
     actor: Actor,
     Query(p): Query<ListParams>,
 ) -> Result<Json<HouseholdPage>, ApiError> {
-    let scope = actor.household_scope()?;
+    let scope = access::household_scope(&state.db, &actor).await?;
     if let Some(v) = p.village.as_deref().filter(|v| !v.is_empty()) {
         if !scope.covers(v) {
             audit::denied(&state.db, &actor, "region", 0, v).await;
@@ -244,8 +244,8 @@ pub async fn create_household(
     actor: Actor,
     Json(req): Json<CreateHousehold>,
 ) -> Result<axum::response::Response, ApiError> {
-    actor.require(Action::EditHousehold)?;
-    let scope = actor.household_scope()?;
+    access::role(&state.db, &actor, Action::EditHousehold).await?;
+    let scope = access::household_scope(&state.db, &actor).await?;
     let today = today_cn();
     let mut errors = vec![];
     let fields = req.household.parse().map_err(|e| errors.extend(e)).ok();
@@ -298,7 +298,7 @@ pub async fn add_member(
     Json(m): Json<MemberForm>,
 ) -> Result<axum::response::Response, ApiError> {
     let (scope, _) = access::household(&state.db, &actor, id).await?;
-    actor.require(Action::EditHousehold)?;
+    access::role(&state.db, &actor, Action::EditHousehold).await?;
     let version = crate::forms::parse_version(&m.version)?;
     let rec = match m.parse(today_cn()) {
         Ok(r) => r,

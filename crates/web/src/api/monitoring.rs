@@ -137,7 +137,7 @@ pub async fn list_warnings(
     Query(f): Query<WarningFilter>,
     Query(p): Query<Paging>,
 ) -> Result<Json<WarningPage>, ApiError> {
-    let scope = actor.household_scope()?;
+    let scope = access::household_scope(&state.db, &actor).await?;
     let status = f.status.unwrap_or_default();
     let (rows, total) = mon::warnings(
         &state.db,

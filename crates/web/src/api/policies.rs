@@ -78,7 +78,7 @@ pub async fn list_policies(
     Query(f): Query<PolicyFilter>,
     Query(p): Query<Paging>,
 ) -> Result<Json<PolicyPage>, ApiError> {
-    actor.require(Action::UseApi)?;
+    access::role(&state.db, &actor, Action::UseApi).await?;
     let all = pol::policies(&state.db).await?;
     let wanted: Vec<&PolicyRow> = all
         .iter()
@@ -114,7 +114,7 @@ pub async fn list_standards(
     State(state): State<AppState>,
     actor: Actor,
 ) -> Result<Json<Vec<Standard>>, ApiError> {
-    actor.require(Action::UseApi)?;
+    access::role(&state.db, &actor, Action::UseApi).await?;
     let rows = pol::standard_rows(&state.db).await?;
     Ok(Json(
         rows.into_iter()

@@ -13,6 +13,7 @@ use doudi_store::users::{self, NewUser};
 use doudi_store::{StoreError, now_ts};
 use serde::Deserialize;
 
+use doudi_app::access;
 use crate::render::{render, with_status};
 use crate::AppState;
 use crate::auth::{self, Actor};
@@ -318,7 +319,7 @@ pub async fn audit(
     actor: Actor,
     Query(q): Query<AuditQuery>,
 ) -> Result<Response, AppError> {
-    actor.require(Action::ReadAudit)?;
+    access::role(&state.db, &actor, Action::ReadAudit).await?;
     let filter = AuditFilter {
         region_prefix: actor.region.as_str().to_string(),
         household_id: q.household.trim().parse().ok(),
@@ -434,7 +435,7 @@ pub async fn regions(
     actor: Actor,
     Query(q): Query<crate::render::ShowQuery>,
 ) -> Result<Response, AppError> {
-    actor.require(Action::ManageRegions)?;
+    access::role(&state.db, &actor, Action::ManageRegions).await?;
     regions_page(
         &state,
         &actor,
@@ -450,7 +451,7 @@ pub async fn region_create(
     actor: Actor,
     Form(f): Form<RegionForm>,
 ) -> Result<Response, AppError> {
-    actor.require(Action::ManageRegions)?;
+    access::role(&state.db, &actor, Action::ManageRegions).await?;
     let mut errors = vec![];
     let code = RegionCode::parse(f.code.trim());
     let parent = RegionCode::parse(f.parent.trim());
@@ -538,9 +539,9 @@ pub async fn region_update(
     Path(code): Path<String>,
     Form(f): Form<RegionForm>,
 ) -> Result<Response, AppError> {
-    actor.require(Action::ManageRegions)?;
+    access::role(&state.db, &actor, Action::ManageRegions).await?;
     if !actor.region.contains(&code) {
-        return Err(AppError::forbidden());
+        return Err(access::refuse(&state.db, &actor, "region", &code).await.into());
     }
     let before = regions::get(&state.db, &code)
         .await?
@@ -586,7 +587,7 @@ pub async fn users(
     actor: Actor,
     Query(q): Query<crate::render::ShowQuery>,
 ) -> Result<Response, AppError> {
-    actor.require(Action::ManageUsers)?;
+    access::role(&state.db, &actor, Action::ManageUsers).await?;
     let all = regions::subtree(&state.db, actor.region.as_str()).await?;
     let names: std::collections::HashMap<_, _> =
         all.into_iter().map(|r| (r.code, r.name)).collect();
@@ -696,7 +697,7 @@ pub async fn user_new_form(
     State(state): State<AppState>,
     actor: Actor,
 ) -> Result<Response, AppError> {
-    actor.require(Action::ManageUsers)?;
+    access::role(&state.db, &actor, Action::ManageUsers).await?;
     let f = UserForm {
         active: "1".into(),
         ..Default::default()
@@ -797,7 +798,7 @@ pub async fn user_create(
     actor: Actor,
     Form(f): Form<UserForm>,
 ) -> Result<Response, AppError> {
-    actor.require(Action::ManageUsers)?;
+    access::role(&state.db, &actor, Action::ManageUsers).await?;
     let (mut errors, user) = validate_user(&actor, &f, true);
     if let Some(u) = user {
         let mut tx = state.db.begin_write().await?;

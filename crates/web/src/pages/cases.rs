@@ -16,7 +16,7 @@ use doudi_domain::Coded;
 use doudi_store::cases::{
     self, ItemRow, NewApplication, NewReferral,
 };
-use doudi_store::households::{self as hh, Scope, Scoped};
+use doudi_store::households::{self as hh, Scope};
 use doudi_store::{Db, today_cn};
 use serde::Deserialize;
 
@@ -50,7 +50,7 @@ pub async fn apply_form(
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
     let (_, h) = access::household(&state.db, &actor, id).await?;
-    actor.require(Action::OpenApplication)?;
+    access::role(&state.db, &actor, Action::OpenApplication).await?;
     apply_page(&state, &actor, h, vec![], 200).await
 }
 
@@ -106,7 +106,7 @@ pub async fn apply(
     mut mp: Multipart,
 ) -> Result<Response, AppError> {
     let (_, h) = access::household(&state.db, &actor, id).await?;
-    actor.require(Action::OpenApplication)?;
+    access::role(&state.db, &actor, Action::OpenApplication).await?;
     let mut fields: HashMap<String, String> = HashMap::new();
     let mut kinds: Vec<ItemKind> = vec![];
     let mut files: Vec<(String, String, Vec<u8>)> = vec![];
@@ -256,16 +256,7 @@ pub async fn application(
     actor: Actor,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let scope = Scope(actor.region.clone());
-    let a = match cases::get_application(&state.db, &scope, id).await? {
-        Scoped::Found(a) => a,
-        Scoped::Missing => return Err(AppError::not_found()),
-        Scoped::OutOfScope { village_code } => {
-            audit::denied(&state.db, &actor, "application", id, &village_code).await;
-            return Err(AppError::forbidden());
-        }
-    };
-    actor.require(Action::HandleCase)?;
+    let a = access::application(&state.db, &actor, id).await?;
     let today = today_cn().to_string();
     let items = cases::items_of_application(&state.db, id)
         .await?
@@ -298,19 +289,7 @@ pub async fn attachment(
     actor: Actor,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    actor.require(Action::HandleCase)?;
-    let (meta, bytes) = cases::attachment_bytes(&state.db, id)
-        .await?
-        .ok_or_else(AppError::not_found)?;
-    let scope = Scope(actor.region.clone());
-    match cases::get_application(&state.db, &scope, meta.application_id).await? {
-        Scoped::Found(_) => {}
-        Scoped::Missing => return Err(AppError::not_found()),
-        Scoped::OutOfScope { village_code } => {
-            audit::denied(&state.db, &actor, "attachment", id, &village_code).await;
-            return Err(AppError::forbidden());
-        }
-    }
+    let (meta, bytes) = access::attachment(&state.db, &actor, id).await?;
     let name = crate::auth::url_encode(&meta.filename);
     Ok((
         [
@@ -448,7 +427,7 @@ pub async fn item(
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
     let i = access::item(&state.db, &actor, id).await?;
-    actor.require(Action::HandleCase)?;
+    access::role(&state.db, &actor, Action::HandleCase).await?;
     item_page(&state, &actor, i, vec![], 200).await
 }
 
@@ -748,7 +727,7 @@ pub async fn refer(
     Form(f): Form<ReferForm>,
 ) -> Result<Response, AppError> {
     let i = access::item(&state.db, &actor, id).await?;
-    actor.require(Action::HandleCase)?;
+    access::role(&state.db, &actor, Action::HandleCase).await?;
     let mut errors = vec![];
     if !referral_targets().contains(&f.to_name) {
         errors.push(err("to_name", "请选择接收部门或机构"));
@@ -889,7 +868,7 @@ pub async fn calendar_page(
     State(state): State<AppState>,
     actor: Actor,
 ) -> Result<Response, AppError> {
-    actor.require(Action::ManageCalendar)?;
+    access::role(&state.db, &actor, Action::ManageCalendar).await?;
     calendar_render(&state, &actor, String::new(), 200).await
 }
 
@@ -925,7 +904,7 @@ pub async fn calendar_upload(
     actor: Actor,
     mut mp: Multipart,
 ) -> Result<Response, AppError> {
-    actor.require(Action::ManageCalendar)?;
+    access::role(&state.db, &actor, Action::ManageCalendar).await?;
     let mut json = String::new();
     while let Some(field) = mp
         .next_field()
@@ -983,7 +962,7 @@ pub async fn conference(
     Form(f): Form<ConferenceForm>,
 ) -> Result<Response, AppError> {
     let i = access::item(&state.db, &actor, id).await?;
-    actor.require(Action::HandleCase)?;
+    access::role(&state.db, &actor, Action::HandleCase).await?;
     let attendees: Vec<&str> = f
         .attendees
         .split(['，', ',', '、', ' '])
@@ -1047,11 +1026,11 @@ impl ReportQuery {
     }
 }
 
-fn may_report(actor: &Actor) -> Result<(), AppError> {
+async fn may_report(state: &AppState, actor: &Actor) -> Result<(), AppError> {
     if actor.may(Action::HandleCase) || actor.may(Action::ReadAudit) {
         Ok(())
     } else {
-        Err(AppError::forbidden())
+        Err(access::refuse(&state.db, actor, "report", actor.region.as_str()).await.into())
     }
 }
 
@@ -1062,7 +1041,7 @@ pub async fn report(
     actor: Actor,
     Query(q): Query<ReportQuery>,
 ) -> Result<Response, AppError> {
-    may_report(&actor)?;
+    may_report(&state, &actor).await?;
     let (from, to) = q.range();
     let scope = Scope(actor.region.clone());
     let lines = report_lines(&state.db, &scope, &from, &to).await?;
@@ -1090,7 +1069,7 @@ pub async fn report_xlsx(
     actor: Actor,
     Query(q): Query<ReportQuery>,
 ) -> Result<Response, AppError> {
-    may_report(&actor)?;
+    may_report(&state, &actor).await?;
     let (from, to) = q.range();
     let lines = report_lines(&state.db, &Scope(actor.region.clone()), &from, &to).await?;
     let rows: Vec<Vec<String>> = lines
@@ -1269,7 +1248,7 @@ pub async fn letter_pdf(
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
     let i = access::item(&state.db, &actor, id).await?;
-    actor.require(Action::HandleCase)?;
+    access::role(&state.db, &actor, Action::HandleCase).await?;
     let s = parse_state(&i)?;
     let Some(outcome) = s.outcome else {
         return Err(AppError::bad_request("事项尚未办结，暂无决定书"));

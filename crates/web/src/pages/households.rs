@@ -183,7 +183,7 @@ pub async fn list(
     actor: Actor,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, AppError> {
-    let scope = actor.household_scope()?;
+    let scope = access::household_scope(&state.db, &actor).await?;
     if !q.village.is_empty() && !scope.covers(&q.village) {
         audit::denied(&state.db, &actor, "region", 0, &q.village).await;
         return Err(AppError::forbidden());
@@ -243,8 +243,8 @@ pub async fn export(
     actor: Actor,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, AppError> {
-    let scope = actor.household_scope()?;
-    actor.require(Action::ExportHouseholds)?;
+    let scope = access::household_scope(&state.db, &actor).await?;
+    access::role(&state.db, &actor, Action::ExportHouseholds).await?;
     if !q.village.is_empty() && !scope.covers(&q.village) {
         audit::denied(&state.db, &actor, "region", 0, &q.village).await;
         return Err(AppError::forbidden());
@@ -440,7 +440,7 @@ pub async fn reveal(
     Form(f): Form<RevealForm>,
 ) -> Result<Response, AppError> {
     let (_, h) = access::household(&state.db, &actor, id).await?;
-    actor.require(Action::RevealIdNumber)?;
+    access::role(&state.db, &actor, Action::RevealIdNumber).await?;
     let (_, p) = access::person(&state.db, &actor, f.person_id).await?;
     if p.household_id != h.id {
         return Err(AppError::not_found());
@@ -756,7 +756,7 @@ impl MemberOptions {
 }
 
 pub async fn new_form(State(state): State<AppState>, actor: Actor) -> Result<Response, AppError> {
-    actor.require(Action::EditHousehold)?;
+    access::role(&state.db, &actor, Action::EditHousehold).await?;
     let m = MemberForm {
         relation: "head".into(),
         employment: "other".into(),
@@ -836,8 +836,8 @@ pub async fn create(
     actor: Actor,
     Form(form): Form<NewHouseholdForm>,
 ) -> Result<Response, AppError> {
-    actor.require(Action::EditHousehold)?;
-    let scope = actor.household_scope()?;
+    access::role(&state.db, &actor, Action::EditHousehold).await?;
+    let scope = access::household_scope(&state.db, &actor).await?;
     let today = today_cn();
     let m = form.member();
     let mut errors = vec![];
@@ -912,7 +912,7 @@ pub async fn edit_form(
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
     let (_, h) = access::household(&state.db, &actor, id).await?;
-    actor.require(Action::EditHousehold)?;
+    access::role(&state.db, &actor, Action::EditHousehold).await?;
     audit::event(&state.db, &actor,
         "view",
         "household",
@@ -957,7 +957,7 @@ pub async fn edit(
     Form(form): Form<HouseholdForm>,
 ) -> Result<Response, AppError> {
     let (scope, h) = access::household(&state.db, &actor, id).await?;
-    actor.require(Action::EditHousehold)?;
+    access::role(&state.db, &actor, Action::EditHousehold).await?;
     let version = parse_version(&form.version)?;
     let mut errors = vec![];
     match form.parse() {
@@ -1025,7 +1025,7 @@ pub async fn member_new_form(
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
     let (_, h) = access::household(&state.db, &actor, id).await?;
-    actor.require(Action::EditHousehold)?;
+    access::role(&state.db, &actor, Action::EditHousehold).await?;
     let m = MemberForm {
         version: h.version.to_string(),
         relation: "child".into(),
@@ -1101,7 +1101,7 @@ pub async fn member_create(
     Form(m): Form<MemberForm>,
 ) -> Result<Response, AppError> {
     let (scope, h) = access::household(&state.db, &actor, id).await?;
-    actor.require(Action::EditHousehold)?;
+    access::role(&state.db, &actor, Action::EditHousehold).await?;
     let version = parse_version(&m.version)?;
     let today = today_cn();
     let (action, back, household) = (
@@ -1135,7 +1135,7 @@ pub async fn member_edit_form(
     Path(pid): Path<i64>,
 ) -> Result<Response, AppError> {
     let (_, p) = access::person(&state.db, &actor, pid).await?;
-    actor.require(Action::EditHousehold)?;
+    access::role(&state.db, &actor, Action::EditHousehold).await?;
     let (_, h) = access::household(&state.db, &actor, p.household_id).await?;
     // The edit form shows the full ID number and phone (they may need correcting):
     // that is a reveal, and audited as one.
@@ -1173,7 +1173,7 @@ pub async fn member_edit(
     Form(m): Form<MemberForm>,
 ) -> Result<Response, AppError> {
     let (scope, p) = access::person(&state.db, &actor, pid).await?;
-    actor.require(Action::EditHousehold)?;
+    access::role(&state.db, &actor, Action::EditHousehold).await?;
     let version = parse_version(&m.version)?;
     let today = today_cn();
     let (action, back, household) = (
@@ -1282,7 +1282,7 @@ pub async fn move_form(
     Path(pid): Path<i64>,
 ) -> Result<Response, AppError> {
     let (scope, p) = access::person(&state.db, &actor, pid).await?;
-    actor.require(Action::EditHousehold)?;
+    access::role(&state.db, &actor, Action::EditHousehold).await?;
     move_page(&state, &actor, &scope, p, &MoveForm::default(), vec![]).await
 }
 
@@ -1293,7 +1293,7 @@ pub async fn move_member(
     Form(f): Form<MoveForm>,
 ) -> Result<Response, AppError> {
     let (scope, p) = access::person(&state.db, &actor, pid).await?;
-    actor.require(Action::EditHousehold)?;
+    access::role(&state.db, &actor, Action::EditHousehold).await?;
     let mut errors = vec![];
     let target: Option<i64> = f.target.trim().parse().ok();
     if target.is_none() {
@@ -1420,7 +1420,7 @@ pub async fn split_form(
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
     let (_, h) = access::household(&state.db, &actor, id).await?;
-    actor.require(Action::EditHousehold)?;
+    access::role(&state.db, &actor, Action::EditHousehold).await?;
     let f = SplitForm {
         version: h.version.to_string(),
         ..Default::default()
@@ -1435,7 +1435,7 @@ pub async fn split(
     Form(f): Form<SplitForm>,
 ) -> Result<Response, AppError> {
     let (scope, h) = access::household(&state.db, &actor, id).await?;
-    actor.require(Action::EditHousehold)?;
+    access::role(&state.db, &actor, Action::EditHousehold).await?;
     let version = parse_version(&f.version)?;
     let mut errors = vec![];
     let ids: Vec<i64> = f
@@ -1521,7 +1521,7 @@ pub async fn death_form(
     Path(pid): Path<i64>,
 ) -> Result<Response, AppError> {
     let (_, p) = access::person(&state.db, &actor, pid).await?;
-    actor.require(Action::EditHousehold)?;
+    access::role(&state.db, &actor, Action::EditHousehold).await?;
     render(&DeathPage {
         page: Page::new(
             &state,
@@ -1543,7 +1543,7 @@ pub async fn death(
     Form(f): Form<DeathForm>,
 ) -> Result<Response, AppError> {
     let (scope, p) = access::person(&state.db, &actor, pid).await?;
-    actor.require(Action::EditHousehold)?;
+    access::role(&state.db, &actor, Action::EditHousehold).await?;
     let version = parse_version(&f.version)?;
     let mut errors = vec![];
     let date = NaiveDate::parse_from_str(f.date.trim(), "%Y-%m-%d").ok();
@@ -1633,7 +1633,7 @@ pub async fn item_confirm(
     Query(f): Query<ItemForm>,
 ) -> Result<Response, AppError> {
     let (_, h) = access::household(&state.db, &actor, id).await?;
-    actor.require(Action::EditHousehold)?;
+    access::role(&state.db, &actor, Action::EditHousehold).await?;
     let message = match f.op.as_str() {
         "remove_income" => "确定删除这条收入记录吗？删除会记入变更历史。",
         "remove_asset" => "确定删除这条财产记录吗？删除会记入变更历史。",
@@ -1662,7 +1662,7 @@ pub async fn item_change(
     Form(f): Form<ItemForm>,
 ) -> Result<Response, AppError> {
     let (scope, _) = access::household(&state.db, &actor, id).await?;
-    actor.require(Action::EditHousehold)?;
+    access::role(&state.db, &actor, Action::EditHousehold).await?;
     let version = parse_version(&f.version)?;
     let today = today_cn();
     let amount =

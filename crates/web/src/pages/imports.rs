@@ -33,7 +33,7 @@ struct IndexPage {
 
 
 pub async fn index(State(state): State<AppState>, actor: Actor) -> Result<Response, AppError> {
-    actor.require(Action::ImportHouseholds)?;
+    access::role(&state.db, &actor, Action::ImportHouseholds).await?;
     let jobs = imports::list_for_user(&state.db, actor.user.id).await?;
     render(&IndexPage {
         page: Page::new(&state, &actor, "批量导入家庭档案", "imports").await,
@@ -47,7 +47,7 @@ pub async fn upload(
     actor: Actor,
     mut mp: Multipart,
 ) -> Result<Response, AppError> {
-    actor.require(Action::ImportHouseholds)?;
+    access::role(&state.db, &actor, Action::ImportHouseholds).await?;
     let mut file: Option<(String, Vec<u8>)> = None;
     let mut mode = None;
     while let Some(field) = mp
@@ -164,16 +164,16 @@ pub async fn report_xlsx(
 }
 
 
-pub async fn template_xlsx(actor: Actor) -> Result<Response, AppError> {
-    actor.require(Action::ImportHouseholds)?;
+pub async fn template_xlsx(State(state): State<AppState>, actor: Actor) -> Result<Response, AppError> {
+    access::role(&state.db, &actor, Action::ImportHouseholds).await?;
     Ok(xlsx_response(
         doudi_sheets::template_xlsx(),
         "household-import-template.xlsx",
     ))
 }
 
-pub async fn template_csv(actor: Actor) -> Result<Response, AppError> {
-    actor.require(Action::ImportHouseholds)?;
+pub async fn template_csv(State(state): State<AppState>, actor: Actor) -> Result<Response, AppError> {
+    access::role(&state.db, &actor, Action::ImportHouseholds).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),

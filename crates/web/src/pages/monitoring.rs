@@ -69,7 +69,7 @@ async fn feeds_page(
     error: String,
 ) -> Result<Response, AppError> {
     if !may_see_feeds(actor) {
-        return Err(AppError::forbidden());
+        return Err(access::refuse(&state.db, actor, "feed_batch", actor.region.as_str()).await.into());
     }
     // A department sees its own batches; the district sees every batch.
     let source = actor.may(Action::UploadFeed).then(|| source_of(actor));
@@ -259,7 +259,7 @@ struct RulesPage {
 
 pub async fn rules_list(State(state): State<AppState>, actor: Actor) -> Result<Response, AppError> {
     if !may_see_feeds(&actor) && !actor.may(Action::HandleCase) {
-        return Err(AppError::forbidden());
+        return Err(access::refuse(&state.db, &actor, "warning_rule", actor.region.as_str()).await.into());
     }
     render(&RulesPage {
         page: Page::new(&state, &actor, "预警规则", "warnings").await,
@@ -316,7 +316,7 @@ pub async fn rule_show(
     actor: Actor,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    actor.require(Action::ManagePolicies)?;
+    access::role(&state.db, &actor, Action::ManagePolicies).await?;
     let r = mon::warning_rule(&state.db, id)
         .await?
         .ok_or_else(AppError::not_found)?;
@@ -324,7 +324,7 @@ pub async fn rule_show(
 }
 
 pub async fn rule_new(State(state): State<AppState>, actor: Actor) -> Result<Response, AppError> {
-    actor.require(Action::ManagePolicies)?;
+    access::role(&state.db, &actor, Action::ManagePolicies).await?;
     let r = WarningRuleRow {
         severity: "medium".into(),
         verify_level: "village".into(),
@@ -462,7 +462,7 @@ async fn rule_save_inner(
     id: i64,
     f: RuleForm,
 ) -> Result<Response, AppError> {
-    actor.require(Action::ManagePolicies)?;
+    access::role(&state.db, &actor, Action::ManagePolicies).await?;
     let (mut r, errors) = parse_rule_form(&f, id);
     if id != 0 {
         r.code = mon::warning_rule(&state.db, id)
@@ -625,7 +625,7 @@ use doudi_app::monitoring::may_sweep;
 
 pub async fn sweeps(State(state): State<AppState>, actor: Actor) -> Result<Response, AppError> {
     if !may_see_feeds(&actor) {
-        return Err(AppError::forbidden());
+        return Err(access::refuse(&state.db, &actor, "sweep", actor.region.as_str()).await.into());
     }
     render(&SweepsPage {
         page: Page::new(&state, &actor, "预警排查", "warnings").await,
@@ -655,7 +655,7 @@ pub async fn warnings(
     actor: Actor,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, AppError> {
-    let scope = actor.household_scope()?;
+    let scope = access::household_scope(&state.db, &actor).await?;
     let today = today_cn().to_string();
     let status = if q.status.is_empty() {
         "open".to_string()
@@ -1044,7 +1044,7 @@ struct DashboardPage {
 }
 
 pub async fn dashboard(State(state): State<AppState>, actor: Actor) -> Result<Response, AppError> {
-    let scope = actor.household_scope()?;
+    let scope = access::household_scope(&state.db, &actor).await?;
     let today = today_cn();
     let since = (today - chrono::Days::new(30)).to_string();
     let d = mon::dashboard(&state.db, &scope, &today.to_string(), &since).await?;

@@ -72,7 +72,7 @@ fn matches_filters(p: &PolicyRow, q: &CatalogueQuery) -> bool {
         && (q.q.is_empty() || p.name.contains(q.q.trim()) || p.conditions.contains(q.q.trim()))
 }
 
-fn staff_may_read_policies(actor: &Actor) -> Result<(), AppError> {
+async fn staff_may_read_policies(state: &AppState, actor: &Actor) -> Result<(), AppError> {
     if actor.may(Action::ManagePolicies)
         || actor.may(Action::HandleCase)
         || actor.may(Action::ReadAudit)
@@ -80,7 +80,7 @@ fn staff_may_read_policies(actor: &Actor) -> Result<(), AppError> {
     {
         Ok(())
     } else {
-        Err(AppError::forbidden())
+        Err(access::refuse(&state.db, actor, "policy", actor.region.as_str()).await.into())
     }
 }
 
@@ -89,7 +89,7 @@ pub async fn list(
     actor: Actor,
     Query(q): Query<CatalogueQuery>,
 ) -> Result<Response, AppError> {
-    staff_may_read_policies(&actor)?;
+    staff_may_read_policies(&state, &actor).await?;
     let all = pol::policies(&state.db).await?;
     let filtered: Vec<PolicyRow> = all
         .iter()
@@ -226,7 +226,7 @@ pub async fn show(
     actor: Actor,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    staff_may_read_policies(&actor)?;
+    staff_may_read_policies(&state, &actor).await?;
     let p = pol::policy(&state.db, id)
         .await?
         .ok_or_else(AppError::not_found)?;
@@ -234,7 +234,7 @@ pub async fn show(
 }
 
 pub async fn new_form(State(state): State<AppState>, actor: Actor) -> Result<Response, AppError> {
-    actor.require(Action::ManagePolicies)?;
+    access::role(&state.db, &actor, Action::ManagePolicies).await?;
     let p = PolicyRow {
         status: "active".into(),
         benefit_form: "monthly_cash".into(),
@@ -401,7 +401,7 @@ async fn save_policy(
         row.code = existing.code;
     }
     if f.intent == "preview" {
-        staff_may_read_policies(&actor)?;
+        staff_may_read_policies(&state, &actor).await?;
         let (text, errors) = preview(&state, &actor, &row).await?;
         return form_page_with(
             &state,
@@ -415,11 +415,11 @@ async fn save_policy(
         .await;
     }
     if f.intent == "test" {
-        staff_may_read_policies(&actor)?;
+        staff_may_read_policies(&state, &actor).await?;
         let (test, errors) = test_panel(&state, &actor, &row, &f.test_household).await?;
         return form_page(&state, &actor, row, errors, test, f.test_household.clone()).await;
     }
-    actor.require(Action::ManagePolicies)?;
+    access::role(&state.db, &actor, Action::ManagePolicies).await?;
     let mut errors = validate_policy(&row);
     if let Err(mut rule_errors) = doudi_app::policies::compile_policy(&row) {
         errors.append(&mut rule_errors);
@@ -651,7 +651,7 @@ pub async fn standards_list(
     State(state): State<AppState>,
     actor: Actor,
 ) -> Result<Response, AppError> {
-    staff_may_read_policies(&actor)?;
+    staff_may_read_policies(&state, &actor).await?;
     standards_page(&state, &actor, vec![]).await
 }
 
@@ -706,7 +706,7 @@ pub async fn standards_add(
     actor: Actor,
     Form(f): Form<StandardForm>,
 ) -> Result<Response, AppError> {
-    actor.require(Action::ManagePolicies)?;
+    access::role(&state.db, &actor, Action::ManagePolicies).await?;
     let mut errors = Vec::new();
     let value = parse_standard(&f.key, &f.value)
         .map_err(|e| errors.push(("value".to_string(), e)))
@@ -757,7 +757,7 @@ struct FinderPage {
 }
 
 pub async fn finder(State(state): State<AppState>, actor: Actor) -> Result<Response, AppError> {
-    let scope = actor.household_scope()?;
+    let scope = access::household_scope(&state.db, &actor).await?;
     let runs = pol::runs(&state.db, &scope, 50).await?;
     let policies = pol::policies(&state.db)
         .await?
@@ -864,7 +864,7 @@ pub async fn finder_xlsx(
     Path(id): Path<i64>,
     Query(q): Query<FindingsQuery>,
 ) -> Result<Response, AppError> {
-    actor.require(Action::ExportHouseholds)?;
+    access::role(&state.db, &actor, Action::ExportHouseholds).await?;
     let (_run, scope) = access::run(&state.db, &actor, id).await?;
     let kind = FindingKind::from_code(&q.kind).map(|k| k.code());
     let (findings, _) = pol::findings(&state.db, id, &scope, kind, 0, 100_000).await?;
@@ -957,8 +957,8 @@ pub async fn leads(
     actor: Actor,
     Query(q): Query<LeadsQuery>,
 ) -> Result<Response, AppError> {
-    actor.require(Action::HandleCase)?;
-    let scope = actor.household_scope()?;
+    access::role(&state.db, &actor, Action::HandleCase).await?;
+    let scope = access::household_scope(&state.db, &actor).await?;
     let status = if q.status.is_empty() {
         "open".to_string()
     } else {
@@ -1105,7 +1105,7 @@ pub async fn simulate_form(
     State(state): State<AppState>,
     actor: Actor,
 ) -> Result<Response, AppError> {
-    actor.require(Action::RunFinder)?;
+    access::role(&state.db, &actor, Action::RunFinder).await?;
     simulate_page(
         &state,
         &actor,
@@ -1124,8 +1124,8 @@ pub async fn simulate_run(
     actor: Actor,
     Form(f): Form<SimulateForm>,
 ) -> Result<Response, AppError> {
-    actor.require(Action::RunFinder)?;
-    let scope = actor.household_scope()?;
+    access::role(&state.db, &actor, Action::RunFinder).await?;
+    let scope = access::household_scope(&state.db, &actor).await?;
     let mut errors = Vec::new();
     let policy = match f.policy.parse::<i64>() {
         Ok(id) => pol::policy(&state.db, id).await?,
