@@ -214,6 +214,7 @@ async fn side_effects(
                     reason: notice_reason(kind),
                     start_date: start.to_string(),
                     end_date: workflow::notice_end(start).to_string(),
+                    public_token: crate::accounts::new_secret()[..32].to_string(),
                 },
             )
             .await?;

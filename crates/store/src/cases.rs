@@ -557,6 +557,8 @@ pub struct NoticeRow {
     pub start_date: String,
     pub end_date: String,
     pub status: String,
+    /// The random part of its public address (/public/notices/{token}.pdf).
+    pub public_token: String,
 }
 
 #[derive(Clone, Debug)]
@@ -572,13 +574,14 @@ pub struct NewNotice {
     pub reason: String,
     pub start_date: String,
     pub end_date: String,
+    pub public_token: String,
 }
 
 pub async fn create_notice(tx: &mut Tx, n: &NewNotice) -> Result<i64> {
     let (county, town, village) = codes(&n.village_code);
     Ok(sqlx::query_scalar(
         "INSERT INTO notices (county_code, town_code, village_code, item_id, kind, title, masked_name, household_size, item_label, amount_fen, reason, \
-         start_date, end_date, status, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,'active',$14) RETURNING id",
+         start_date, end_date, status, created_at, public_token) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,'active',$14,$15) RETURNING id",
     )
     .bind(county)
     .bind(town)
@@ -594,12 +597,13 @@ pub async fn create_notice(tx: &mut Tx, n: &NewNotice) -> Result<i64> {
     .bind(n.start_date.clone())
     .bind(n.end_date.clone())
     .bind(now_ts())
+    .bind(n.public_token.clone())
     .fetch_one(&mut **tx)
     .await?)
 }
 
 const N_COLS: &str = "n.id, n.village_code, COALESCE(r.name, ''), n.item_id, n.kind, n.title, n.masked_name, n.household_size, n.item_label, n.amount_fen, \
-    n.reason, n.start_date, n.end_date, n.status";
+    n.reason, n.start_date, n.end_date, n.status, COALESCE(n.public_token, '')";
 
 fn notice_from_row(r: AnyRow) -> NoticeRow {
     NoticeRow {
@@ -617,7 +621,24 @@ fn notice_from_row(r: AnyRow) -> NoticeRow {
         start_date: r.get(11),
         end_date: r.get(12),
         status: r.get(13),
+        public_token: r.get(14),
     }
+}
+
+/// A notice by its public token, only while it is on public display on
+/// `today` (the same rule as [`public_notices`]): an ended or withdrawn
+/// notice is no longer public.
+pub async fn public_notice_by_token(db: &Db, token: &str, today: &str) -> Result<Option<NoticeRow>> {
+    let sql = format!(
+        "SELECT {N_COLS} FROM notices n LEFT JOIN regions r ON r.code = n.village_code \
+         WHERE n.public_token = $1 AND n.start_date <= $2 AND n.end_date >= $2 AND n.status <> 'withdrawn' AND n.status <> 'ended'"
+    );
+    Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(token.to_string())
+        .bind(today.to_string())
+        .fetch_optional(&db.pool)
+        .await?
+        .map(notice_from_row))
 }
 
 /// Notices on public display on `today`, optionally for one village (no login needed:

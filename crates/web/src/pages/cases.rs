@@ -1202,13 +1202,13 @@ pub async fn notice_pdf(
     State(state): State<AppState>,
     Path(file): Path<String>,
 ) -> Result<Response, AppError> {
-    let id: i64 = file
-        .trim_end_matches(".pdf")
-        .parse()
-        .map_err(|_| AppError::not_found())?;
-    let n = cases::notice(&state.db, id)
+    // Only a notice in its posting period is public, and only by its token.
+    doudi_app::cases::end_expired_notices(&state.db).await?;
+    let token = file.trim_end_matches(".pdf");
+    let n = cases::public_notice_by_token(&state.db, token, &today_cn().to_string())
         .await?
-        .ok_or_else(AppError::not_found)?;
+        .ok_or_else(|| AppError::new(axum::http::StatusCode::NOT_FOUND, "该公示不存在或已结束公示"))?;
+    let id = n.id;
     let town = doudi_store::regions::get(&state.db, &n.village_code[..9])
         .await?
         .map(|r| r.name)
