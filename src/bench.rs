@@ -5,12 +5,12 @@
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
+use doudi_app::Result;
 use doudi_demo::{DemoGenerator, DemoRegion};
 use doudi_domain::household::HouseholdRecord;
 use doudi_domain::{Coded, RegionCode, RegionLevel};
 use doudi_store::audit::AuditActor;
 use doudi_store::households::{self as hh, Scope, SearchFilter};
-use doudi_app::Result;
 use doudi_store::{Backend, Db};
 use rand::{Rng, SeedableRng};
 
@@ -618,8 +618,7 @@ pub async fn eligibility(url: &str, households: usize) -> Result<()> {
     doudi_app::policies::seed_catalogue(db, "bench").await?;
     let user_id =
         setup::create_user(db, &setup::demo_accounts(&regions)[0], "bench-password-1").await?;
-    let ctx = doudi_app::policies::RunContext::load(db, None, today())
-        .await?;
+    let ctx = doudi_app::policies::RunContext::load(db, None, today()).await?;
     let county = doudi_domain::region::RegionCode::parse("330106").expect("district code");
     let scope = doudi_store::households::Scope(county);
     let total = doudi_store::policies::count_households(db, &scope).await?;
@@ -631,8 +630,7 @@ pub async fn eligibility(url: &str, households: usize) -> Result<()> {
     let _ = ctx.evaluate(sample).await?;
     let eval_s = te.elapsed().as_secs_f64();
     let t = Instant::now();
-    doudi_app::policies::run_finder(db, run_id, &scope, &ctx)
-        .await?;
+    doudi_app::policies::run_finder(db, run_id, &scope, &ctx).await?;
     let s = t.elapsed().as_secs_f64();
     let run = doudi_store::policies::run(db, run_id).await?.expect("run");
     let evals = run.processed as f64 * ctx.policies.len() as f64;
@@ -655,8 +653,7 @@ pub async fn eligibility(url: &str, households: usize) -> Result<()> {
     );
     // One-rule preview: the registry prepared once, then a count per rule.
     let t = Instant::now();
-    let snap = doudi_app::policies::Snapshot::build(db, &scope, today())
-        .await?;
+    let snap = doudi_app::policies::Snapshot::build(db, &scope, today()).await?;
     let build_s = t.elapsed().as_secs_f64();
     let dibao = ctx
         .policies
@@ -832,8 +829,7 @@ pub async fn sweep(url: &str, households: usize, records: usize) -> Result<()> {
     );
     for round in ["first", "second"] {
         let t = Instant::now();
-        let s = doudi_app::monitoring::sweep(db, "bench", today())
-            .await?;
+        let s = doudi_app::monitoring::sweep(db, "bench", today()).await?;
         let secs = t.elapsed().as_secs_f64();
         println!(
             "sweep {round} ({}): {} households × {} rules over {written} feed records in {secs:.2} s = {:.0} households/s; raised {} ({:.0} warnings/s), already open {}, cooling {}; peak memory {:.0} MiB",

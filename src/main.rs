@@ -264,8 +264,8 @@ async fn run(cli: Cli) -> AnyResult<()> {
                     })
                     .await?;
                 let feeds = setup::demo_feeds(&db, seed, doudi_store::today_cn()).await?;
-                let sweep = doudi_app::monitoring::sweep(&db, "demo", doudi_store::today_cn())
-                    .await?;
+                let sweep =
+                    doudi_app::monitoring::sweep(&db, "demo", doudi_store::today_cn()).await?;
                 println!(
                     "演示数据已生成（{:.1} 秒）：部门数据 {feeds} 条，预警 {} 条。",
                     t.elapsed().as_secs_f64(),
@@ -349,7 +349,9 @@ async fn run(cli: Cli) -> AnyResult<()> {
                             h.village_name.clone(),
                             h.head_name.clone(),
                             p.name.clone(),
-                            doudi_domain::IdNumber::parse(&p.id_number).map(|i| i.masked()).unwrap_or_else(|_| "******".into()),
+                            doudi_domain::IdNumber::parse(&p.id_number)
+                                .map(|i| i.masked())
+                                .unwrap_or_else(|_| "******".into()),
                             p.relation.clone(),
                             h.categories.clone(),
                         ]
@@ -464,8 +466,7 @@ async fn run(cli: Cli) -> AnyResult<()> {
         Command::Sweep => {
             let db = open(&cli.database_url).await?;
             let t = std::time::Instant::now();
-            let s = doudi_app::monitoring::sweep(&db, "cli", doudi_store::today_cn())
-                .await?;
+            let s = doudi_app::monitoring::sweep(&db, "cli", doudi_store::today_cn()).await?;
             println!(
                 "预警排查完成：{} 户，新预警 {} 条，已有未办结 {}，冷却期内 {}，规则出错 {}（{:.1} 秒）",
                 s.households,

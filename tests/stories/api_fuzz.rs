@@ -53,9 +53,15 @@ async fn schemathesis_finds_no_server_error_and_no_schema_violation() {
     );
     // The summary, for the closing note and docs/performance.md.
     for line in text.lines().filter(|l| {
-        l.contains("passed") || l.contains("failed") || l.contains("Operations") || l.contains("Test cases")
+        l.contains("passed")
+            || l.contains("failed")
+            || l.contains("Operations")
+            || l.contains("Test cases")
     }) {
         println!("schemathesis: {line}");
     }
-    assert!(output.status.success(), "schemathesis found problems:\n{text}");
+    assert!(
+        output.status.success(),
+        "schemathesis found problems:\n{text}"
+    );
 }

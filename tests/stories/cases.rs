@@ -240,13 +240,16 @@ async fn mutual_aid_grant(backend: Backend) {
         assert!(!html.contains(&head.2));
     }
     // The printable notice: a real PDF with the masked name, nothing more.
-    let (nid, token): (i64, String) = doudi_store::sqlx::query_as("SELECT id, public_token FROM notices WHERE item_id = $1")
-        .bind(id)
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap();
+    let (nid, token): (i64, String) =
+        doudi_store::sqlx::query_as("SELECT id, public_token FROM notices WHERE item_id = $1")
+            .bind(id)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
     // Sequential ids are not an address (issue 10, item 4): only the token is.
-    let (s, _) = app.get_bytes(&format!("/public/notices/{nid}.pdf"), "").await;
+    let (s, _) = app
+        .get_bytes(&format!("/public/notices/{nid}.pdf"), "")
+        .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert!(token.len() >= 32);
     let (s, pdf) = app
@@ -310,7 +313,9 @@ async fn mutual_aid_grant(backend: Backend) {
         "ended notice no longer posted"
     );
     // Nor printable by its address once its posting period is over.
-    let (s, _) = app.get_bytes(&format!("/public/notices/{token}.pdf"), "").await;
+    let (s, _) = app
+        .get_bytes(&format!("/public/notices/{token}.pdf"), "")
+        .await;
     assert_eq!(s, StatusCode::NOT_FOUND, "an ended notice is not public");
     let (s, _) = act(&app, &cookie, id, "complete", &[]).await;
     assert_eq!(s, StatusCode::SEE_OTHER);

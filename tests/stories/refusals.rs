@@ -7,11 +7,13 @@ use crate::support;
 use support::{Backend, TestApp};
 
 async fn denied_total(app: &TestApp, username: &str) -> i64 {
-    doudi_store::sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'denied' AND username = $1")
-        .bind(username.to_string())
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap()
+    doudi_store::sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'denied' AND username = $1",
+    )
+    .bind(username.to_string())
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap()
 }
 
 async fn refusals_by_role_are_audited(backend: Backend) {
@@ -32,22 +34,37 @@ async fn refusals_by_role_are_audited(backend: Backend) {
         let before = denied_total(&app, user).await;
         let (s, _) = app.get(path, &cookie).await;
         assert_eq!(s, StatusCode::FORBIDDEN, "{user} {path}");
-        let rows: Vec<(String, String, String)> = doudi_store::sqlx::query_as("SELECT username, action, entity FROM audit_log ORDER BY id DESC LIMIT 3")
-            .fetch_all(&app.db.pool)
-            .await
-            .unwrap();
-        assert_eq!(denied_total(&app, user).await, before + 1, "{user} {path}: audited once; last entries {rows:?}");
+        let rows: Vec<(String, String, String)> = doudi_store::sqlx::query_as(
+            "SELECT username, action, entity FROM audit_log ORDER BY id DESC LIMIT 3",
+        )
+        .fetch_all(&app.db.pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            denied_total(&app, user).await,
+            before + 1,
+            "{user} {path}: audited once; last entries {rows:?}"
+        );
     }
     // The same through the API.
     let token = app.token_for("yibao").await;
-    let username: String = doudi_store::sqlx::query_scalar("SELECT username FROM users WHERE username LIKE 'api_yibao_%' ORDER BY id DESC LIMIT 1")
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap();
+    let username: String = doudi_store::sqlx::query_scalar(
+        "SELECT username FROM users WHERE username LIKE 'api_yibao_%' ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
     let before = denied_total(&app, &username).await;
     let (s, _) = app.api("GET", "/api/v1/warnings", &token, None).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    let (s, _) = app.api("POST", "/api/v1/finder-runs", &token, Some(serde_json::json!({}))).await;
+    let (s, _) = app
+        .api(
+            "POST",
+            "/api/v1/finder-runs",
+            &token,
+            Some(serde_json::json!({})),
+        )
+        .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     assert_eq!(denied_total(&app, &username).await, before + 2);
     app.finish().await;

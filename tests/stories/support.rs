@@ -363,4 +363,3 @@ pub async fn apply(
             .map(|(_, v)| v.clone()),
     )
 }
-

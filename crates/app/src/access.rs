@@ -10,8 +10,8 @@
 //! So a foreign attempt is audited as out of scope whatever the caller's
 //! role, and no use case can hold a record it did not get from here.
 
-use doudi_domain::{Coded, RegionLevel};
 use doudi_domain::access::Action;
+use doudi_domain::{Coded, RegionLevel};
 use doudi_rules::HouseholdInput;
 use doudi_rules::facts::FeedEvent;
 use doudi_store::Db;
@@ -103,15 +103,38 @@ pub async fn refuse(db: &Db, caller: &Caller, entity: &str, region: &str) -> Err
 pub async fn household(db: &Db, caller: &Caller, id: i64) -> Result<(Scope, HouseholdRow)> {
     let scope = caller.scope();
     let h = scoped(db, caller, "household", id, hh::get(db, &scope, id).await?).await?;
-    require(db, caller, Action::ViewHousehold, "household", id, &h.village_code).await?;
+    require(
+        db,
+        caller,
+        Action::ViewHousehold,
+        "household",
+        id,
+        &h.village_code,
+    )
+    .await?;
     Ok((scope, h))
 }
 
 /// A person, for roles that may view household files.
 pub async fn person(db: &Db, caller: &Caller, id: i64) -> Result<(Scope, PersonRow)> {
     let scope = caller.scope();
-    let p = scoped(db, caller, "person", id, hh::get_person(db, &scope, id).await?).await?;
-    require(db, caller, Action::ViewHousehold, "person", id, caller.region.as_str()).await?;
+    let p = scoped(
+        db,
+        caller,
+        "person",
+        id,
+        hh::get_person(db, &scope, id).await?,
+    )
+    .await?;
+    require(
+        db,
+        caller,
+        Action::ViewHousehold,
+        "person",
+        id,
+        caller.region.as_str(),
+    )
+    .await?;
     Ok((scope, p))
 }
 
@@ -123,14 +146,20 @@ pub async fn household_input(
     hid: i64,
     today: chrono::NaiveDate,
 ) -> Result<(HouseholdPlace, HouseholdInput, Vec<FeedEvent>)> {
-    let found = pol::household_input(db, hid, today)
-        .await?
-        .map(|t| {
-            let region = t.0.village_code.clone();
-            (t, region)
-        });
+    let found = pol::household_input(db, hid, today).await?.map(|t| {
+        let region = t.0.village_code.clone();
+        (t, region)
+    });
     let t = in_scope(db, caller, "household", hid, found).await?;
-    require(db, caller, Action::ViewHousehold, "household", hid, &t.0.village_code).await?;
+    require(
+        db,
+        caller,
+        Action::ViewHousehold,
+        "household",
+        hid,
+        &t.0.village_code,
+    )
+    .await?;
     Ok(t)
 }
 
@@ -144,22 +173,34 @@ pub async fn item(db: &Db, caller: &Caller, id: i64) -> Result<ItemRow> {
 pub async fn application(db: &Db, caller: &Caller, id: i64) -> Result<ApplicationRow> {
     let found = cases::get_application(db, &caller.scope(), id).await?;
     let a = scoped(db, caller, "application", id, found).await?;
-    require(db, caller, Action::HandleCase, "application", id, caller.region.as_str()).await?;
+    require(
+        db,
+        caller,
+        Action::HandleCase,
+        "application",
+        id,
+        caller.region.as_str(),
+    )
+    .await?;
     Ok(a)
 }
 
 /// An attachment of an application, for case handlers.
-pub async fn attachment(
-    db: &Db,
-    caller: &Caller,
-    id: i64,
-) -> Result<(AttachmentMeta, Vec<u8>)> {
+pub async fn attachment(db: &Db, caller: &Caller, id: i64) -> Result<(AttachmentMeta, Vec<u8>)> {
     let (meta, bytes) = cases::attachment_bytes(db, id)
         .await?
         .ok_or(Error::NotFound)?;
     let found = cases::get_application(db, &caller.scope(), meta.application_id).await?;
     scoped(db, caller, "attachment", id, found).await?;
-    require(db, caller, Action::HandleCase, "attachment", id, caller.region.as_str()).await?;
+    require(
+        db,
+        caller,
+        Action::HandleCase,
+        "attachment",
+        id,
+        caller.region.as_str(),
+    )
+    .await?;
     Ok((meta, bytes))
 }
 
@@ -184,7 +225,15 @@ pub async fn warning(db: &Db, caller: &Caller, id: i64) -> Result<WarningRow> {
         (w, region)
     });
     let w = in_scope(db, caller, "warning", id, found).await?;
-    require(db, caller, Action::ViewHousehold, "warning", id, &w.village_code).await?;
+    require(
+        db,
+        caller,
+        Action::ViewHousehold,
+        "warning",
+        id,
+        &w.village_code,
+    )
+    .await?;
     Ok(w)
 }
 
@@ -195,26 +244,23 @@ pub async fn run(db: &Db, caller: &Caller, id: i64) -> Result<(RunRow, Scope)> {
         (r, region)
     });
     let run = in_scope(db, caller, "finder_run", id, found).await?;
-    require(db, caller, Action::ViewHousehold, "finder_run", id, &run.scope_code).await?;
+    require(
+        db,
+        caller,
+        Action::ViewHousehold,
+        "finder_run",
+        id,
+        &run.scope_code,
+    )
+    .await?;
     Ok((run, caller.scope()))
 }
 
 /// A finding of a run (and the lead made from it, if any), for roles that run
 /// 政策找人. Out of scope is 403 and audited like every other record.
-pub async fn finding(
-    db: &Db,
-    caller: &Caller,
-    id: i64,
-) -> Result<(NewFinding, Option<i64>)> {
+pub async fn finding(db: &Db, caller: &Caller, id: i64) -> Result<(NewFinding, Option<i64>)> {
     let village = pol::finding_village(db, id).await?;
-    let region = in_scope(
-        db,
-        caller,
-        "finding",
-        id,
-        village.map(|v| (v.clone(), v)),
-    )
-    .await?;
+    let region = in_scope(db, caller, "finding", id, village.map(|v| (v.clone(), v))).await?;
     require(db, caller, Action::RunFinder, "finding", id, &region).await?;
     pol::finding_in_scope(db, &caller.scope(), id)
         .await?
@@ -279,6 +325,14 @@ pub async fn import_job(db: &Db, caller: &Caller, id: i64) -> Result<ImportJob> 
         audit::denied(db, caller, "import_job", id, &job.region_code).await;
         return Err(Error::forbidden());
     }
-    require(db, caller, Action::ImportHouseholds, "import_job", id, &job.region_code).await?;
+    require(
+        db,
+        caller,
+        Action::ImportHouseholds,
+        "import_job",
+        id,
+        &job.region_code,
+    )
+    .await?;
     Ok(job)
 }

@@ -2,12 +2,11 @@
 //! Every use case takes a `&Caller`; pages, the API, the command line and
 //! jobs build one the same way.
 
-use doudi_domain::{Coded, RegionCode};
 use doudi_domain::access::{self, Action, Role};
+use doudi_domain::{Coded, RegionCode};
 use doudi_store::audit::AuditActor;
 use doudi_store::households::Scope;
 use doudi_store::users::UserRow;
-
 
 #[derive(Clone, Debug)]
 pub struct Caller {

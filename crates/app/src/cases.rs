@@ -17,9 +17,9 @@ use doudi_store::households::{self as hh, HouseholdRow, Scope, Scoped};
 use doudi_store::{Db, StoreError, today_cn};
 use serde::Deserialize;
 
+use crate::access;
 use crate::caller::Caller;
 use crate::error::{Error, Result};
-use crate::access;
 
 /// The working-day calendar: the shipped years plus any loaded by an administrator.
 pub async fn calendar(db: &Db) -> Result<WorkCalendar> {
@@ -91,7 +91,15 @@ pub struct ActInput {
 /// changes nothing (the error says why, by field).
 pub async fn act(db: &Db, caller: &Caller, id: i64, f: &ActInput) -> Result<ItemRow> {
     let i = access::item(db, caller, id).await?;
-    access::require(db, caller, Action::HandleCase, "case_item", id, &i.village_code).await?;
+    access::require(
+        db,
+        caller,
+        Action::HandleCase,
+        "case_item",
+        id,
+        &i.village_code,
+    )
+    .await?;
     if f.version.trim() != i.version.to_string() {
         return Err(Error::Conflict(
             "该事项已被他人办理，页面已刷新为最新进度，请核对后再办理".into(),
@@ -128,16 +136,28 @@ pub async fn act(db: &Db, caller: &Caller, id: i64, f: &ActInput) -> Result<Item
         .map(str::to_string)
         .collect();
     let s = parse_state(&i)?;
-    let limit = cases::standard(db, "town_temp_aid_limit", &i.village_code, &on.to_string()).await?;
+    let limit =
+        cases::standard(db, "town_temp_aid_limit", &i.village_code, &on.to_string()).await?;
     let mut cmd = Command::new(action, caller.role, on).note(f.opinion.trim());
     cmd.signatures = signatures.clone();
     cmd.amount_fen = amount;
     cmd.town_limit_fen = limit;
     let cal = calendar(db).await?;
-    let next = workflow::apply(&s, &cmd, &cal).map_err(|e| Error::invalid("action", e.to_string()))?;
+    let next =
+        workflow::apply(&s, &cmd, &cal).map_err(|e| Error::invalid("action", e.to_string()))?;
     let effects = EffectInputs::load(db, &i).await?;
     let mut tx = db.begin_write().await?;
-    side_effects(&mut tx, &effects, &i, &s, &next, action, f.opinion.trim(), caller.user.id).await?;
+    side_effects(
+        &mut tx,
+        &effects,
+        &i,
+        &s,
+        &next,
+        action,
+        f.opinion.trim(),
+        caller.user.id,
+    )
+    .await?;
     let record = StepRecord {
         step: s.step.unwrap_or("").to_string(),
         action: action.code().to_string(),
@@ -147,7 +167,15 @@ pub async fn act(db: &Db, caller: &Caller, id: i64, f: &ActInput) -> Result<Item
         opinion: f.opinion.trim().to_string(),
         amount_fen: amount,
     };
-    match cases::advance_item(&mut tx, &caller.audit(), &i, &columns(&next, &i.cols.department), &record).await {
+    match cases::advance_item(
+        &mut tx,
+        &caller.audit(),
+        &i,
+        &columns(&next, &i.cols.department),
+        &record,
+    )
+    .await
+    {
         Ok(()) => tx.commit().await?,
         Err(StoreError::Conflict(m)) => return Err(Error::Conflict(m)),
         Err(e) => return Err(e.into()),
@@ -329,12 +357,27 @@ pub async fn end_expired_notices(db: &Db) -> Result<usize> {
                     opinion: "公示期满无异议，系统自动流转".into(),
                     amount_fen: None,
                 };
-                side_effects(&mut tx, &effects, &i, &s, &next, ActionKind::Complete, "", 0)
-                    .await
-                    .ok();
-                if cases::advance_item(&mut tx, &system, &i, &columns(&next, &i.cols.department), &record)
-                    .await
-                    .is_ok()
+                side_effects(
+                    &mut tx,
+                    &effects,
+                    &i,
+                    &s,
+                    &next,
+                    ActionKind::Complete,
+                    "",
+                    0,
+                )
+                .await
+                .ok();
+                if cases::advance_item(
+                    &mut tx,
+                    &system,
+                    &i,
+                    &columns(&next, &i.cols.department),
+                    &record,
+                )
+                .await
+                .is_ok()
                 {
                     moved += 1;
                 }
@@ -362,7 +405,11 @@ pub struct ReferralAction {
 }
 
 /// Referrals waiting for the caller's department (or organisation), newest first.
-pub async fn referrals_for_me(db: &Db, caller: &Caller, limit: i64) -> Result<Vec<cases::ReferralRow>> {
+pub async fn referrals_for_me(
+    db: &Db,
+    caller: &Caller,
+    limit: i64,
+) -> Result<Vec<cases::ReferralRow>> {
     crate::access::role(db, caller, Action::HandleReferral).await?;
     let Some(dept) = caller.user.department.as_deref() else {
         return Ok(Vec::new());
@@ -372,7 +419,12 @@ pub async fn referrals_for_me(db: &Db, caller: &Caller, limit: i64) -> Result<Ve
 
 /// Accept, reject (with a reason), complete (with outcome and amount, which
 /// goes into the household's ledger) or revoke a referral.
-pub async fn act_on_referral(db: &Db, caller: &Caller, id: i64, f: &ReferralAction) -> Result<cases::ReferralRow> {
+pub async fn act_on_referral(
+    db: &Db,
+    caller: &Caller,
+    id: i64,
+    f: &ReferralAction,
+) -> Result<cases::ReferralRow> {
     let (r, receiver) = access::referral(db, caller, id).await?;
     let who = caller.audit();
     let amount = match (f.op.as_str(), f.amount.trim()) {
@@ -393,20 +445,42 @@ pub async fn act_on_referral(db: &Db, caller: &Caller, id: i64, f: &ReferralActi
         ("accept" | "reject" | "complete", true) | ("revoke", false) => {}
         ("accept" | "reject" | "complete" | "revoke", _) => {
             crate::audit::denied(db, caller, "referral", id, &r.village_code).await;
-            return Err(Error::Forbidden("无权执行此操作：受理、退回、办结由接收部门办理，撤回由发起方办理".into()));
+            return Err(Error::Forbidden(
+                "无权执行此操作：受理、退回、办结由接收部门办理，撤回由发起方办理".into(),
+            ));
         }
         _ => return Err(Error::invalid("op", "请选择操作：受理、退回、办结或撤回")),
     }
     let mut tx = db.begin_write().await?;
     match f.op.as_str() {
-        "accept" => cases::update_referral(&mut tx, &who, &r, &["sent"], "accepted", "", "", None).await?,
+        "accept" => {
+            cases::update_referral(&mut tx, &who, &r, &["sent"], "accepted", "", "", None).await?
+        }
         "reject" => {
-            cases::update_referral(&mut tx, &who, &r, &["sent", "accepted"], "rejected", f.reason.trim(), "", None)
-                .await?
+            cases::update_referral(
+                &mut tx,
+                &who,
+                &r,
+                &["sent", "accepted"],
+                "rejected",
+                f.reason.trim(),
+                "",
+                None,
+            )
+            .await?
         }
         "complete" => {
-            cases::update_referral(&mut tx, &who, &r, &["accepted"], "completed", "", f.outcome.trim(), amount)
-                .await?;
+            cases::update_referral(
+                &mut tx,
+                &who,
+                &r,
+                &["accepted"],
+                "completed",
+                "",
+                f.outcome.trim(),
+                amount,
+            )
+            .await?;
             if let Some(a) = amount.filter(|a| *a > 0) {
                 let today = today_cn().to_string();
                 cases::add_ledger(
@@ -427,8 +501,17 @@ pub async fn act_on_referral(db: &Db, caller: &Caller, id: i64, f: &ReferralActi
             }
         }
         _ => {
-            cases::update_referral(&mut tx, &who, &r, &["sent", "accepted"], "revoked", f.reason.trim(), "", None)
-                .await?
+            cases::update_referral(
+                &mut tx,
+                &who,
+                &r,
+                &["sent", "accepted"],
+                "revoked",
+                f.reason.trim(),
+                "",
+                None,
+            )
+            .await?
         }
     }
     tx.commit().await?;
@@ -476,12 +559,7 @@ pub fn p90(sorted: &[i64]) -> Option<i64> {
     Some(sorted[rank.clamp(1, sorted.len()) - 1])
 }
 
-pub async fn report_lines(
-    db: &Db,
-    scope: &Scope,
-    from: &str,
-    to: &str,
-) -> Result<Vec<ReportLine>> {
+pub async fn report_lines(db: &Db, scope: &Scope, from: &str, to: &str) -> Result<Vec<ReportLine>> {
     let cal = calendar(db).await?;
     let today = today_cn().to_string();
     let names: HashMap<String, String> = doudi_store::regions::subtree(db, scope.0.as_str())
@@ -543,7 +621,6 @@ pub async fn report_lines(
     }
     Ok(out)
 }
-
 
 #[cfg(test)]
 mod tests {

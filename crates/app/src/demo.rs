@@ -5,10 +5,10 @@ use chrono::NaiveDate;
 use doudi_demo::{DemoGenerator, DemoRegion, demo_regions};
 use doudi_domain::access::Role;
 use doudi_domain::{Coded, RegionLevel};
+use doudi_store::Db;
 use doudi_store::bulk::{self, IdCursor};
 use doudi_store::regions::{self, RegionRow};
 use doudi_store::users::{self, NewUser};
-use doudi_store::Db;
 
 use crate::error::Result;
 

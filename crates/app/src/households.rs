@@ -27,8 +27,14 @@ mod tests {
     #[test]
     fn phones_are_mobiles_or_landlines() {
         assert_eq!(check_phone(" ").unwrap(), None);
-        assert_eq!(check_phone("138 1234 5678").unwrap().as_deref(), Some("13812345678"));
-        assert_eq!(check_phone("0571-88888888").unwrap().as_deref(), Some("0571-88888888"));
+        assert_eq!(
+            check_phone("138 1234 5678").unwrap().as_deref(),
+            Some("13812345678")
+        );
+        assert_eq!(
+            check_phone("0571-88888888").unwrap().as_deref(),
+            Some("0571-88888888")
+        );
         assert!(check_phone("12345").is_err());
         assert!(check_phone("0571-8888-8888").is_err());
         assert!(check_phone("2381234567a").is_err());
@@ -87,7 +93,11 @@ pub struct AssistanceStatus {
 /// answered is recorded in the audit log. A person outside the caller's
 /// jurisdiction reads as not registered (so the answer discloses nothing
 /// beyond the caller's own area), and the attempt is audited.
-pub async fn assistance_status(db: &Db, caller: &Caller, q: &AssistanceQuery) -> Result<AssistanceStatus> {
+pub async fn assistance_status(
+    db: &Db,
+    caller: &Caller,
+    q: &AssistanceQuery,
+) -> Result<AssistanceStatus> {
     if !caller.may(Action::QueryAssistance) {
         crate::audit::denied(db, caller, "assistance_status", 0, caller.region.as_str()).await;
         return Err(Error::forbidden());
@@ -98,7 +108,10 @@ pub async fn assistance_status(db: &Db, caller: &Caller, q: &AssistanceQuery) ->
         errors.push(field("id_number", format!("身份证号：{e}")));
     }
     if q.purpose.trim().chars().count() < 4 {
-        errors.push(field("purpose", "请说明查询用途（至少 4 个字），用途将记入审计日志"));
+        errors.push(field(
+            "purpose",
+            "请说明查询用途（至少 4 个字），用途将记入审计日志",
+        ));
     }
     if !errors.is_empty() {
         return Err(Error::Invalid(errors));
@@ -163,7 +176,11 @@ pub async fn assistance_status(db: &Db, caller: &Caller, q: &AssistanceQuery) ->
             if status.registered {
                 format!(
                     "在册，类别 {}，救助记录 {} 条",
-                    if status.categories.is_empty() { "无".to_string() } else { status.categories.join("、") },
+                    if status.categories.is_empty() {
+                        "无".to_string()
+                    } else {
+                        status.categories.join("、")
+                    },
                     status.ledger.len()
                 )
             } else {

@@ -35,7 +35,14 @@ pub async fn start(
 ) -> Result<i64> {
     crate::access::role(db, caller, Action::ImportHouseholds).await?;
     let scope = crate::access::household_scope(db, caller).await?;
-    let job = imports::create(db, caller.user.id, caller.region.as_str(), &filename, mode.code()).await?;
+    let job = imports::create(
+        db,
+        caller.user.id,
+        caller.region.as_str(),
+        &filename,
+        mode.code(),
+    )
+    .await?;
     let progress = progress.clone();
     let db = db.clone();
     let who = caller.audit();
@@ -178,8 +185,7 @@ pub async fn run_import(
     let total = rows.len();
     progress(0, total);
     let villages: HashSet<String> = doudi_store::regions::subtree(db, scope.0.as_str())
-        .await
-        ?
+        .await?
         .into_iter()
         .filter(|r| r.level == "village" && r.active)
         .map(|r| r.code)
@@ -196,9 +202,7 @@ pub async fn run_import(
     let today = today_cn();
     let (parsed, rejected) = doudi_sheets::validate_rows(&rows, today, &village_ok);
     let mut rejected: Vec<RejectedRow> = rejected.iter().map(RejectedRow::from).collect();
-    let (parsed, conflicts) = split_registered(db, parsed)
-        .await
-        ?;
+    let (parsed, conflicts) = split_registered(db, parsed).await?;
     rejected.extend(conflicts);
     rejected.sort_by_key(|r| r.line);
     if mode == ImportMode::AllOrNothing && !rejected.is_empty() {
@@ -219,10 +223,13 @@ pub async fn run_import(
                 hh::create(&mut tx, actor, scope, &p.record, today)
                     .await
                     .map_err(|e| {
-                        Error::invalid("file", format!(
-                            "写入第 {} 行所在家庭时出错，已全部回滚，未导入任何数据：{e}",
-                            p.lines.first().copied().unwrap_or(0)
-                        ))
+                        Error::invalid(
+                            "file",
+                            format!(
+                                "写入第 {} 行所在家庭时出错，已全部回滚，未导入任何数据：{e}",
+                                p.lines.first().copied().unwrap_or(0)
+                            ),
+                        )
                     })?;
                 done += p.lines.len();
                 progress(done, total);
@@ -386,4 +393,3 @@ async fn split_registered(
     }
     Ok((ok, bad))
 }
-

@@ -82,7 +82,11 @@ struct SweepContext {
 
 async fn sweep_all(db: &Db, sweep_id: i64, today: NaiveDate, s: &mut SweepRow) -> Result<()> {
     let mut rules = Vec::new();
-    for r in mon::warning_rules(db).await?.into_iter().filter(|r| r.active) {
+    for r in mon::warning_rules(db)
+        .await?
+        .into_iter()
+        .filter(|r| r.active)
+    {
         let compiled = Rule::compile(&r.expression, RuleKind::Condition)
             .map_err(|e| Error::invalid("rule", format!("预警规则“{}”无法编译：{e}", r.name)))?;
         rules.push((r, compiled));
@@ -243,9 +247,22 @@ pub struct CloseWarning {
 /// outcomes 2–4 create the follow-up lead (discovery, re-check, conference)
 /// in the same transaction, so a warning never closes without its next step.
 /// Returns the lead's id, if one was made.
-pub async fn close_warning(db: &Db, caller: &Caller, id: i64, f: &CloseWarning) -> Result<Option<i64>> {
+pub async fn close_warning(
+    db: &Db,
+    caller: &Caller,
+    id: i64,
+    f: &CloseWarning,
+) -> Result<Option<i64>> {
     let w = access::warning(db, caller, id).await?;
-    access::require(db, caller, Action::HandleCase, "warning", id, &w.village_code).await?;
+    access::require(
+        db,
+        caller,
+        Action::HandleCase,
+        "warning",
+        id,
+        &w.village_code,
+    )
+    .await?;
     let level = mon::warning_rule(db, w.rule_id)
         .await?
         .map(|r| r.verify_level)
@@ -416,7 +433,15 @@ pub struct Assessed {
 pub async fn assess(db: &Db, caller: &Caller, hid: i64, f: &AssessInput) -> Result<Assessed> {
     let today = today_cn();
     let (place, input, events) = access::household_input(db, caller, hid, today).await?;
-    access::require(db, caller, Action::HandleCase, "household", hid, &place.village_code).await?;
+    access::require(
+        db,
+        caller,
+        Action::HandleCase,
+        "household",
+        hid,
+        &place.village_code,
+    )
+    .await?;
     let rows = pol::standard_rows(db).await?;
     let std = standards::in_force(&rows, &place.village_code, &today.to_string());
     let facts = Facts::build(&input.with_feeds(&events, today), &std, today);
@@ -482,7 +507,15 @@ pub struct VisitInput {
 pub async fn record_visit(db: &Db, caller: &Caller, hid: i64, f: &VisitInput) -> Result<i64> {
     let today = today_cn();
     let (place, _, _) = access::household_input(db, caller, hid, today).await?;
-    access::require(db, caller, Action::HandleCase, "household", hid, &place.village_code).await?;
+    access::require(
+        db,
+        caller,
+        Action::HandleCase,
+        "household",
+        hid,
+        &place.village_code,
+    )
+    .await?;
     let mut errors = Vec::new();
     let date = NaiveDate::parse_from_str(f.date.trim(), "%Y-%m-%d").ok();
     match date {
@@ -561,7 +594,15 @@ pub struct HelperInput {
 
 pub async fn add_helper(db: &Db, caller: &Caller, hid: i64, f: &HelperInput) -> Result<i64> {
     let (place, _, _) = access::household_input(db, caller, hid, today_cn()).await?;
-    access::require(db, caller, Action::HandleCase, "household", hid, &place.village_code).await?;
+    access::require(
+        db,
+        caller,
+        Action::HandleCase,
+        "household",
+        hid,
+        &place.village_code,
+    )
+    .await?;
     let mut errors = Vec::new();
     if !["town", "village"].contains(&f.level.as_str()) {
         errors.push(field("level", "请选择帮扶人层级"));
@@ -804,7 +845,6 @@ pub async fn seed_warning_rules(db: &Db, who: &str) -> Result<usize> {
     Ok(DEMO_RULES.len())
 }
 
-
 // ------------------------------------------------------------------ feeds ---
 
 /// Rows per uploaded file or records per push.
@@ -853,7 +893,17 @@ pub async fn upload_feed(
         .map_err(|e| Error::invalid("file", format!("{}（{}）：{e}", filename, kind.label())))?;
     let (valid, rejected) = feeds::validate_feed_rows(kind, &rows);
     let inputs: Vec<FeedInput> = valid.iter().map(|(line, r)| to_input(*line, r)).collect();
-    store_feed(db, caller, kind, "upload", filename, rows.len(), &inputs, report_lines(&rejected)).await
+    store_feed(
+        db,
+        caller,
+        kind,
+        "upload",
+        filename,
+        rows.len(),
+        &inputs,
+        report_lines(&rejected),
+    )
+    .await
 }
 
 /// Records pushed by a department's system (JSON), checked one by one and
@@ -868,7 +918,10 @@ pub async fn push_feed(
     let kind = FeedKind::from_code(kind)
         .ok_or_else(|| Error::invalid("kind", format!("未知的数据类型：{kind}")))?;
     if records.len() > FEED_MAX_ROWS {
-        return Err(Error::invalid("records", format!("一次最多推送 {FEED_MAX_ROWS} 条")));
+        return Err(Error::invalid(
+            "records",
+            format!("一次最多推送 {FEED_MAX_ROWS} 条"),
+        ));
     }
     let mut valid = Vec::new();
     let mut report = Vec::new();
@@ -876,7 +929,8 @@ pub async fn push_feed(
         let line = i + 1;
         let mut raw = raw.clone();
         if let Some(o) = raw.as_object_mut() {
-            o.entry("kind").or_insert(serde_json::Value::from(kind.code()));
+            o.entry("kind")
+                .or_insert(serde_json::Value::from(kind.code()));
         }
         let parsed = serde_json::from_value::<FeedRecord>(raw)
             .map_err(|e| format!("格式错误：{}", mon::mask_ids_in(&e.to_string())))

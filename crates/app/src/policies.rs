@@ -88,7 +88,11 @@ pub struct RunContext {
 
 impl RunContext {
     /// The policies in force today (one, or all), compiled.
-    pub async fn load(db: &Db, policy_id: Option<i64>, today: NaiveDate) -> Result<Arc<RunContext>> {
+    pub async fn load(
+        db: &Db,
+        policy_id: Option<i64>,
+        today: NaiveDate,
+    ) -> Result<Arc<RunContext>> {
         let mut policies = Vec::new();
         for p in pol::policies(db).await? {
             if !p.in_force(&today.to_string()) || policy_id.is_some_and(|id| id != p.id) {
@@ -115,7 +119,11 @@ impl RunContext {
         }))
     }
 
-    fn findings(&self, (place, input, feeds): &Entry, (std, env): &(BTreeMap<String, i64>, Env)) -> Vec<NewFinding> {
+    fn findings(
+        &self,
+        (place, input, feeds): &Entry,
+        (std, env): &(BTreeMap<String, i64>, Env),
+    ) -> Vec<NewFinding> {
         let input = input.clone().with_feeds(feeds, self.today);
         let facts = Facts::build(&input, std, self.today);
         let scope = env.scope(&facts);
@@ -133,7 +141,10 @@ impl RunContext {
 
     /// Findings for a batch of households, evaluated off the async threads
     /// on every core.
-    pub async fn evaluate(self: &Arc<Self>, batch: Vec<Entry>) -> Result<(Vec<Entry>, Vec<NewFinding>)> {
+    pub async fn evaluate(
+        self: &Arc<Self>,
+        batch: Vec<Entry>,
+    ) -> Result<(Vec<Entry>, Vec<NewFinding>)> {
         let ctx = self.clone();
         let (batch, out) = registry::evaluate(
             batch,
@@ -340,10 +351,12 @@ impl Snapshot {
             .enumerate()
             .flat_map(|(i, (_, list))| list.iter().map(move |p| (i, p)))
             .collect();
-        registry::par_map(&items, |(i, p)| match rule.eval_bool(&envs[*i].scope_prepared(p)) {
-            Ok(true) => (1, 0),
-            Ok(false) => (0, 0),
-            Err(_) => (0, 1),
+        registry::par_map(&items, |(i, p)| {
+            match rule.eval_bool(&envs[*i].scope_prepared(p)) {
+                Ok(true) => (1, 0),
+                Ok(false) => (0, 0),
+                Err(_) => (0, 1),
+            }
         })
         .into_iter()
         .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
@@ -385,7 +398,12 @@ pub struct Preview {
 
 /// Counts the households of the caller's jurisdiction that satisfy the
 /// (possibly unsaved) eligibility rule.
-pub async fn preview(db: &Db, previews: &Previews, caller: &Caller, eligibility: &str) -> Result<Preview> {
+pub async fn preview(
+    db: &Db,
+    previews: &Previews,
+    caller: &Caller,
+    eligibility: &str,
+) -> Result<Preview> {
     let scope = crate::access::household_scope(db, caller).await?;
     let rule = Rule::compile(eligibility, RuleKind::Condition)
         .map_err(|e| Error::invalid("eligibility", format!("资格规则：{e}")))?;

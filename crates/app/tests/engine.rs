@@ -22,12 +22,15 @@ impl Drop for TestDb {
         if let Some(schema) = self.schema.clone() {
             // Best effort, on a runtime of its own (Drop is synchronous).
             let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
                 rt.block_on(async {
                     if let Ok(admin) = Db::connect(&pg_url(), None).await {
-                        let _ = doudi_store::sqlx::query(doudi_store::sqlx::AssertSqlSafe(format!(
-                            "DROP SCHEMA {schema} CASCADE"
-                        )))
+                        let _ = doudi_store::sqlx::query(doudi_store::sqlx::AssertSqlSafe(
+                            format!("DROP SCHEMA {schema} CASCADE"),
+                        ))
                         .execute(&admin.pool)
                         .await;
                     }
@@ -46,15 +49,21 @@ fn pg_url() -> String {
 async fn fresh(postgres: bool, households: usize) -> TestDb {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static N: AtomicUsize = AtomicUsize::new(0);
-    let unique = format!("app{}_{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst));
+    let unique = format!(
+        "app{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    );
     let t = if postgres {
         let admin = Db::connect(&pg_url(), None)
             .await
             .expect("PostgreSQL must be reachable at DOUDI_TEST_PG_URL / 127.0.0.1:5432");
-        doudi_store::sqlx::query(doudi_store::sqlx::AssertSqlSafe(format!("CREATE SCHEMA {unique}")))
-            .execute(&admin.pool)
-            .await
-            .expect("create schema");
+        doudi_store::sqlx::query(doudi_store::sqlx::AssertSqlSafe(format!(
+            "CREATE SCHEMA {unique}"
+        )))
+        .execute(&admin.pool)
+        .await
+        .expect("create schema");
         TestDb {
             db: Db::connect(&pg_url(), Some(&unique)).await.expect("pg"),
             schema: Some(unique),
@@ -63,7 +72,9 @@ async fn fresh(postgres: bool, households: usize) -> TestDb {
     } else {
         let path = format!("{}/doudi-app-{unique}.db", std::env::temp_dir().display());
         TestDb {
-            db: Db::connect(&format!("sqlite://{path}"), None).await.expect("sqlite"),
+            db: Db::connect(&format!("sqlite://{path}"), None)
+                .await
+                .expect("sqlite"),
             schema: None,
             file: Some(path),
         }
@@ -102,8 +113,16 @@ async fn households_of(db: &Db, c: &Caller) -> (i64, i64) {
     .fetch_all(&db.pool)
     .await
     .unwrap();
-    let inside = ids.iter().find(|(_, v)| c.covers(v)).expect("own household").0;
-    let outside = ids.iter().find(|(_, v)| !c.covers(v)).expect("foreign household").0;
+    let inside = ids
+        .iter()
+        .find(|(_, v)| c.covers(v))
+        .expect("own household")
+        .0;
+    let outside = ids
+        .iter()
+        .find(|(_, v)| !c.covers(v))
+        .expect("foreign household")
+        .0;
     (inside, outside)
 }
 
@@ -132,9 +151,15 @@ async fn foreign_records_are_refused_and_audited(pg: bool) {
     let (own, foreign) = households_of(db, &village).await;
 
     assert!(access::household(db, &village, own).await.is_ok());
-    assert!(matches!(access::household(db, &village, foreign).await, Err(Error::Forbidden(_))));
+    assert!(matches!(
+        access::household(db, &village, foreign).await,
+        Err(Error::Forbidden(_))
+    ));
     assert_eq!(denied_count(db, "household", foreign).await, 1);
-    assert!(matches!(access::household(db, &village, 99_999_999).await, Err(Error::NotFound)));
+    assert!(matches!(
+        access::household(db, &village, 99_999_999).await,
+        Err(Error::NotFound)
+    ));
 
     // A visit on a foreign household: refused before any field is checked,
     // and audited as denied (it used to be refused by role, unaudited).
@@ -149,20 +174,26 @@ async fn foreign_records_are_refused_and_audited(pg: bool) {
 
     // On its own household the same input is refused by field, nothing written.
     let r = monitoring::record_visit(db, &village, own, &visit).await;
-    let Err(Error::Invalid(fields)) = r else { panic!("{r:?}") };
+    let Err(Error::Invalid(fields)) = r else {
+        panic!("{r:?}")
+    };
     assert!(fields.iter().any(|f| f.field == "date"));
     assert!(fields.iter().any(|f| f.field == "kind"));
-    let visits: i64 = doudi_store::sqlx::query_scalar("SELECT COUNT(*) FROM visits WHERE household_id = $1")
-        .bind(own)
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let visits: i64 =
+        doudi_store::sqlx::query_scalar("SELECT COUNT(*) FROM visits WHERE household_id = $1")
+            .bind(own)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
     assert_eq!(visits, 0);
 
     // The department liaison may not view household files: refused and audited.
     let liaison = caller(db, "yibao").await;
     let before = denied_count(db, "household", own).await;
-    assert!(matches!(access::household(db, &liaison, own).await, Err(Error::Forbidden(_))));
+    assert!(matches!(
+        access::household(db, &liaison, own).await,
+        Err(Error::Forbidden(_))
+    ));
     assert_eq!(denied_count(db, "household", own).await, before + 1);
 }
 both!(foreign_records_are_refused_and_audited);
@@ -183,9 +214,14 @@ async fn the_walk_covers_the_registry_once(pg: bool) {
             assert!(seen.insert(place.id), "household {} seen twice", place.id);
         }
     }
-    let total = doudi_store::policies::count_households(db, &county).await.unwrap();
+    let total = doudi_store::policies::count_households(db, &county)
+        .await
+        .unwrap();
     assert_eq!(seen.len() as i64, total);
-    assert!(total > registry::BATCH, "the demo spans more than one batch");
+    assert!(
+        total > registry::BATCH,
+        "the demo spans more than one batch"
+    );
     assert!(batches >= 2);
 }
 both!(the_walk_covers_the_registry_once);
@@ -231,13 +267,22 @@ async fn finder_and_sweep_without_http(pg: bool) {
 
     let today = doudi_store::today_cn();
     let first = monitoring::sweep(db, "test", today).await.unwrap();
-    let stored: i64 = doudi_store::sqlx::query_scalar("SELECT COUNT(*) FROM warnings WHERE sweep_id = $1")
-        .bind(first.id)
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let stored: i64 =
+        doudi_store::sqlx::query_scalar("SELECT COUNT(*) FROM warnings WHERE sweep_id = $1")
+            .bind(first.id)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
     assert_eq!(first.raised, stored, "counters equal what is stored");
-    assert_eq!(first.households, doudi_store::policies::count_households(db, &Scope(doudi_domain::RegionCode::parse("330106").unwrap())).await.unwrap());
+    assert_eq!(
+        first.households,
+        doudi_store::policies::count_households(
+            db,
+            &Scope(doudi_domain::RegionCode::parse("330106").unwrap())
+        )
+        .await
+        .unwrap()
+    );
     let second = monitoring::sweep(db, "test", today).await.unwrap();
     assert_eq!(second.raised, 0);
     assert_eq!(second.already_open, first.raised);

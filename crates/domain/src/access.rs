@@ -173,7 +173,10 @@ mod tests {
                     QueryAssistance,
                 ],
             ),
-            (DeptLiaison, &[UseApi, HandleReferral, UploadFeed, QueryAssistance]),
+            (
+                DeptLiaison,
+                &[UseApi, HandleReferral, UploadFeed, QueryAssistance],
+            ),
             (Charity, &[UseApi, HandleReferral]),
             (
                 Supervisor,

@@ -628,7 +628,11 @@ fn notice_from_row(r: AnyRow) -> NoticeRow {
 /// A notice by its public token, only while it is on public display on
 /// `today` (the same rule as [`public_notices`]): an ended or withdrawn
 /// notice is no longer public.
-pub async fn public_notice_by_token(db: &Db, token: &str, today: &str) -> Result<Option<NoticeRow>> {
+pub async fn public_notice_by_token(
+    db: &Db,
+    token: &str,
+    today: &str,
+) -> Result<Option<NoticeRow>> {
     let sql = format!(
         "SELECT {N_COLS} FROM notices n LEFT JOIN regions r ON r.code = n.village_code \
          WHERE n.public_token = $1 AND n.start_date <= $2 AND n.end_date >= $2 AND n.status <> 'withdrawn' AND n.status <> 'ended'"

@@ -69,7 +69,10 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../migrations/sqlite/0003_policies_monitoring.sql"),
     ),
-    (6, include_str!("../migrations/sqlite/0006_notice_tokens.sql")),
+    (
+        6,
+        include_str!("../migrations/sqlite/0006_notice_tokens.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgresql/0001_init.sql")),
@@ -78,7 +81,10 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../migrations/postgresql/0003_policies_monitoring.sql"),
     ),
-    (6, include_str!("../migrations/postgresql/0006_notice_tokens.sql")),
+    (
+        6,
+        include_str!("../migrations/postgresql/0006_notice_tokens.sql"),
+    ),
 ];
 
 impl Db {

@@ -269,7 +269,11 @@ pub fn pairs(fields: Vec<doudi_app::FieldError>) -> Vec<(String, String)> {
 /// A workflow step's name, for people.
 pub fn step_name(kind: &str, code: &str) -> String {
     doudi_domain::workflow::ItemKind::from_code(kind)
-        .and_then(|k| doudi_domain::workflow::definition(k).step(code).map(|s| s.name.to_string()))
+        .and_then(|k| {
+            doudi_domain::workflow::definition(k)
+                .step(code)
+                .map(|s| s.name.to_string())
+        })
         .unwrap_or_else(|| code.to_string())
 }
 
@@ -339,4 +343,3 @@ pub fn item_line(i: &doudi_store::cases::ItemRow, today: &str) -> ItemLine {
         household_id: i.household_id,
     }
 }
-

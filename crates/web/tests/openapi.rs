@@ -23,7 +23,11 @@ fn the_openapi_document_matches_its_snapshot() {
 fn every_operation_declares_its_refusals() {
     let doc = serde_json::to_value(doudi_web::api::openapi()).unwrap();
     let paths = doc["paths"].as_object().expect("paths");
-    assert!(paths.len() >= 18, "the API covers every capability ({} paths)", paths.len());
+    assert!(
+        paths.len() >= 18,
+        "the API covers every capability ({} paths)",
+        paths.len()
+    );
     for (path, item) in paths {
         for (method, op) in item.as_object().unwrap() {
             let responses = op["responses"].as_object().expect("responses");
@@ -33,7 +37,10 @@ fn every_operation_declares_its_refusals() {
                     responses.contains_key("403"),
                     "{method} {path} documents its 403"
                 );
-                assert!(op.get("security").is_some(), "{method} {path} needs a token");
+                assert!(
+                    op.get("security").is_some(),
+                    "{method} {path} needs a token"
+                );
             }
         }
     }

@@ -5,9 +5,9 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use doudi_app::cases::{ActInput, ReferralAction};
 use doudi_app::{access, audit};
+use doudi_domain::Money;
 use doudi_domain::access::{Action, Role};
 use doudi_domain::workflow::{ItemKind, Outcome};
-use doudi_domain::Money;
 use doudi_store::cases::{self, ItemRow, NoticeRow, ReferralRow};
 use doudi_store::today_cn;
 use serde::{Deserialize, Serialize};
@@ -63,9 +63,19 @@ impl From<&ItemRow> for Item {
                 .as_deref()
                 .map(|s| step_name(&i.cols.kind, s))
                 .unwrap_or_default(),
-            step_role: i.cols.step_role.as_deref().map(label::<Role>).unwrap_or_default(),
+            step_role: i
+                .cols
+                .step_role
+                .as_deref()
+                .map(label::<Role>)
+                .unwrap_or_default(),
             step_due: i.cols.step_due.clone(),
-            outcome: i.cols.outcome.as_deref().map(label::<Outcome>).unwrap_or_default(),
+            outcome: i
+                .cols
+                .outcome
+                .as_deref()
+                .map(label::<Outcome>)
+                .unwrap_or_default(),
             amount_yuan: yuan(i.cols.amount_fen),
             version: i.version,
         }
@@ -80,7 +90,15 @@ pub async fn get_item(
     Path(id): Path<i64>,
 ) -> Result<Json<Item>, ApiError> {
     let i = access::item(&state.db, &actor, id).await?;
-    access::require(&state.db, &actor, Action::HandleCase, "case_item", id, &i.village_code).await?;
+    access::require(
+        &state.db,
+        &actor,
+        Action::HandleCase,
+        "case_item",
+        id,
+        &i.village_code,
+    )
+    .await?;
     audit::event(
         &state.db,
         &actor,
@@ -179,7 +197,11 @@ pub async fn list_referrals(
     let all = doudi_app::cases::referrals_for_me(&state.db, &actor, 10_000).await?;
     let wanted: Vec<&ReferralRow> = all
         .iter()
-        .filter(|r| f.status.as_deref().is_none_or(|s| s.is_empty() || r.status == s))
+        .filter(|r| {
+            f.status
+                .as_deref()
+                .is_none_or(|s| s.is_empty() || r.status == s)
+        })
         .collect();
     let total = wanted.len() as i64;
     let items = wanted

@@ -1,9 +1,9 @@
 //! API: household files and members.
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::Json;
 use doudi_domain::access::Action;
 use doudi_domain::household::HouseholdRecord;
 use doudi_store::households::{self as hh, HouseholdRow, PersonRow, SearchFilter};
@@ -11,12 +11,12 @@ use doudi_store::today_cn;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use doudi_app::{access, audit};
 use crate::AppState;
 use crate::auth::Actor;
 use crate::error::{ApiError, AppError};
 use crate::forms::{FieldError, HouseholdForm, MemberForm};
 use doudi_app::households::{AssistanceQuery, AssistanceStatus};
+use doudi_app::{access, audit};
 
 #[derive(Serialize, ToSchema)]
 pub struct HouseholdSummary {
@@ -201,7 +201,9 @@ pub async fn get_household(
     Path(id): Path<i64>,
 ) -> Result<Json<HouseholdDetail>, ApiError> {
     let (_, h) = access::household(&state.db, &actor, id).await?;
-    audit::event(&state.db, &actor,
+    audit::event(
+        &state.db,
+        &actor,
         "view",
         "household",
         id.to_string(),
@@ -225,7 +227,9 @@ pub async fn get_person(
     Path(id): Path<i64>,
 ) -> Result<Json<Member>, ApiError> {
     let (_, p) = access::person(&state.db, &actor, id).await?;
-    audit::event(&state.db, &actor,
+    audit::event(
+        &state.db,
+        &actor,
         "view",
         "person",
         id.to_string(),
@@ -319,7 +323,6 @@ pub async fn add_member(
     Ok((StatusCode::CREATED, Json(Created { id: pid })).into_response())
 }
 
-
 /// Assistance status of one person by ID number, within the caller's
 /// jurisdiction: categories and ledger only. A stated purpose is required;
 /// who asked, why and what was answered is audited.
@@ -329,5 +332,7 @@ pub async fn assistance_status(
     actor: Actor,
     Json(q): Json<AssistanceQuery>,
 ) -> Result<Json<AssistanceStatus>, ApiError> {
-    Ok(Json(doudi_app::households::assistance_status(&state.db, &actor, &q).await?))
+    Ok(Json(
+        doudi_app::households::assistance_status(&state.db, &actor, &q).await?,
+    ))
 }

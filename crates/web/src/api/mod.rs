@@ -84,7 +84,10 @@ impl Paging {
 /// The one declaration of the API: routes and their documentation.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .routes(routes!(households::list_households, households::create_household))
+        .routes(routes!(
+            households::list_households,
+            households::create_household
+        ))
         .routes(routes!(households::get_household))
         .routes(routes!(households::add_member))
         .routes(routes!(households::get_person))

@@ -188,7 +188,9 @@ pub async fn close_warning(
     Json(f): Json<CloseWarning>,
 ) -> Result<Json<Warning>, ApiError> {
     doudi_app::monitoring::close_warning(&state.db, &actor, id, &f).await?;
-    Ok(Json(Warning::from(access::warning(&state.db, &actor, id).await?)))
+    Ok(Json(Warning::from(
+        access::warning(&state.db, &actor, id).await?,
+    )))
 }
 
 /// What an assessment decided.

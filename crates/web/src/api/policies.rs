@@ -82,7 +82,11 @@ pub async fn list_policies(
     let all = pol::policies(&state.db).await?;
     let wanted: Vec<&PolicyRow> = all
         .iter()
-        .filter(|x| f.department.as_deref().is_none_or(|d| d.is_empty() || x.department == d))
+        .filter(|x| {
+            f.department
+                .as_deref()
+                .is_none_or(|d| d.is_empty() || x.department == d)
+        })
         .collect();
     Ok(Json(PolicyPage {
         total: wanted.len() as i64,
@@ -229,9 +233,12 @@ impl From<FindingRow> for Finding {
             household: f.head_name,
             village: f.village_name,
             policy: f.policy_name,
-            kind: FindingKind::from_code(&f.kind).map_or_else(|| f.kind.clone(), |k| k.label().to_string()),
+            kind: FindingKind::from_code(&f.kind)
+                .map_or_else(|| f.kind.clone(), |k| k.label().to_string()),
             reason: f.reason,
-            amount_yuan: f.amount_fen.map(|a| doudi_domain::Money::from_fen(a).to_string()),
+            amount_yuan: f
+                .amount_fen
+                .map(|a| doudi_domain::Money::from_fen(a).to_string()),
             lead_id: f.lead_id,
         }
     }
@@ -264,7 +271,8 @@ pub async fn list_findings(
 ) -> Result<Json<FindingPage>, ApiError> {
     let (_, scope) = access::run(&state.db, &actor, id).await?;
     let kind = f.kind.as_deref().filter(|k| !k.is_empty());
-    let (rows, total) = pol::findings(&state.db, id, &scope, kind, p.offset(), p.per_page()).await?;
+    let (rows, total) =
+        pol::findings(&state.db, id, &scope, kind, p.offset(), p.per_page()).await?;
     Ok(Json(FindingPage {
         items: rows.into_iter().map(Finding::from).collect(),
         page: p.page(),

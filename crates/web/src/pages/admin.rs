@@ -13,15 +13,13 @@ use doudi_store::users::{self, NewUser};
 use doudi_store::{StoreError, now_ts};
 use serde::Deserialize;
 
-use doudi_app::access;
-use crate::render::{render, with_status};
 use crate::AppState;
 use crate::auth::{self, Actor};
 use crate::error::AppError;
 use crate::forms::{FieldError, err};
+use crate::render::{render, with_status};
 use crate::views::{self, Page, local_time};
-
-
+use doudi_app::access;
 
 // ---------------------------------------------------------------- login
 
@@ -541,7 +539,9 @@ pub async fn region_update(
 ) -> Result<Response, AppError> {
     access::role(&state.db, &actor, Action::ManageRegions).await?;
     if !actor.region.contains(&code) {
-        return Err(access::refuse(&state.db, &actor, "region", &code).await.into());
+        return Err(access::refuse(&state.db, &actor, "region", &code)
+            .await
+            .into());
     }
     let before = regions::get(&state.db, &code)
         .await?

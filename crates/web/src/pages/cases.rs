@@ -10,25 +10,21 @@ use axum::extract::{Multipart, Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{Datelike, NaiveDate};
+use doudi_domain::Coded;
 use doudi_domain::access::{Action, Role};
 use doudi_domain::workflow::{self, ActionKind, ItemKind, Outcome};
-use doudi_domain::Coded;
-use doudi_store::cases::{
-    self, ItemRow, NewApplication, NewReferral,
-};
+use doudi_store::cases::{self, ItemRow, NewApplication, NewReferral};
 use doudi_store::households::{self as hh, Scope};
 use doudi_store::{Db, today_cn};
 use serde::Deserialize;
 
-use doudi_app::{access, audit};
-use crate::render::{pdf_response, render, with_status as status, xlsx_response};
 use crate::AppState;
 use crate::auth::Actor;
 use crate::error::AppError;
 use crate::forms::{FieldError, err};
+use crate::render::{pdf_response, render, with_status as status, xlsx_response};
 use crate::views::{ItemLine, Page, label, money};
-
-
+use doudi_app::{access, audit};
 
 use doudi_app::cases::{calendar, columns, parse_state};
 
@@ -540,7 +536,11 @@ pub async fn act(
     match doudi_app::cases::act(&state.db, &actor, id, &f).await {
         Ok(_) => Ok(Redirect::to(&format!("/items/{id}")).into_response()),
         Err(e @ (doudi_app::Error::Invalid(_) | doudi_app::Error::Conflict(_))) => {
-            let code = if matches!(e, doudi_app::Error::Conflict(_)) { 409 } else { 422 };
+            let code = if matches!(e, doudi_app::Error::Conflict(_)) {
+                409
+            } else {
+                422
+            };
             let errors = match e {
                 doudi_app::Error::Invalid(fields) => fields,
                 other => vec![err("action", other.to_string())],
@@ -843,7 +843,13 @@ pub async fn referral_act(
             let errors = match e {
                 doudi_app::Error::Invalid(fields) => fields
                     .into_iter()
-                    .map(|f| if f.field.is_empty() { err("reason", f.message) } else { f })
+                    .map(|f| {
+                        if f.field.is_empty() {
+                            err("reason", f.message)
+                        } else {
+                            f
+                        }
+                    })
                     .collect(),
                 other => vec![err("reason", other.to_string())],
             };
@@ -926,7 +932,9 @@ pub async fn calendar_upload(
     }
     match doudi_app::cases::load_calendar_year(&state.db, &json, &actor.user.username).await {
         Ok(year) => {
-            audit::event(&state.db, &actor,
+            audit::event(
+                &state.db,
+                &actor,
                 "admin",
                 "calendar",
                 year.to_string(),
@@ -1030,7 +1038,11 @@ async fn may_report(state: &AppState, actor: &Actor) -> Result<(), AppError> {
     if actor.may(Action::HandleCase) || actor.may(Action::ReadAudit) {
         Ok(())
     } else {
-        Err(access::refuse(&state.db, actor, "report", actor.region.as_str()).await.into())
+        Err(
+            access::refuse(&state.db, actor, "report", actor.region.as_str())
+                .await
+                .into(),
+        )
     }
 }
 
@@ -1106,7 +1118,6 @@ pub async fn report_xlsx(
         &format!("case-report-{from}-{to}.xlsx"),
     ))
 }
-
 
 // ---------------------------------------------------------------- workflow definitions
 
@@ -1185,7 +1196,6 @@ pub async fn workflows(State(state): State<AppState>, actor: Actor) -> Result<Re
 
 // ---------------------------------------------------------------- PDFs
 
-
 async fn render_pdf<F>(f: F) -> Result<Vec<u8>, AppError>
 where
     F: FnOnce() -> Result<Vec<u8>, doudi_pdf::PdfError> + Send + 'static,
@@ -1207,7 +1217,12 @@ pub async fn notice_pdf(
     let token = file.trim_end_matches(".pdf");
     let n = cases::public_notice_by_token(&state.db, token, &today_cn().to_string())
         .await?
-        .ok_or_else(|| AppError::new(axum::http::StatusCode::NOT_FOUND, "该公示不存在或已结束公示"))?;
+        .ok_or_else(|| {
+            AppError::new(
+                axum::http::StatusCode::NOT_FOUND,
+                "该公示不存在或已结束公示",
+            )
+        })?;
     let id = n.id;
     let town = doudi_store::regions::get(&state.db, &n.village_code[..9])
         .await?

@@ -21,19 +21,18 @@ use doudi_store::households::{
 use doudi_store::{StoreError, today_cn};
 use serde::Deserialize;
 
-use doudi_app::{access, audit};
-use crate::render::render;
 use crate::AppState;
 use crate::auth::Actor;
 use crate::error::AppError;
 use crate::forms::{FieldError, HouseholdForm, MemberForm, err, parse_version};
+use crate::render::render;
 use crate::views::{self, Page, Pager, label, local_time, money};
+use doudi_app::{access, audit};
 
 pub const LIST_CAP: i64 = 10_000;
 pub const EXPORT_LIMIT: i64 = 100_000;
 
 type Opts = Vec<(String, String, bool)>;
-
 
 /// Villages in the actor's jurisdiction, for selects.
 pub async fn village_options(
@@ -305,7 +304,9 @@ pub async fn export(
             ]);
         }
     }
-    audit::event(&state.db, &actor,
+    audit::event(
+        &state.db,
+        &actor,
         "export",
         "household",
         "-".into(),
@@ -445,7 +446,9 @@ pub async fn reveal(
     if p.household_id != h.id {
         return Err(AppError::not_found());
     }
-    audit::event(&state.db, &actor,
+    audit::event(
+        &state.db,
+        &actor,
         "reveal_id",
         "person",
         p.id.to_string(),
@@ -465,7 +468,9 @@ async fn render_file(
     msg: Option<&str>,
 ) -> Result<Response, AppError> {
     let (_, h) = access::household(&state.db, actor, id).await?;
-    audit::event(&state.db, &actor,
+    audit::event(
+        &state.db,
+        &actor,
         "view",
         "household",
         h.id.to_string(),
@@ -913,7 +918,9 @@ pub async fn edit_form(
 ) -> Result<Response, AppError> {
     let (_, h) = access::household(&state.db, &actor, id).await?;
     access::role(&state.db, &actor, Action::EditHousehold).await?;
-    audit::event(&state.db, &actor,
+    audit::event(
+        &state.db,
+        &actor,
         "view",
         "household",
         h.id.to_string(),
@@ -1139,7 +1146,9 @@ pub async fn member_edit_form(
     let (_, h) = access::household(&state.db, &actor, p.household_id).await?;
     // The edit form shows the full ID number and phone (they may need correcting):
     // that is a reveal, and audited as one.
-    audit::event(&state.db, &actor,
+    audit::event(
+        &state.db,
+        &actor,
         "reveal_id",
         "person",
         p.id.to_string(),

@@ -2,7 +2,6 @@
 //! only; in both, a household is written whole or not at all, inside one transaction,
 //! and every rejected row is reported with its reason (page and downloadable file).
 
-
 use askama::Template;
 use axum::extract::{Multipart, Path, State};
 use axum::http::header;
@@ -13,10 +12,10 @@ use doudi_store::imports;
 
 use doudi_app::access;
 
-use crate::render::{render, xlsx_response};
 use crate::AppState;
 use crate::auth::Actor;
 use crate::error::AppError;
+use crate::render::{render, xlsx_response};
 use crate::views::{Page, local_time};
 
 pub use doudi_app::imports::{ImportMode, ProgressMap, RejectedRow};
@@ -30,7 +29,6 @@ struct IndexPage {
     jobs: Vec<imports::ImportJob>,
     error: String,
 }
-
 
 pub async fn index(State(state): State<AppState>, actor: Actor) -> Result<Response, AppError> {
     access::role(&state.db, &actor, Action::ImportHouseholds).await?;
@@ -77,7 +75,9 @@ pub async fn upload(
             if !(name.to_lowercase().ends_with(".xlsx")
                 || name.to_lowercase().ends_with(".csv")) =>
         {
-            Some("仅支持 .xlsx 或 .csv 文件，请使用下载的模板（旧版 .xls 请在 Excel 或 WPS 中另存为 .xlsx）")
+            Some(
+                "仅支持 .xlsx 或 .csv 文件，请使用下载的模板（旧版 .xls 请在 Excel 或 WPS 中另存为 .xlsx）",
+            )
         }
         _ => None,
     };
@@ -93,7 +93,8 @@ pub async fn upload(
     }
     let (filename, bytes) = file.expect("checked");
     let mode = mode.expect("checked");
-    let job = doudi_app::imports::start(&state.db, &state.progress, &actor, filename, bytes, mode).await?;
+    let job = doudi_app::imports::start(&state.db, &state.progress, &actor, filename, bytes, mode)
+        .await?;
     Ok(Redirect::to(&format!("/imports/{job}")).into_response())
 }
 
@@ -163,8 +164,10 @@ pub async fn report_xlsx(
     Ok(xlsx_response(bytes, &format!("import-{id}-rejected.xlsx")))
 }
 
-
-pub async fn template_xlsx(State(state): State<AppState>, actor: Actor) -> Result<Response, AppError> {
+pub async fn template_xlsx(
+    State(state): State<AppState>,
+    actor: Actor,
+) -> Result<Response, AppError> {
     access::role(&state.db, &actor, Action::ImportHouseholds).await?;
     Ok(xlsx_response(
         doudi_sheets::template_xlsx(),
@@ -172,7 +175,10 @@ pub async fn template_xlsx(State(state): State<AppState>, actor: Actor) -> Resul
     ))
 }
 
-pub async fn template_csv(State(state): State<AppState>, actor: Actor) -> Result<Response, AppError> {
+pub async fn template_csv(
+    State(state): State<AppState>,
+    actor: Actor,
+) -> Result<Response, AppError> {
     access::role(&state.db, &actor, Action::ImportHouseholds).await?;
     Ok((
         [

@@ -4,35 +4,29 @@
 //! the monitoring dashboard.
 
 use askama::Template;
+use axum::Form;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use chrono::NaiveDate;
 use doudi_domain::Coded;
 use doudi_domain::access::Action;
-use doudi_domain::grading::{
-    self, Colour,
-};
+use doudi_domain::grading::{self, Colour};
 use doudi_rules::facts::Facts;
 use doudi_rules::standards;
 use doudi_rules::{Env, Rule, RuleKind};
 use doudi_sheets::feeds::{self as feeds, FeedKind};
-use doudi_store::monitoring::{
-    self as mon, SweepRow, WarningRuleRow,
-};
+use doudi_store::monitoring::{self as mon, SweepRow, WarningRuleRow};
 use doudi_store::policies::{self as pol};
 use doudi_store::today_cn;
 use serde::Deserialize;
 
-use doudi_app::{access, audit};
-use crate::render::{render, with_status};
 use crate::AppState;
 use crate::auth::Actor;
 use crate::error::AppError;
+use crate::render::{render, with_status};
 use crate::views::{Page, Pager, money};
-
-
+use doudi_app::{access, audit};
 
 /// The four outcomes of a verified warning (domain-rules.md).
 use doudi_app::monitoring::{OUTCOMES, outcome_label};
@@ -69,7 +63,11 @@ async fn feeds_page(
     error: String,
 ) -> Result<Response, AppError> {
     if !may_see_feeds(actor) {
-        return Err(access::refuse(&state.db, actor, "feed_batch", actor.region.as_str()).await.into());
+        return Err(
+            access::refuse(&state.db, actor, "feed_batch", actor.region.as_str())
+                .await
+                .into(),
+        );
     }
     // A department sees its own batches; the district sees every batch.
     let source = actor.may(Action::UploadFeed).then(|| source_of(actor));
@@ -143,7 +141,15 @@ pub async fn feed_upload(
     actor: Actor,
     mut mp: Multipart,
 ) -> Result<Response, AppError> {
-    access::require(&state.db, &actor, Action::UploadFeed, "feed_batch", 0, actor.region.as_str()).await?;
+    access::require(
+        &state.db,
+        &actor,
+        Action::UploadFeed,
+        "feed_batch",
+        0,
+        actor.region.as_str(),
+    )
+    .await?;
     let mut kind = None;
     let mut file: Option<(String, Vec<u8>)> = None;
     while let Some(field) = mp
@@ -175,10 +181,16 @@ pub async fn feed_upload(
         return feeds_page(&state, &actor, 1, "请选择要上传的文件".into()).await;
     };
     // Wrong columns, an unreadable file: nothing is stored.
-    let batch = match doudi_app::monitoring::upload_feed(&state.db, &actor, kind, &filename, &bytes).await {
+    let batch = match doudi_app::monitoring::upload_feed(&state.db, &actor, kind, &filename, &bytes)
+        .await
+    {
         Ok(b) => b,
         Err(doudi_app::Error::Invalid(f)) => {
-            let message = f.into_iter().map(|f| f.message).collect::<Vec<_>>().join("；");
+            let message = f
+                .into_iter()
+                .map(|f| f.message)
+                .collect::<Vec<_>>()
+                .join("；");
             return feeds_page(&state, &actor, 1, message).await;
         }
         Err(e) => return Err(e.into()),
@@ -259,7 +271,11 @@ struct RulesPage {
 
 pub async fn rules_list(State(state): State<AppState>, actor: Actor) -> Result<Response, AppError> {
     if !may_see_feeds(&actor) && !actor.may(Action::HandleCase) {
-        return Err(access::refuse(&state.db, &actor, "warning_rule", actor.region.as_str()).await.into());
+        return Err(
+            access::refuse(&state.db, &actor, "warning_rule", actor.region.as_str())
+                .await
+                .into(),
+        );
     }
     render(&RulesPage {
         page: Page::new(&state, &actor, "预警规则", "warnings").await,
@@ -573,7 +589,9 @@ async fn test_rule(
             vec![("test_household".into(), "该家庭不在您的管辖范围内".into())],
         ));
     }
-    audit::event(&state.db, actor,
+    audit::event(
+        &state.db,
+        actor,
         "view",
         "household",
         hid.to_string(),
@@ -625,7 +643,11 @@ use doudi_app::monitoring::may_sweep;
 
 pub async fn sweeps(State(state): State<AppState>, actor: Actor) -> Result<Response, AppError> {
     if !may_see_feeds(&actor) {
-        return Err(access::refuse(&state.db, &actor, "sweep", actor.region.as_str()).await.into());
+        return Err(
+            access::refuse(&state.db, &actor, "sweep", actor.region.as_str())
+                .await
+                .into(),
+        );
     }
     render(&SweepsPage {
         page: Page::new(&state, &actor, "预警排查", "warnings").await,
@@ -737,7 +759,9 @@ pub async fn warning(
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
     let w = access::warning(&state.db, &actor, id).await?;
-    audit::event(&state.db, &actor,
+    audit::event(
+        &state.db,
+        &actor,
         "view",
         "warning",
         id.to_string(),
@@ -896,7 +920,9 @@ async fn monitoring_page(
     errors: Vec<(String, String)>,
 ) -> Result<Response, AppError> {
     let (place, input, events) = access::household_input(&state.db, actor, hid, today_cn()).await?;
-    audit::event(&state.db, actor,
+    audit::event(
+        &state.db,
+        actor,
         "view",
         "household",
         hid.to_string(),
@@ -924,8 +950,10 @@ async fn monitoring_page(
     let (rule_text, overdue, missed) = match &st {
         Some(m) => {
             let colour = Colour::from_code(&m.colour).unwrap_or(Colour::Green);
-            let rule =
-                grading::visit_rule(colour, &doudi_app::monitoring::plan_config(&state.db, &place.village_code).await?);
+            let rule = grading::visit_rule(
+                colour,
+                &doudi_app::monitoring::plan_config(&state.db, &place.village_code).await?,
+            );
             let dates = doudi_app::monitoring::visit_dates(&visits);
             let start = NaiveDate::parse_from_str(&m.plan_start, "%Y-%m-%d").unwrap_or(today);
             let status = grading::visit_status(rule, &dates, start, today);
@@ -992,7 +1020,9 @@ async fn monitoring_result<T>(
     result: doudi_app::Result<T>,
 ) -> Result<Response, AppError> {
     match result {
-        Ok(_) => Ok(Redirect::to(&format!("/households/{hid}/monitoring?notice=saved")).into_response()),
+        Ok(_) => {
+            Ok(Redirect::to(&format!("/households/{hid}/monitoring?notice=saved")).into_response())
+        }
         Err(doudi_app::Error::Invalid(fields)) => {
             monitoring_page(state, actor, hid, crate::views::pairs(fields)).await
         }
@@ -1106,4 +1136,3 @@ pub async fn dashboard(State(state): State<AppState>, actor: Actor) -> Result<Re
 pub fn colour_name(code: &str) -> String {
     colour_label(code)
 }
-

@@ -20,14 +20,12 @@ use doudi_store::policies::{self as pol, PolicyRow};
 use doudi_store::today_cn;
 use serde::Deserialize;
 
-use doudi_app::{access, audit};
-use crate::render::{render, with_status};
 use crate::AppState;
 use crate::auth::Actor;
 use crate::error::AppError;
+use crate::render::{render, with_status};
 use crate::views::{Page, Pager, money};
-
-
+use doudi_app::{access, audit};
 
 // -------------------------------------------------------------- catalogue ---
 
@@ -80,7 +78,11 @@ async fn staff_may_read_policies(state: &AppState, actor: &Actor) -> Result<(), 
     {
         Ok(())
     } else {
-        Err(access::refuse(&state.db, actor, "policy", actor.region.as_str()).await.into())
+        Err(
+            access::refuse(&state.db, actor, "policy", actor.region.as_str())
+                .await
+                .into(),
+        )
     }
 }
 
@@ -523,14 +525,15 @@ async fn test_panel(
     // Administrators test rules on any household of the district; everyone
     // else only within their jurisdiction.
     if !actor.region.contains(&place.village_code) {
-        audit::denied(&state.db, actor, "household", hid, &place.village_code)
-            .await;
+        audit::denied(&state.db, actor, "household", hid, &place.village_code).await;
         return Ok((
             None,
             vec![("test_household".into(), "该家庭不在您的管辖范围内".into())],
         ));
     }
-    audit::event(&state.db, actor,
+    audit::event(
+        &state.db,
+        actor,
         "view",
         "household",
         hid.to_string(),
@@ -884,7 +887,9 @@ pub async fn finder_xlsx(
             ]
         })
         .collect();
-    audit::event(&state.db, &actor,
+    audit::event(
+        &state.db,
+        &actor,
         "export",
         "finder_run",
         id.to_string(),
@@ -1166,7 +1171,9 @@ pub async fn simulate_run(
         today_cn(),
     )
     .await?;
-    audit::event(&state.db, &actor,
+    audit::event(
+        &state.db,
+        &actor,
         "run",
         "simulation",
         policy.id.to_string(),
