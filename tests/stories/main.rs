@@ -18,4 +18,5 @@ mod households;
 mod imports;
 mod monitoring;
 mod policies;
+mod security;
 mod webdriver_selfcheck;
