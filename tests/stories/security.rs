@@ -158,3 +158,109 @@ async fn weak_and_common_passwords_are_refused_on_the_password_page() {
     assert_eq!(s, StatusCode::SEE_OTHER);
     app.finish().await;
 }
+
+fn login_from(addr: &str, username: &str, password: &str) -> Request<Body> {
+    let mut req = Request::post("/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header("sec-fetch-site", "same-origin")
+        .body(Body::from(format!(
+            "username={username}&password={}&next=/households",
+            support::enc(password)
+        )))
+        .unwrap();
+    let peer: std::net::SocketAddr = addr.parse().unwrap();
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(peer));
+    req
+}
+
+/// Twenty concurrent wrong passwords on the administrator from one address: exactly the
+/// configured five are evaluated, the rest are told when to retry; that address waits,
+/// even with the right password, while the owner signs in from another address and is
+/// told of the failures; everything is in the audit log. `X-Forwarded-For` is ignored
+/// unless the server is configured to be behind a proxy.
+async fn login_throttle_is_per_source_and_exact(backend: Backend) {
+    use tower::ServiceExt;
+    let mut app = TestApp::new(backend, 10).await;
+    let limit = doudi_app::accounts::THROTTLE.per_account_and_source;
+    let attacker = "203.0.113.9:40000";
+    let mut burst = Vec::new();
+    for _ in 0..20 {
+        let state = app.state.clone();
+        burst.push(tokio::spawn(async move {
+            doudi_web::router(state)
+                .oneshot(login_from(attacker, "admin", "wrong-pass-123"))
+                .await
+                .unwrap()
+                .status()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for b in burst {
+        statuses.push(b.await.unwrap());
+    }
+    let evaluated = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
+    let throttled = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    assert_eq!(evaluated as i64, limit, "exactly {limit} evaluated: {statuses:?}");
+    assert_eq!(throttled as i64, 20 - limit);
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM login_attempts WHERE username = 'admin' AND success = 0").await,
+        limit
+    );
+
+    // The attacker's address waits, even with the right password, and is told until when.
+    let (s, h, body) = app.request(login_from(attacker, "admin", support::PASSWORD)).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    let html = String::from_utf8_lossy(&body);
+    assert!(html.contains("登录失败次数过多") && html.contains("后再试"), "{html}");
+    assert!(header_of(&h, "retry-after").is_some());
+
+    // The owner, from the office, gets in and is told.
+    let (s, h, body) = app.request(login_from("198.51.100.7:50000", "admin", support::PASSWORD)).await;
+    assert_eq!(s, StatusCode::OK, "the notice page");
+    assert!(header_of(&h, "set-cookie").is_some_and(|c| c.starts_with("doudi_session=")));
+    let html = String::from_utf8_lossy(&body);
+    assert!(html.contains(&format!("最近有 {limit} 次来自其他地址的失败登录")), "{html}");
+    assert!(html.contains("href=\"/households\""));
+    // Told once: the next sign-in goes straight on.
+    let (s, _, _) = app.request(login_from("198.51.100.7:50001", "admin", support::PASSWORD)).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let failed = app.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'login_failed' AND username = 'admin'").await;
+    assert_eq!(failed, limit);
+    let refused = app.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'login_throttled' AND username = 'admin'").await;
+    assert_eq!(refused, 20 - limit + 1);
+
+    // Not behind a proxy: a forged X-Forwarded-For does not give new chances.
+    let mut fresh = 0;
+    for i in 0..(limit + 1) {
+        let mut req = login_from("203.0.113.10:1", "zhen_jingban", "wrong-pass-123");
+        req.headers_mut()
+            .insert("x-forwarded-for", format!("10.0.0.{i}").parse().unwrap());
+        let (s, _, _) = app.request(req).await;
+        if s == StatusCode::UNAUTHORIZED {
+            fresh += 1;
+        }
+    }
+    assert_eq!(fresh, limit);
+    // Behind a proxy: the last entry (added by the proxy) is the address.
+    app.state = AppState::new(
+        app.db.clone(),
+        Config {
+            behind_proxy: true,
+            ..Config::default()
+        },
+    );
+    let mut req = login_from("127.0.0.1:1", "zhen_jingban", support::PASSWORD);
+    req.headers_mut()
+        .insert("x-forwarded-for", "203.0.113.10, 192.0.2.44".parse().unwrap());
+    let (s, _, _) = app.request(req).await;
+    assert_eq!(s, StatusCode::OK, "another address: signs in (with the notice)");
+    let mut req = login_from("127.0.0.1:1", "zhen_jingban", support::PASSWORD);
+    req.headers_mut()
+        .insert("x-forwarded-for", "192.0.2.44, 203.0.113.10".parse().unwrap());
+    let (s, _, _) = app.request(req).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "the proxy saw 203.0.113.10");
+    app.finish().await;
+}
+
+on_both_backends!(login_throttle_is_per_source_and_exact);

@@ -1,6 +1,6 @@
-//! Accounts: password hashing and strength, secrets for sessions and API
-//! tokens. (The account pages' use cases move here next; see
-//! docs/architecture.md.)
+//! Accounts: signing in (with throttling by account and source address), password
+//! hashing and strength, secrets for sessions and API tokens. (The account
+//! administration pages' use cases move here next; see docs/architecture.md.)
 
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
@@ -329,6 +329,180 @@ pub fn check_password_strength(pw: &str) -> Result<(), String> {
             "该密码过于常见（如 password1、qwerty123、p@ssw0rd），容易被猜中，请换一个".into(),
         );
     }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- signing in
+
+/// How many sign-in attempts are evaluated before a source is made to wait.
+#[derive(Clone, Copy, Debug)]
+pub struct Throttle {
+    /// Attempts on one account from one source address per window.
+    pub per_account_and_source: i64,
+    /// Attempts from one source address on any accounts per window (password spraying).
+    pub per_source: i64,
+    pub window_minutes: i64,
+}
+
+pub const THROTTLE: Throttle = Throttle {
+    per_account_and_source: 5,
+    per_source: 30,
+    window_minutes: 15,
+};
+
+#[derive(Debug)]
+pub enum SignIn {
+    /// The password was right. `failures_elsewhere`: failed attempts on this account from
+    /// other addresses since its previous sign-in, to tell the owner.
+    Ok {
+        user: doudi_store::users::UserRow,
+        failures_elsewhere: i64,
+    },
+    /// Wrong user name or password (not told apart).
+    Refused,
+    /// Too many attempts from this source: not evaluated; try again after `retry_at`.
+    Throttled {
+        retry_at: chrono::DateTime<chrono::Utc>,
+    },
+}
+
+fn ts(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// Signs in `username` from `source` (the client address, or `unknown`).
+///
+/// The attempt is counted before the password is checked, in one write transaction with
+/// an UPSERT per counter (account + source, source), so a burst of concurrent attempts
+/// has exactly `per_account_and_source` evaluated. Over the limit only this source waits
+/// until its window ends; the owner signing in from another address is not affected.
+/// Failures and refusals on an existing account are audited on that account.
+pub async fn sign_in(
+    db: &doudi_store::Db,
+    username: &str,
+    password: &str,
+    source: &str,
+    t: &Throttle,
+) -> crate::Result<SignIn> {
+    use doudi_store::users;
+    let now = chrono::Utc::now();
+    let window_start = ts(now - chrono::Duration::minutes(t.window_minutes));
+    let account_key = format!("acct:{username}|{source}");
+    let source_key = format!("src:{source}");
+    let user = users::by_username(db, username).await?;
+
+    let mut tx = db.begin_write().await?;
+    let (n_account, first_account) =
+        users::count_login_attempt(&mut tx, &account_key, &window_start).await?;
+    let (n_source, first_source) =
+        users::count_login_attempt(&mut tx, &source_key, &window_start).await?;
+    let over = [
+        (n_account > t.per_account_and_source, first_account),
+        (n_source > t.per_source, first_source),
+    ]
+    .into_iter()
+    .filter(|(over, _)| *over)
+    .filter_map(|(_, first)| chrono::DateTime::parse_from_rfc3339(&first).ok())
+    .map(|first| first.with_timezone(&chrono::Utc) + chrono::Duration::minutes(t.window_minutes))
+    .max();
+    if let Some(retry_at) = over {
+        // Not evaluated, so not counted: the window keeps its start.
+        tx.rollback().await?;
+        if let Some(u) = &user {
+            audit_attempt(db, u, "login_throttled", format!("登录尝试过多，已暂缓来源 {source} 的登录")).await?;
+        }
+        return Ok(SignIn::Throttled { retry_at });
+    }
+    tx.commit().await?;
+
+    let ok = match &user {
+        Some(u) if u.active && !u.is_machine => {
+            let (hash, pw) = (u.password_hash.clone(), password.to_string());
+            tokio::task::spawn_blocking(move || verify_password(&hash, &pw)).await?
+        }
+        _ => {
+            // Spend the same time as a real check so that usernames cannot be probed by timing.
+            static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+            let pw = password.to_string();
+            tokio::task::spawn_blocking(move || {
+                verify_password(DUMMY.get_or_init(|| hash_password("not-a-real-password-1")), &pw)
+            })
+            .await?;
+            false
+        }
+    };
+
+    let mut tx = db.begin_write().await?;
+    let user = match (ok, user) {
+        (true, Some(u)) => u,
+        (_, user) => {
+            users::record_login_attempt(&mut tx, username, source, false).await?;
+            tx.commit().await?;
+            if let Some(u) = &user {
+                audit_attempt(db, u, "login_failed", format!("登录失败：密码不正确（来源 {source}）")).await?;
+            }
+            return Ok(SignIn::Refused);
+        }
+    };
+    let failures_elsewhere =
+        users::failures_elsewhere_since_last_success(&mut tx, username, source).await?;
+    users::record_login_attempt(&mut tx, username, source, true).await?;
+    users::clear_login_attempts(&mut tx, &account_key, &source_key).await?;
+    doudi_store::audit::record(
+        &mut *tx,
+        &actor_of(&user),
+        doudi_store::audit::AuditEntry {
+            action: "login",
+            entity: "user",
+            entity_id: user.id.to_string(),
+            household_id: None,
+            region_code: &user.region_code,
+            before: None,
+            after: None,
+            detail: if failures_elsewhere > 0 {
+                format!("登录（来源 {source}；此前有 {failures_elsewhere} 次来自其他地址的失败登录）")
+            } else {
+                format!("登录（来源 {source}）")
+            },
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(SignIn::Ok {
+        user,
+        failures_elsewhere,
+    })
+}
+
+fn actor_of(u: &doudi_store::users::UserRow) -> doudi_store::audit::AuditActor {
+    doudi_store::audit::AuditActor {
+        user_id: Some(u.id),
+        username: u.username.clone(),
+        role: u.role.clone(),
+    }
+}
+
+async fn audit_attempt(
+    db: &doudi_store::Db,
+    u: &doudi_store::users::UserRow,
+    action: &str,
+    detail: String,
+) -> crate::Result<()> {
+    doudi_store::audit::record(
+        &db.pool,
+        &actor_of(u),
+        doudi_store::audit::AuditEntry {
+            action,
+            entity: "user",
+            entity_id: u.id.to_string(),
+            household_id: None,
+            region_code: &u.region_code,
+            before: None,
+            after: None,
+            detail,
+        },
+    )
+    .await?;
     Ok(())
 }
 

@@ -13,13 +13,45 @@ use crate::AppState;
 use crate::error::AppError;
 
 pub const SESSION_COOKIE: &str = "doudi_session";
-/// Failed logins allowed per account within [`THROTTLE_MINUTES`] before refusing.
-pub const MAX_FAILURES: i64 = 5;
-pub const THROTTLE_MINUTES: i64 = 15;
 
 pub use doudi_app::accounts::{
-    check_password_strength, hash_password, new_secret, secret_hash, verify_password,
+    THROTTLE, check_password_strength, hash_password, new_secret, secret_hash, verify_password,
 };
+
+/// The client's address for login throttling: the last `X-Forwarded-For` entry when
+/// `Config.behind_proxy`, else the peer address (present when served by
+/// [`crate::serve`]), else `unknown` (in-process calls such as tests).
+#[derive(Clone, Debug)]
+pub struct ClientAddr(pub String);
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if state.cfg.behind_proxy {
+            let forwarded = parts
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .last();
+            if let Some(addr) = forwarded {
+                return Ok(ClientAddr(addr.chars().take(64).collect()));
+            }
+        }
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        Ok(ClientAddr(peer.unwrap_or_else(|| "unknown".into())))
+    }
+}
 
 /// The signed-in user: the application's [`Caller`] plus the session it came with.
 #[derive(Clone, Debug)]

@@ -28,6 +28,10 @@ pub struct Config {
     pub session_hours: i64,
     /// Largest accepted upload (imports, attachments).
     pub max_upload_bytes: usize,
+    /// Served behind a reverse proxy: the client address for login throttling is the last
+    /// entry of `X-Forwarded-For` (the one the proxy added). Otherwise that header is
+    /// ignored and the peer address is used. Default from `DOUDI_BEHIND_PROXY=1`.
+    pub behind_proxy: bool,
 }
 
 impl Default for Config {
@@ -36,6 +40,7 @@ impl Default for Config {
             secure_cookies: false,
             session_hours: 12,
             max_upload_bytes: 50 * 1024 * 1024,
+            behind_proxy: std::env::var("DOUDI_BEHIND_PROXY").is_ok_and(|v| v == "1"),
         }
     }
 }
@@ -272,7 +277,8 @@ async fn stylesheet() -> impl IntoResponse {
 pub async fn serve(state: AppState, listen: &str) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     doudi_app::jobs::spawn_all(&state.db);
-    axum::serve(listener, router(state))
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
