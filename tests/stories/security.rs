@@ -264,3 +264,137 @@ async fn login_throttle_is_per_source_and_exact(backend: Backend) {
 }
 
 on_both_backends!(login_throttle_is_per_source_and_exact);
+
+fn assert_chinese(body: &[u8], what: &str) -> String {
+    let text = String::from_utf8_lossy(body).to_string();
+    for english in [
+        "Invalid URL",
+        "Cannot parse",
+        "Failed to",
+        "Invalid `boundary`",
+        "Error parsing",
+        "Expected request",
+        "length limit",
+    ] {
+        assert!(!text.contains(english), "{what}: English left in {text}");
+    }
+    assert!(
+        text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+        "{what}: no Chinese in {text:?}"
+    );
+    text
+}
+
+/// axum's own refusals (path, query, form, JSON, multipart, body limit, no route, wrong
+/// method) reach people as a Chinese page and API clients as Chinese JSON.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_are_in_chinese_and_say_what_to_do() {
+    let mut app = TestApp::new(Backend::Sqlite, 10).await;
+    let cookie = app.login("admin").await;
+    let token = app.token_for("admin").await;
+
+    let page = |path: &str| {
+        Request::get(path)
+            .header(header::COOKIE, &cookie)
+            .body(Body::empty())
+            .unwrap()
+    };
+    for (path, status, says) in [
+        ("/households/abc", StatusCode::BAD_REQUEST, "网址中的编号"),
+        ("/audit?before=abc", StatusCode::BAD_REQUEST, "查询参数有误：字段 before 应为数字"),
+        ("/no-such-page", StatusCode::NOT_FOUND, "页面或记录不存在"),
+    ] {
+        let (s, h, body) = app.request(page(path)).await;
+        assert_eq!(s, status, "{path}");
+        assert!(header_of(&h, "content-type").unwrap().starts_with("text/html"));
+        let text = assert_chinese(&body, path);
+        assert!(text.contains(says), "{path}: {text}");
+    }
+    let req = Request::delete("/households")
+        .header(header::COOKIE, &cookie)
+        .header("sec-fetch-site", "same-origin")
+        .body(Body::empty())
+        .unwrap();
+    let (s, _, body) = app.request(req).await;
+    assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
+    assert_chinese(&body, "DELETE /households");
+
+    // A form field of the wrong type.
+    let (s, html, _) = app
+        .post("/warning-rules/new", &cookie, &[("version", "abc")])
+        .await;
+    assert!(s.is_client_error(), "{s}");
+    let html = assert_chinese(html.as_bytes(), "form");
+    assert!(html.contains("提交的表单内容有误") || html.contains("请"), "{html}");
+
+    // The API: JSON with the Chinese message.
+    let api = |method: &str, path: &str, ct: Option<&str>, body: &'static str| {
+        let mut r = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"));
+        if let Some(ct) = ct {
+            r = r.header(header::CONTENT_TYPE, ct);
+        }
+        r.body(Body::from(body)).unwrap()
+    };
+    for (req, status, says) in [
+        (api("GET", "/api/v1/households/abc", None, ""), StatusCode::BAD_REQUEST, "网址中的编号"),
+        (api("GET", "/api/v1/households?per_page=x", None, ""), StatusCode::BAD_REQUEST, "字段 per_page 应为数字"),
+        (api("POST", "/api/v1/households", Some("application/json"), "{"), StatusCode::BAD_REQUEST, "不是有效的 JSON"),
+        (api("POST", "/api/v1/households", Some("application/json"), "{}"), StatusCode::UNPROCESSABLE_ENTITY, "缺少必填项 household"),
+        (api("POST", "/api/v1/households", None, "{}"), StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type: application/json"),
+    ] {
+        let path = req.uri().to_string();
+        let (s, h, body) = app.request(req).await;
+        assert_eq!(s, status, "{path}");
+        assert!(header_of(&h, "content-type").unwrap().starts_with("application/json"), "{path}");
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let error = json["error"].as_str().unwrap();
+        assert_chinese(error.as_bytes(), &path);
+        assert!(error.contains(says), "{path}: {error}");
+        assert!(json["fields"].is_array(), "{path}");
+    }
+
+    // Uploads: no boundary, a truncated body, and one over the size limit.
+    let village = app.login("cun_xieli").await;
+    let upload = |ct: &str, body: Vec<u8>, length: bool| {
+        let mut r = Request::post("/imports")
+            .header(header::COOKIE, &village)
+            .header(header::CONTENT_TYPE, ct)
+            .header("sec-fetch-site", "same-origin");
+        if length {
+            r = r.header(header::CONTENT_LENGTH, body.len());
+        }
+        r.body(Body::from(body)).unwrap()
+    };
+    let (s, _, body) = app.request(upload("multipart/form-data", b"x".to_vec(), false)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(assert_chinese(&body, "no boundary").contains("重新选择文件上传"));
+    let (s, _, body) = app
+        .request(upload(
+            "multipart/form-data; boundary=XyZ",
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\r\nabc".to_vec(),
+            false,
+        ))
+        .await;
+    assert!(s.is_client_error(), "{s}");
+    let text = assert_chinese(&body, "truncated");
+    assert!(text.contains("上传") || text.contains("文件"), "{text}");
+    app.state = AppState::new(
+        app.db.clone(),
+        Config {
+            max_upload_bytes: 1024 * 1024,
+            ..Config::default()
+        },
+    );
+    let (ct, big) = support::multipart(&[("mode", "insert")], Some(("big.csv", &vec![b'a'; 2 * 1024 * 1024])));
+    let (s, _, body) = app.request(upload(&ct, big.clone(), true)).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(assert_chinese(&body, "too large").contains("超过大小上限（1 MB）"));
+    let (s, _, body) = app.request(upload(&ct, big, false)).await;
+    assert!(s.is_client_error(), "{s}");
+    let text = assert_chinese(&body, "too large, no length");
+    assert!(text.contains("超过大小上限"), "{text}");
+    app.finish().await;
+}

@@ -231,6 +231,10 @@ pub fn router(state: AppState) -> Router {
             auth::csrf_guard,
         ))
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            error::chinese_refusals,
+        ))
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(state)
 }
