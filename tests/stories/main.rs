@@ -19,4 +19,5 @@ mod imports;
 mod monitoring;
 mod policies;
 mod refusals;
+mod security;
 mod webdriver_selfcheck;

@@ -104,6 +104,7 @@ impl TestApp {
             .request(
                 Request::post("/login")
                     .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .header("sec-fetch-site", "same-origin")
                     .body(Body::from(body))
                     .unwrap(),
             )

@@ -1,6 +1,6 @@
-//! Accounts: password hashing and strength, secrets for sessions and API
-//! tokens. (The account pages' use cases move here next; see
-//! docs/architecture.md.)
+//! Accounts: signing in (with throttling by account and source address), password
+//! hashing and strength, secrets for sessions and API tokens. (The account
+//! administration pages' use cases move here next; see docs/architecture.md.)
 
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
@@ -27,14 +27,482 @@ pub fn verify_password(hash: &str, password: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Password rule for people: at least 8 characters with letters and digits.
+/// Shortest password a person may choose.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+
+/// Common passwords and their stems (lower case). A password is refused when, lower-cased,
+/// it is one of these, or becomes one after dropping trailing digits and symbols
+/// (`password2026!`) or after undoing look-alike digits (`p4ssw0rd`).
+const COMMON_PASSWORDS: &[&str] = &[
+    "1q2w3e",
+    "1q2w3e4r",
+    "1q2w3e4r5t",
+    "1qaz2wsx",
+    "1qaz2wsx3edc",
+    "a123456",
+    "a12345678",
+    "a1b2c3",
+    "a1b2c3d4",
+    "aa123456",
+    "aaa",
+    "aaaaaa",
+    "aaaaaaaaaa",
+    "abc",
+    "abc123",
+    "abc12345",
+    "abc123456",
+    "abcd",
+    "abcd1234",
+    "abcde",
+    "abcdef",
+    "abcdefg",
+    "abcdefgh",
+    "abcdefghij",
+    "access",
+    "access14",
+    "admin",
+    "admin123",
+    "administrator",
+    "aini1314",
+    "alibaba",
+    "apple",
+    "asdf",
+    "asdf1234",
+    "asdfgh",
+    "asdfghjkl",
+    "ashley",
+    "autumn",
+    "baidu",
+    "banana",
+    "baseball",
+    "basketball",
+    "batman",
+    "beijing",
+    "buster",
+    "changeme",
+    "charlie",
+    "chen",
+    "chengdu",
+    "cherry",
+    "china",
+    "chocolate",
+    "chongqing",
+    "computer",
+    "cookie",
+    "corvette",
+    "daniel",
+    "database",
+    "default",
+    "demo",
+    "diamond",
+    "dibao",
+    "dibaohu",
+    "doudi",
+    "doudi2026",
+    "dragon",
+    "dragon123",
+    "example",
+    "ferrari",
+    "flower",
+    "football",
+    "freedom",
+    "gao",
+    "ginger",
+    "golden",
+    "goodluck",
+    "guangzhou",
+    "guest",
+    "guest123",
+    "guo",
+    "hacker",
+    "hangzhou",
+    "happy",
+    "harley",
+    "he",
+    "hello",
+    "hello123",
+    "helloworld",
+    "hockey",
+    "honda",
+    "hu",
+    "huang",
+    "hunter",
+    "iloveyou",
+    "iloveyou1",
+    "internet",
+    "jennifer",
+    "jessica",
+    "jiuji",
+    "jiuzhu",
+    "jordan",
+    "killer",
+    "letmein",
+    "letmein1",
+    "li",
+    "lin",
+    "linshi",
+    "liu",
+    "login",
+    "love",
+    "lover",
+    "lucky",
+    "luo",
+    "ma",
+    "manager",
+    "manager1",
+    "master",
+    "master123",
+    "matrix",
+    "michael",
+    "minzheng",
+    "money",
+    "monkey",
+    "monkey123",
+    "mustang",
+    "mysql",
+    "nanjing",
+    "network",
+    "office",
+    "operator",
+    "oracle",
+    "orange",
+    "p4ssword",
+    "p@ssw0rd",
+    "pa55word",
+    "pass",
+    "passw0rd",
+    "passwd",
+    "password",
+    "password1",
+    "password12",
+    "password123",
+    "pepper",
+    "pokemon",
+    "porsche",
+    "postgres",
+    "princess",
+    "private",
+    "public",
+    "purple",
+    "q1w2e3r4",
+    "q1w2e3r4t5",
+    "qazwsx",
+    "qqqqqq",
+    "qwe",
+    "qweasd",
+    "qweasdzxc",
+    "qwer1234",
+    "qwert",
+    "qwerty",
+    "qwerty123",
+    "qwertyui",
+    "qwertyuiop",
+    "ranger",
+    "robert",
+    "root",
+    "root123",
+    "sample",
+    "secret",
+    "secret1",
+    "secure",
+    "security",
+    "server",
+    "service",
+    "shadow",
+    "shanghai",
+    "shehui",
+    "shengming",
+    "shenzhen",
+    "silver",
+    "soccer",
+    "spring",
+    "starwars",
+    "summer",
+    "sun",
+    "sunshine",
+    "super",
+    "superman",
+    "supervisor",
+    "support",
+    "system",
+    "taobao",
+    "tekun",
+    "tencent",
+    "test",
+    "test123",
+    "tester",
+    "thomas",
+    "tianjin",
+    "tigger",
+    "toyota",
+    "trustno1",
+    "user",
+    "user123",
+    "wang",
+    "wangyi",
+    "wechat",
+    "weixin",
+    "welcome",
+    "welcome1",
+    "whatever",
+    "winter",
+    "wo1314",
+    "woaini",
+    "woaini1314",
+    "woaini520",
+    "word",
+    "wu",
+    "wuhan",
+    "xu",
+    "yamaha",
+    "yang",
+    "yellow",
+    "zaq12wsx",
+    "zhang",
+    "zhao",
+    "zhongguo",
+    "zhou",
+    "zhu",
+    "zxcv1234",
+    "zxcvbn",
+    "zxcvbnm",
+];
+
+fn is_common(pw: &str) -> bool {
+    let lower = pw.to_lowercase();
+    let unleet = |s: &str| -> String {
+        s.chars()
+            .map(|c| match c {
+                '0' => 'o',
+                '1' => 'i',
+                '3' => 'e',
+                '4' | '@' => 'a',
+                '5' | '$' => 's',
+                '7' => 't',
+                c => c,
+            })
+            .collect()
+    };
+    let stem = |s: &str| -> String { s.trim_end_matches(|c: char| !c.is_alphabetic()).to_string() };
+    let stemmed = stem(&lower);
+    let mut candidates = vec![
+        lower.clone(),
+        stemmed.clone(),
+        unleet(&lower),
+        unleet(&stemmed),
+        stem(&unleet(&stemmed)),
+    ];
+    // `1password`, `123qwerty`: leading digits too.
+    candidates.push(
+        stemmed
+            .trim_start_matches(|c: char| !c.is_alphabetic())
+            .to_string(),
+    );
+    // Repeated stems such as `abcabcabc1`.
+    let repeated = |s: &str| -> bool {
+        let n = s.chars().count();
+        (1..=n / 2).any(|k| {
+            n % k == 0 && {
+                let chars: Vec<char> = s.chars().collect();
+                chars.chunks(k).all(|c| c == &chars[..k])
+            }
+        })
+    };
+    candidates
+        .iter()
+        .any(|c| c.is_empty() || COMMON_PASSWORDS.binary_search(&c.as_str()).is_ok() || repeated(c))
+}
+
+/// Password rule for people: at least [`MIN_PASSWORD_CHARS`] characters, letters and
+/// digits, and not a common password or a variant of one.
 pub fn check_password_strength(pw: &str) -> Result<(), String> {
-    if pw.chars().count() < 8 {
-        return Err("密码至少 8 位".into());
+    if pw.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(format!(
+            "密码至少 {MIN_PASSWORD_CHARS} 位，请换一个更长的密码"
+        ));
     }
     if !pw.chars().any(|c| c.is_ascii_digit()) || !pw.chars().any(|c| c.is_alphabetic()) {
         return Err("密码须同时包含字母和数字".into());
     }
+    if is_common(pw) {
+        return Err(
+            "该密码过于常见（如 password1、qwerty123、p@ssw0rd），容易被猜中，请换一个".into(),
+        );
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- signing in
+
+/// How many sign-in attempts are evaluated before a source is made to wait.
+#[derive(Clone, Copy, Debug)]
+pub struct Throttle {
+    /// Attempts on one account from one source address per window.
+    pub per_account_and_source: i64,
+    /// Attempts from one source address on any accounts per window (password spraying).
+    pub per_source: i64,
+    pub window_minutes: i64,
+}
+
+pub const THROTTLE: Throttle = Throttle {
+    per_account_and_source: 5,
+    per_source: 30,
+    window_minutes: 15,
+};
+
+#[derive(Debug)]
+pub enum SignIn {
+    /// The password was right. `failures_elsewhere`: failed attempts on this account from
+    /// other addresses since its previous sign-in, to tell the owner.
+    Ok {
+        user: doudi_store::users::UserRow,
+        failures_elsewhere: i64,
+    },
+    /// Wrong user name or password (not told apart).
+    Refused,
+    /// Too many attempts from this source: not evaluated; try again after `retry_at`.
+    Throttled {
+        retry_at: chrono::DateTime<chrono::Utc>,
+    },
+}
+
+fn ts(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// Signs in `username` from `source` (the client address, or `unknown`).
+///
+/// The attempt is counted before the password is checked, in one write transaction with
+/// an UPSERT per counter (account + source, source), so a burst of concurrent attempts
+/// has exactly `per_account_and_source` evaluated. Over the limit only this source waits
+/// until its window ends; the owner signing in from another address is not affected.
+/// Failures and refusals on an existing account are audited on that account.
+pub async fn sign_in(
+    db: &doudi_store::Db,
+    username: &str,
+    password: &str,
+    source: &str,
+    t: &Throttle,
+) -> crate::Result<SignIn> {
+    use doudi_store::users;
+    let now = chrono::Utc::now();
+    let window_start = ts(now - chrono::Duration::minutes(t.window_minutes));
+    let account_key = format!("acct:{username}|{source}");
+    let source_key = format!("src:{source}");
+    let user = users::by_username(db, username).await?;
+
+    let mut tx = db.begin_write().await?;
+    let (n_account, first_account) =
+        users::count_login_attempt(&mut tx, &account_key, &window_start).await?;
+    let (n_source, first_source) =
+        users::count_login_attempt(&mut tx, &source_key, &window_start).await?;
+    let over = [
+        (n_account > t.per_account_and_source, first_account),
+        (n_source > t.per_source, first_source),
+    ]
+    .into_iter()
+    .filter(|(over, _)| *over)
+    .filter_map(|(_, first)| chrono::DateTime::parse_from_rfc3339(&first).ok())
+    .map(|first| first.with_timezone(&chrono::Utc) + chrono::Duration::minutes(t.window_minutes))
+    .max();
+    if let Some(retry_at) = over {
+        // Not evaluated, so not counted: the window keeps its start.
+        tx.rollback().await?;
+        if let Some(u) = &user {
+            audit_attempt(db, u, "login_throttled", format!("登录尝试过多，已暂缓来源 {source} 的登录")).await?;
+        }
+        return Ok(SignIn::Throttled { retry_at });
+    }
+    tx.commit().await?;
+
+    let ok = match &user {
+        Some(u) if u.active && !u.is_machine => {
+            let (hash, pw) = (u.password_hash.clone(), password.to_string());
+            tokio::task::spawn_blocking(move || verify_password(&hash, &pw)).await?
+        }
+        _ => {
+            // Spend the same time as a real check so that usernames cannot be probed by timing.
+            static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+            let pw = password.to_string();
+            tokio::task::spawn_blocking(move || {
+                verify_password(DUMMY.get_or_init(|| hash_password("not-a-real-password-1")), &pw)
+            })
+            .await?;
+            false
+        }
+    };
+
+    let mut tx = db.begin_write().await?;
+    let user = match (ok, user) {
+        (true, Some(u)) => u,
+        (_, user) => {
+            users::record_login_attempt(&mut tx, username, source, false).await?;
+            tx.commit().await?;
+            if let Some(u) = &user {
+                audit_attempt(db, u, "login_failed", format!("登录失败：密码不正确（来源 {source}）")).await?;
+            }
+            return Ok(SignIn::Refused);
+        }
+    };
+    let failures_elsewhere =
+        users::failures_elsewhere_since_last_success(&mut tx, username, source).await?;
+    users::record_login_attempt(&mut tx, username, source, true).await?;
+    users::clear_login_attempts(&mut tx, &account_key, &source_key).await?;
+    doudi_store::audit::record(
+        &mut *tx,
+        &actor_of(&user),
+        doudi_store::audit::AuditEntry {
+            action: "login",
+            entity: "user",
+            entity_id: user.id.to_string(),
+            household_id: None,
+            region_code: &user.region_code,
+            before: None,
+            after: None,
+            detail: if failures_elsewhere > 0 {
+                format!("登录（来源 {source}；此前有 {failures_elsewhere} 次来自其他地址的失败登录）")
+            } else {
+                format!("登录（来源 {source}）")
+            },
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(SignIn::Ok {
+        user,
+        failures_elsewhere,
+    })
+}
+
+fn actor_of(u: &doudi_store::users::UserRow) -> doudi_store::audit::AuditActor {
+    doudi_store::audit::AuditActor {
+        user_id: Some(u.id),
+        username: u.username.clone(),
+        role: u.role.clone(),
+    }
+}
+
+async fn audit_attempt(
+    db: &doudi_store::Db,
+    u: &doudi_store::users::UserRow,
+    action: &str,
+    detail: String,
+) -> crate::Result<()> {
+    doudi_store::audit::record(
+        &db.pool,
+        &actor_of(u),
+        doudi_store::audit::AuditEntry {
+            action,
+            entity: "user",
+            entity_id: u.id.to_string(),
+            household_id: None,
+            region_code: &u.region_code,
+            before: None,
+            after: None,
+            detail,
+        },
+    )
+    .await?;
     Ok(())
 }
 
@@ -67,7 +535,44 @@ mod tests {
         assert!(check_password_strength("abc123").is_err());
         assert!(check_password_strength("abcdefgh").is_err());
         assert!(check_password_strength("12345678").is_err());
-        assert!(check_password_strength("abcd1234").is_ok());
+        assert!(
+            check_password_strength("abcd1234").is_err(),
+            "shorter than 10"
+        );
+        assert!(check_password_strength("abcdefghij").is_err());
+        assert!(check_password_strength("1234567890").is_err());
+        assert!(check_password_strength("hz7kq2mw9x").is_ok());
+        assert!(check_password_strength("Lanqiao-88cun").is_ok());
+    }
+
+    #[test]
+    fn common_passwords_and_their_variants_are_refused() {
+        assert!(
+            COMMON_PASSWORDS.windows(2).all(|w| w[0] < w[1]),
+            "sorted for binary search"
+        );
+        assert!(COMMON_PASSWORDS.len() >= 200);
+        for pw in [
+            "passw0rd",
+            "password1",
+            "Password2026",
+            "passw0rd123",
+            "P@ssw0rd!!12",
+            "qwerty123456",
+            "Qwertyuiop1",
+            "1qaz2wsx3edc",
+            "woaini1314520",
+            "admin12345",
+            "abcabcabc1",
+            "aaaaaaaaa1",
+            "12345abcde",
+            "doudi20262026",
+        ] {
+            assert!(
+                check_password_strength(pw).is_err(),
+                "{pw} should be refused"
+            );
+        }
     }
 
     #[test]

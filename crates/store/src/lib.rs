@@ -69,6 +69,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../migrations/sqlite/0003_policies_monitoring.sql"),
     ),
+    (4, include_str!("../migrations/sqlite/0004_login_throttle.sql")),
     (
         6,
         include_str!("../migrations/sqlite/0006_notice_tokens.sql"),
@@ -80,6 +81,10 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (
         3,
         include_str!("../migrations/postgresql/0003_policies_monitoring.sql"),
+    ),
+    (
+        4,
+        include_str!("../migrations/postgresql/0004_login_throttle.sql"),
     ),
     (
         6,

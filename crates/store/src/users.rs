@@ -209,8 +209,44 @@ pub async fn delete_other_sessions(db: &Db, user_id: i64, keep: &str) -> Result<
 
 // ---- login throttling ----
 
+/// Counts one attempt under `key` and returns the count and the start of its window.
+/// A window older than `window_start` (RFC 3339) starts again at 1. One UPSERT, so
+/// concurrent attempts on the same key are counted one after the other on both
+/// backends (SQLite: the write transaction; PostgreSQL: the conflicting row's lock).
+pub async fn count_login_attempt(tx: &mut Tx, key: &str, window_start: &str) -> Result<(i64, String)> {
+    let row = sqlx::query(
+        "INSERT INTO login_throttle (key, count, first_at, last_at) VALUES ($1, 1, $2, $2) \
+         ON CONFLICT (key) DO UPDATE SET \
+           count = CASE WHEN login_throttle.first_at <= $3 THEN 1 ELSE login_throttle.count + 1 END, \
+           first_at = CASE WHEN login_throttle.first_at <= $3 THEN excluded.first_at ELSE login_throttle.first_at END, \
+           last_at = excluded.last_at \
+         RETURNING count, first_at",
+    )
+    .bind(key.to_string())
+    .bind(now_ts())
+    .bind(window_start.to_string())
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok((row.get(0), row.get(1)))
+}
+
+/// After a successful sign-in: the account's counter for this source is cleared and the
+/// source's counter gives back the attempt that succeeded.
+pub async fn clear_login_attempts(tx: &mut Tx, account_key: &str, source_key: &str) -> Result<()> {
+    sqlx::query("DELETE FROM login_throttle WHERE key = $1")
+        .bind(account_key.to_string())
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("UPDATE login_throttle SET count = count - 1 WHERE key = $1 AND count > 0")
+        .bind(source_key.to_string())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The history of attempts (kept for the owner's notice and for the audit).
 pub async fn record_login_attempt(
-    db: &Db,
+    tx: &mut Tx,
     username: &str,
     client: &str,
     success: bool,
@@ -220,20 +256,25 @@ pub async fn record_login_attempt(
         .bind(client.to_string())
         .bind(success as i64)
         .bind(now_ts())
-        .execute(&db.pool)
+        .execute(&mut **tx)
         .await?;
     Ok(())
 }
 
-/// Failed attempts for `username` since `since` (RFC 3339), stopping at the last success.
-pub async fn recent_failures(db: &Db, username: &str, since: &str) -> Result<i64> {
+/// Failed attempts on `username` from addresses other than `client` since its last
+/// successful sign-in.
+pub async fn failures_elsewhere_since_last_success(
+    tx: &mut Tx,
+    username: &str,
+    client: &str,
+) -> Result<i64> {
     Ok(sqlx::query_scalar(
-        "SELECT COUNT(*) FROM login_attempts WHERE username = $1 AND success = 0 AND at > $2 \
+        "SELECT COUNT(*) FROM login_attempts WHERE username = $1 AND success = 0 AND client <> $2 \
          AND at > COALESCE((SELECT MAX(at) FROM login_attempts WHERE username = $1 AND success = 1), '')",
     )
     .bind(username.to_string())
-    .bind(since.to_string())
-    .fetch_one(&db.pool)
+    .bind(client.to_string())
+    .fetch_one(&mut **tx)
     .await?)
 }
 

@@ -13,13 +13,45 @@ use crate::AppState;
 use crate::error::AppError;
 
 pub const SESSION_COOKIE: &str = "doudi_session";
-/// Failed logins allowed per account within [`THROTTLE_MINUTES`] before refusing.
-pub const MAX_FAILURES: i64 = 5;
-pub const THROTTLE_MINUTES: i64 = 15;
 
 pub use doudi_app::accounts::{
-    check_password_strength, hash_password, new_secret, secret_hash, verify_password,
+    THROTTLE, check_password_strength, hash_password, new_secret, secret_hash, verify_password,
 };
+
+/// The client's address for login throttling: the last `X-Forwarded-For` entry when
+/// `Config.behind_proxy`, else the peer address (present when served by
+/// [`crate::serve`]), else `unknown` (in-process calls such as tests).
+#[derive(Clone, Debug)]
+pub struct ClientAddr(pub String);
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if state.cfg.behind_proxy {
+            let forwarded = parts
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .last();
+            if let Some(addr) = forwarded {
+                return Ok(ClientAddr(addr.chars().take(64).collect()));
+            }
+        }
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        Ok(ClientAddr(peer.unwrap_or_else(|| "unknown".into())))
+    }
+}
 
 /// The signed-in user: the application's [`Caller`] plus the session it came with.
 #[derive(Clone, Debug)]
@@ -137,30 +169,52 @@ impl FromRequestParts<AppState> for Actor {
     }
 }
 
-/// CSRF guard for state-changing requests from browsers: SameSite=Strict cookies plus a
-/// check that `Sec-Fetch-Site` / `Origin` name this very site.
-pub async fn csrf_guard(State(_state): State<AppState>, req: Request, next: Next) -> Response {
+/// CSRF guard for state-changing requests from browsers (besides SameSite=Strict
+/// cookies): an unsafe method outside `/api/` must carry `Sec-Fetch-Site: same-origin`
+/// (or `none`, a navigation the user started), or, from browsers that do not send it, an
+/// `Origin` equal to this very site: scheme (https when `Config.secure_cookies`, else
+/// http), host and port. A request with neither header is refused. `/api/` takes bearer
+/// tokens only (never cookies) and is exempt.
+pub async fn csrf_guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if !safe && !req.uri().path().starts_with("/api/") {
-        let h = req.headers();
-        if let Some(site) = h.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
-            if site != "same-origin" && site != "none" {
-                return AppError::new(StatusCode::FORBIDDEN, "跨站请求被拒绝（CSRF 防护）")
-                    .into_response();
-            }
-        } else if let Some(origin) = h.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-            let host = h
-                .get(header::HOST)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            let origin_host = origin.split("://").nth(1).unwrap_or("");
-            if origin == "null" || origin_host != host {
-                return AppError::new(StatusCode::FORBIDDEN, "跨站请求被拒绝（CSRF 防护）")
-                    .into_response();
-            }
-        }
+    if !safe && !req.uri().path().starts_with("/api/") && !same_site(&req, &state) {
+        return AppError::new(
+            StatusCode::FORBIDDEN,
+            "跨站请求被拒绝（CSRF 防护）：请从本系统的页面提交表单；如使用脚本，请改用 /api/ 接口和访问令牌",
+        )
+        .into_response();
     }
     next.run(req).await
+}
+
+fn same_site(req: &Request, state: &AppState) -> bool {
+    let h = req.headers();
+    if let Some(site) = h.get("sec-fetch-site") {
+        return matches!(site.to_str(), Ok("same-origin") | Ok("none"));
+    }
+    let Some(origin) = h.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let host = h
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()));
+    let Some(host) = host else {
+        return false;
+    };
+    let scheme = if state.cfg.secure_cookies {
+        "https"
+    } else {
+        "http"
+    };
+    expected_origin(scheme, host).eq_ignore_ascii_case(origin)
+}
+
+/// `scheme://host[:port]`, without the scheme's default port (browsers omit it in `Origin`).
+fn expected_origin(scheme: &str, host: &str) -> String {
+    let default = if scheme == "https" { ":443" } else { ":80" };
+    let host = host.strip_suffix(default).unwrap_or(host);
+    format!("{scheme}://{host}")
 }
 
 pub fn session_cookie(value: &str, secure: bool, max_age_secs: i64) -> String {

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::header;
+use axum::http::{HeaderValue, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use doudi_store::Db;
@@ -28,6 +28,10 @@ pub struct Config {
     pub session_hours: i64,
     /// Largest accepted upload (imports, attachments).
     pub max_upload_bytes: usize,
+    /// Served behind a reverse proxy: the client address for login throttling is the last
+    /// entry of `X-Forwarded-For` (the one the proxy added). Otherwise that header is
+    /// ignored and the peer address is used. Default from `DOUDI_BEHIND_PROXY=1`.
+    pub behind_proxy: bool,
 }
 
 impl Default for Config {
@@ -36,6 +40,7 @@ impl Default for Config {
             secure_cookies: false,
             session_hours: 12,
             max_upload_bytes: 50 * 1024 * 1024,
+            behind_proxy: std::env::var("DOUDI_BEHIND_PROXY").is_ok_and(|v| v == "1"),
         }
     }
 }
@@ -226,7 +231,40 @@ pub fn router(state: AppState) -> Router {
             auth::csrf_guard,
         ))
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            error::chinese_refusals,
+        ))
+        .layer(axum::middleware::from_fn(security_headers))
         .with_state(state)
+}
+
+/// Headers on every response: no MIME sniffing, never inside a frame; and
+/// `Cache-Control: no-store` on everything but the stylesheet and the public pages, so
+/// that no household page, export or API answer stays in a browser or proxy cache.
+async fn security_headers(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let path = req.uri().path();
+    let cacheable = path.starts_with("/static/") || path.starts_with("/public/");
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("frame-ancestors 'none'"),
+        );
+    }
+    if !cacheable {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    resp
 }
 
 async fn stylesheet() -> impl IntoResponse {
@@ -243,7 +281,8 @@ async fn stylesheet() -> impl IntoResponse {
 pub async fn serve(state: AppState, listen: &str) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     doudi_app::jobs::spawn_all(&state.db);
-    axum::serve(listener, router(state))
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

@@ -3,7 +3,7 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use doudi_domain::access::{Action, Role};
 use doudi_domain::{Coded, RegionCode, RegionLevel};
@@ -66,20 +66,33 @@ fn safe_next(next: &str) -> String {
     }
 }
 
+#[derive(Template)]
+#[template(path = "login_notice.html")]
+struct LoginNoticePage {
+    failures: i64,
+    next: String,
+}
+
+/// Beijing time of day (and date when not today) for "try again after …".
+fn retry_text(at: chrono::DateTime<chrono::Utc>) -> String {
+    let cn = chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8");
+    let local = at.with_timezone(&cn);
+    let today = chrono::Utc::now().with_timezone(&cn).date_naive();
+    let minutes = (at - chrono::Utc::now()).num_minutes().max(0) + 1;
+    if local.date_naive() == today {
+        format!("{}（约 {minutes} 分钟后）", local.format("%H:%M"))
+    } else {
+        format!("{}（约 {minutes} 分钟后）", local.format("%m月%d日 %H:%M"))
+    }
+}
+
 pub async fn login(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    auth::ClientAddr(client): auth::ClientAddr,
     Form(f): Form<LoginForm>,
 ) -> Result<Response, AppError> {
+    use doudi_app::accounts::SignIn;
     let username = f.username.trim().to_string();
-    let client = headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("local")
-        .to_string();
-    let since = (chrono::Utc::now() - chrono::Duration::minutes(auth::THROTTLE_MINUTES))
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string();
     let fail = |msg: &str, code: u16| -> Result<Response, AppError> {
         Ok(with_status(
             render(&LoginPage {
@@ -93,68 +106,47 @@ pub async fn login(
     if username.is_empty() || f.password.is_empty() {
         return fail("请输入用户名和密码", 422);
     }
-    if users::recent_failures(&state.db, &username, &since).await? >= auth::MAX_FAILURES {
-        return fail(
-            &format!(
-                "登录失败次数过多，该账号已暂时锁定，请 {} 分钟后再试或联系管理员",
-                auth::THROTTLE_MINUTES
-            ),
-            429,
-        );
-    }
-    let user = users::by_username(&state.db, &username).await?;
-    let ok = match &user {
-        Some(u) if u.active && !u.is_machine => {
-            auth::verify_password(&u.password_hash, &f.password)
+    let outcome =
+        doudi_app::accounts::sign_in(&state.db, &username, &f.password, &client, &auth::THROTTLE)
+            .await?;
+    let (user, failures) = match outcome {
+        SignIn::Ok {
+            user,
+            failures_elsewhere,
+        } => (user, failures_elsewhere),
+        SignIn::Refused => return fail("用户名或密码不正确", 401),
+        SignIn::Throttled { retry_at } => {
+            let mut resp = fail(
+                &format!(
+                    "登录失败次数过多，本设备的登录已暂缓，请于 {} 后再试；忘记密码请联系本级管理员重置",
+                    retry_text(retry_at)
+                ),
+                429,
+            )?;
+            let secs = (retry_at - chrono::Utc::now()).num_seconds().max(1);
+            if let Ok(v) = secs.to_string().parse() {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return Ok(resp);
         }
-        _ => {
-            // Spend the same time as a real check so that usernames cannot be probed by timing.
-            static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-            let _ = auth::verify_password(
-                DUMMY.get_or_init(|| auth::hash_password("not-a-real-password-1")),
-                &f.password,
-            );
-            false
-        }
-    };
-    users::record_login_attempt(&state.db, &username, &client, ok).await?;
-    let Some(user) = user.filter(|_| ok) else {
-        return fail("用户名或密码不正确", 401);
     };
     let token = auth::new_secret();
     let expires = (chrono::Utc::now() + chrono::Duration::hours(state.cfg.session_hours))
         .format("%Y-%m-%dT%H:%M:%S%.3fZ")
         .to_string();
     users::create_session(&state.db, &auth::secret_hash(&token), user.id, &expires).await?;
-    audit::record(
-        &state.db.pool,
-        &doudi_store::audit::AuditActor {
-            user_id: Some(user.id),
-            username: user.username.clone(),
-            role: user.role.clone(),
-        },
-        AuditEntry {
-            action: "login",
-            entity: "user",
-            entity_id: user.id.to_string(),
-            household_id: None,
-            region_code: &user.region_code,
-            before: None,
-            after: None,
-            detail: "登录".into(),
-        },
-    )
-    .await?;
     let cookie = auth::session_cookie(
         &token,
         state.cfg.secure_cookies,
         state.cfg.session_hours * 3600,
     );
-    Ok((
-        [(header::SET_COOKIE, cookie)],
-        Redirect::to(&safe_next(&f.next)),
-    )
-        .into_response())
+    let next = safe_next(&f.next);
+    if failures > 0 {
+        // Tell the owner before going on.
+        let page = render(&LoginNoticePage { failures, next })?;
+        return Ok(([(header::SET_COOKIE, cookie)], page).into_response());
+    }
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response())
 }
 
 pub async fn logout(State(state): State<AppState>, actor: Actor) -> Result<Response, AppError> {
@@ -298,6 +290,8 @@ fn action_label(a: &str) -> &str {
         "reveal_id" => "查看完整身份证号",
         "denied" => "越权访问被拒",
         "login" => "登录",
+        "login_failed" => "登录失败",
+        "login_throttled" => "登录被暂缓",
         "password" => "修改密码",
         "move_member" => "迁移成员",
         "split" => "分户",

@@ -1,0 +1,11 @@
+-- Login throttling counters (issue 10, item 7): one row per key, where a key is
+-- `acct:<username>|<source address>` or `src:<source address>`. Incremented with one
+-- UPSERT inside the attempt's write transaction, so concurrent attempts count exactly
+-- (the conflicting row is locked until the first transaction ends).
+CREATE TABLE login_throttle (
+  key TEXT COLLATE "C" PRIMARY KEY,
+  count BIGINT NOT NULL,
+  first_at TEXT NOT NULL,
+  last_at TEXT NOT NULL
+);
+CREATE INDEX login_attempts_client ON login_attempts(client, at);
