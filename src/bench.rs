@@ -51,7 +51,7 @@ impl Scratch {
             )))
             .execute(&admin.pool)
             .await?;
-            admin.pool.close().await;
+            admin.close().await;
             let db = Db::connect(base_url, Some(&schema)).await?;
             db.migrate().await?;
             Ok(Scratch {
@@ -64,7 +64,7 @@ impl Scratch {
     }
 
     pub async fn drop_now(self) {
-        self.db.pool.close().await;
+        self.db.close().await;
         if let Some(p) = &self.sqlite_path {
             for suffix in ["", "-wal", "-shm"] {
                 let _ = std::fs::remove_file(format!("{p}{suffix}"));
@@ -712,7 +712,7 @@ pub async fn sweep(url: &str, households: usize, records: usize) -> Result<()> {
         setup::create_user(db, &setup::demo_accounts(&regions)[0], "bench-password-1").await?;
     let batch: i64 = doudi_store::sqlx::query_scalar("INSERT INTO feed_batches (kind, source, channel, sent_by, sent_at) VALUES ('medical','bench','api',$1,'2026-01-01T00:00:00Z') RETURNING id")
         .bind(user_id)
-        .fetch_one(&db.pool)
+        .fetch_one(db.writer())
         .await?;
     let max_person: i64 = doudi_store::sqlx::query_scalar("SELECT MAX(id) FROM persons")
         .fetch_one(&db.pool)
@@ -846,4 +846,279 @@ pub async fn sweep(url: &str, households: usize, records: usize) -> Result<()> {
     }
     scratch.drop_now().await;
     Ok(())
+}
+
+/// What one request of the load bench was.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum LoadKind {
+    Search,
+    FileView,
+    Visit,
+}
+
+struct LoadSample {
+    kind: LoadKind,
+    took: Duration,
+    status: u16,
+}
+
+/// Mixed office load over HTTP on loopback: `staff` village assistants, each
+/// signed in with its own session, for `seconds`: searching (45 %), opening
+/// household files (45 %) and recording visits (`write_pct` %) in their own
+/// village. Prints requests/s, p50/p99 per kind and the errors (5xx or a
+/// broken connection), then the same for the whole run.
+pub async fn load(
+    url: &str,
+    households: usize,
+    staff: usize,
+    seconds: u64,
+    write_pct: u32,
+) -> Result<()> {
+    use doudi_domain::access::Role;
+    let scratch = Scratch::new(url, "load").await?;
+    let db = scratch.db.clone();
+    let t = Instant::now();
+    let regions = setup::load_regions(&db, 1).await?;
+    setup::load_households(&db, &regions, 1, households, today(), &|_| {}).await?;
+    if db.backend == Backend::Postgres {
+        doudi_store::sqlx::query("ANALYZE")
+            .execute(&db.pool)
+            .await?;
+    }
+    // The villages with the most households, one assistant each.
+    let villages: Vec<(String, String, i64)> = doudi_store::sqlx::query_as(
+        "SELECT h.village_code, r.name, COUNT(*) AS n FROM households h \
+         JOIN regions r ON r.code = h.village_code \
+         GROUP BY h.village_code, r.name ORDER BY n DESC, h.village_code LIMIT $1",
+    )
+    .bind(staff as i64)
+    .fetch_all(&db.pool)
+    .await?;
+    let password = "load-bench-2026";
+    let mut crew = Vec::new();
+    for (i, (code, name, _)) in villages.iter().cycle().take(staff).enumerate() {
+        let account = doudi_app::demo::DemoAccount {
+            username: format!("load{i}"),
+            role: Role::VillageAssistant,
+            region_code: code.clone(),
+            region_name: name.clone(),
+            display_name: format!("压测协理员{i}（{name}）"),
+            department: None,
+        };
+        setup::create_user(&db, &account, password).await?;
+        let ids: Vec<i64> =
+            doudi_store::sqlx::query_scalar("SELECT id FROM households WHERE village_code = $1")
+                .bind(code)
+                .fetch_all(&db.pool)
+                .await?;
+        let names: Vec<String> = doudi_store::sqlx::query_scalar(
+            "SELECT head_name FROM households WHERE village_code = $1 LIMIT 50",
+        )
+        .bind(code)
+        .fetch_all(&db.pool)
+        .await?;
+        crew.push((account.username, ids, names));
+    }
+    println!(
+        "load ({}): {households} households, {staff} staff in {} villages, prepared in {:.1} s",
+        backend_name(&db),
+        villages.len(),
+        t.elapsed().as_secs_f64()
+    );
+
+    let io = |e: std::io::Error| doudi_app::Error::Storage(format!("loopback listener: {e}"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(io)?;
+    let addr = listener.local_addr().map_err(io)?;
+    let state = doudi_web::AppState::new(db.clone(), doudi_web::Config::default());
+    let server = tokio::spawn(doudi_web::serve_on(state, listener));
+    let base = format!("http://{addr}");
+
+    // Sign in one after another, as staff arriving at work do (a burst of
+    // simultaneous sign-ins from one address is what the throttle slows down).
+    let mut signed_in = Vec::new();
+    let mut failed_logins = 0;
+    for (user, ids, names) in crew {
+        let base = base.clone();
+        let login = tokio::task::spawn_blocking(move || {
+            let agent = load_agent();
+            sign_in_for_load(&agent, &base, &user, password)
+                .map(|cookie| (agent, cookie, ids, names))
+        })
+        .await;
+        match login {
+            Ok(Ok(s)) => signed_in.push(s),
+            Ok(Err(e)) => {
+                failed_logins += 1;
+                eprintln!("  {e}");
+            }
+            Err(_) => failed_logins += 1,
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let workers: Vec<_> = signed_in
+        .into_iter()
+        .enumerate()
+        .map(|(i, (agent, cookie, ids, names))| {
+            let base = base.clone();
+            std::thread::spawn(move || {
+                load_worker(
+                    i as u64, &agent, &base, &cookie, &ids, &names, deadline, write_pct,
+                )
+            })
+        })
+        .collect();
+    let mut samples = Vec::new();
+    for w in workers {
+        if let Ok(Ok(s)) = tokio::task::spawn_blocking(move || w.join()).await {
+            samples.extend(s);
+        }
+    }
+    server.abort();
+    let wall = seconds as f64;
+    let report = |label: &str, pick: &dyn Fn(&LoadSample) -> bool| {
+        let mut took: Vec<Duration> = samples.iter().filter(|s| pick(s)).map(|s| s.took).collect();
+        took.sort();
+        let errors = samples
+            .iter()
+            .filter(|s| pick(s) && (s.status >= 500 || s.status == 0))
+            .count();
+        let refused = samples
+            .iter()
+            .filter(|s| pick(s) && (400..500).contains(&s.status))
+            .count();
+        println!(
+            "  {label:<10} {:>7} requests  {:>7.1} req/s  p50 {:>7.1} ms  p99 {:>7.1} ms  max {:>7.1} ms  errors {errors}  4xx {refused}",
+            took.len(),
+            took.len() as f64 / wall,
+            percentile(&took, 0.50),
+            percentile(&took, 0.99),
+            percentile(&took, 1.0),
+        );
+    };
+    report("search", &|s| s.kind == LoadKind::Search);
+    report("file view", &|s| s.kind == LoadKind::FileView);
+    report("visit", &|s| s.kind == LoadKind::Visit);
+    report("all", &|_| true);
+    if failed_logins > 0 {
+        println!("  {failed_logins} staff could not sign in");
+    }
+    let visits: i64 = doudi_store::sqlx::query_scalar("SELECT COUNT(*) FROM visits")
+        .fetch_one(&db.pool)
+        .await?;
+    let audited: i64 = doudi_store::sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'view' AND entity = 'household'",
+    )
+    .fetch_one(&db.pool)
+    .await?;
+    println!("  stored: {visits} visits, {audited} audited household-file views");
+    scratch.drop_now().await;
+    Ok(())
+}
+
+fn load_agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .proxy(None)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into()
+}
+
+/// Signs in through the login form; returns the session cookie.
+fn sign_in_for_load(
+    agent: &ureq::Agent,
+    base: &str,
+    user: &str,
+    password: &str,
+) -> std::result::Result<String, String> {
+    let login = agent
+        .post(&format!("{base}/login"))
+        .header("Origin", base)
+        .send_form([("username", user), ("password", password), ("next", "/")])
+        .map_err(|e| format!("{user}: {e}"))?;
+    let cookie = login
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .collect::<Vec<_>>()
+        .join("; ");
+    if cookie.is_empty() {
+        return Err(format!("{user}: 登录失败 (HTTP {})", login.status()));
+    }
+    Ok(cookie)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn load_worker(
+    seed: u64,
+    agent: &ureq::Agent,
+    base: &str,
+    cookie: &str,
+    ids: &[i64],
+    names: &[String],
+    deadline: Instant,
+    write_pct: u32,
+) -> Vec<LoadSample> {
+    let origin = base;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let today = today().to_string();
+    let mut out = Vec::new();
+    while Instant::now() < deadline {
+        let roll = rng.random_range(0..100u32);
+        let kind = if roll < write_pct {
+            LoadKind::Visit
+        } else if roll % 2 == 0 {
+            LoadKind::Search
+        } else {
+            LoadKind::FileView
+        };
+        let hid = ids[rng.random_range(0..ids.len())];
+        let start = Instant::now();
+        let result = match kind {
+            LoadKind::Search => {
+                let q = names
+                    .get(rng.random_range(0..names.len().max(1)))
+                    .map(|n| n.chars().take(1).collect::<String>())
+                    .unwrap_or_else(|| "王".into());
+                agent
+                    .get(&format!("{base}/households"))
+                    .query("q", &q)
+                    .header("Cookie", cookie)
+                    .call()
+            }
+            LoadKind::FileView => agent
+                .get(&format!("{base}/households/{hid}"))
+                .header("Cookie", cookie)
+                .call(),
+            LoadKind::Visit => agent
+                .post(&format!("{base}/households/{hid}/visits"))
+                .header("Cookie", cookie)
+                .header("Origin", origin)
+                .send_form([
+                    ("date", today.as_str()),
+                    ("kind", "home"),
+                    ("findings", "压测走访：家中情况稳定"),
+                    ("needs", ""),
+                    ("follow_up", ""),
+                ]),
+        };
+        let status = match result {
+            Ok(mut r) => {
+                let _ = r.body_mut().read_to_vec();
+                r.status().as_u16()
+            }
+            Err(_) => 0,
+        };
+        out.push(LoadSample {
+            kind,
+            took: start.elapsed(),
+            status,
+        });
+    }
+    out
 }

@@ -169,6 +169,18 @@ enum BenchCmd {
         #[arg(long)]
         records: Option<usize>,
     },
+    /// Mixed office load over HTTP on loopback: searches, file views and visits.
+    Load {
+        #[arg(long, default_value_t = 20_000)]
+        households: usize,
+        #[arg(long, default_value_t = 50)]
+        staff: usize,
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Share of requests that record a visit, in percent.
+        #[arg(long, default_value_t = 10)]
+        write_pct: u32,
+    },
     /// All of the above with the figures the foundation issue asks for.
     All {
         #[arg(long, default_value_t = 1_000_000)]
@@ -496,6 +508,12 @@ async fn run(cli: Cli) -> AnyResult<()> {
                     households,
                     records,
                 } => bench::sweep(url, households, records.unwrap_or(households * 10)).await?,
+                BenchCmd::Load {
+                    households,
+                    staff,
+                    seconds,
+                    write_pct,
+                } => bench::load(url, households, staff, seconds, write_pct).await?,
                 BenchCmd::All { households } => {
                     bench::generate(url, households.min(200_000)).await?;
                     bench::import(url, 100_000).await?;

@@ -64,7 +64,7 @@ async fn time_passes(app: &TestApp, id: i64, days: u64) {
         .bind(v.to_string())
         .bind(sd)
         .bind(id)
-        .execute(&app.db.pool)
+        .execute(app.db.writer())
         .await
         .unwrap();
     let notices: Vec<(i64, String, String)> = doudi_store::sqlx::query_as(
@@ -82,7 +82,7 @@ async fn time_passes(app: &TestApp, id: i64, days: u64) {
             .bind(back(&s))
             .bind(back(&e))
             .bind(nid)
-            .execute(&app.db.pool)
+            .execute(app.db.writer())
             .await
             .unwrap();
     }
@@ -509,7 +509,7 @@ async fn referral_life_cycle(backend: Backend) {
     // An unanswered referral past its deadline surfaces as overdue for both sides.
     doudi_store::sqlx::query("UPDATE referrals SET due_on = '2020-01-01' WHERE id = $1")
         .bind(ids[1])
-        .execute(&app.db.pool)
+        .execute(app.db.writer())
         .await
         .unwrap();
     for c in [&cookie, &dept] {

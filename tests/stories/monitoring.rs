@@ -271,7 +271,7 @@ async fn feeds_and_warnings(backend: Backend) {
     doudi_store::sqlx::query("UPDATE warnings SET closed_on = $1 WHERE id = $2")
         .bind((today - Days::new(91)).to_string())
         .bind(wid)
-        .execute(&app.db.pool)
+        .execute(app.db.writer())
         .await
         .unwrap();
     doudi_app::monitoring::sweep(&app.db, "test", today)
@@ -337,7 +337,7 @@ async fn grading_and_visits(backend: Backend) {
     doudi_store::sqlx::query("UPDATE monitoring SET next_visit_due = $1 WHERE household_id = $2")
         .bind((today - Days::new(1)).to_string())
         .bind(hid)
-        .execute(&app.db.pool)
+        .execute(app.db.writer())
         .await
         .unwrap();
     let town = app.login("zhen_jingban").await;
@@ -409,7 +409,7 @@ async fn verify_levels_and_refusals(backend: Backend) {
     // 低保 household with two houses: the town-level rule holds.
     doudi_store::sqlx::query("UPDATE households SET categories = 'dibao' WHERE id = $1")
         .bind(hid)
-        .execute(&app.db.pool)
+        .execute(app.db.writer())
         .await
         .unwrap();
     let county: String =
@@ -422,7 +422,7 @@ async fn verify_levels_and_refusals(backend: Backend) {
         doudi_store::sqlx::query("INSERT INTO assets (county_code, household_id, kind, description, value_fen, created_at) VALUES ($1,$2,'house','住房',50000000,'2026-01-01T00:00:00Z')")
             .bind(county.clone())
             .bind(hid)
-            .execute(&app.db.pool)
+            .execute(app.db.writer())
             .await
             .unwrap();
     }

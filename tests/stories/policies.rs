@@ -16,7 +16,7 @@ use support::{Backend, TestApp};
 async fn exec(app: &TestApp, sql: &str, id: i64) {
     doudi_store::sqlx::query(doudi_store::sqlx::AssertSqlSafe(sql.to_string()))
         .bind(id)
-        .execute(&app.db.pool)
+        .execute(app.db.writer())
         .await
         .unwrap();
 }
@@ -38,7 +38,7 @@ async fn shape(app: &TestApp, hid: i64, income: i64, categories: &str, vehicle: 
     doudi_store::sqlx::query("UPDATE households SET categories = $1 WHERE id = $2")
         .bind(categories.to_string())
         .bind(hid)
-        .execute(&app.db.pool)
+        .execute(app.db.writer())
         .await
         .unwrap();
     let county: String =
@@ -52,7 +52,7 @@ async fn shape(app: &TestApp, hid: i64, income: i64, categories: &str, vehicle: 
             .bind(county.clone())
             .bind(hid)
             .bind(income)
-            .execute(&app.db.pool)
+            .execute(app.db.writer())
             .await
             .unwrap();
     }
@@ -60,7 +60,7 @@ async fn shape(app: &TestApp, hid: i64, income: i64, categories: &str, vehicle: 
         doudi_store::sqlx::query("INSERT INTO assets (county_code, household_id, kind, description, value_fen, created_at) VALUES ($1,$2,'vehicle','小汽车',8000000,'2026-01-01T00:00:00Z')")
             .bind(county)
             .bind(hid)
-            .execute(&app.db.pool)
+            .execute(app.db.writer())
             .await
             .unwrap();
     }

@@ -199,33 +199,59 @@ async fn login_throttle_is_per_source_and_exact(backend: Backend) {
     for b in burst {
         statuses.push(b.await.unwrap());
     }
-    let evaluated = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
-    let throttled = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
-    assert_eq!(evaluated as i64, limit, "exactly {limit} evaluated: {statuses:?}");
+    let evaluated = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let throttled = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(
+        evaluated as i64, limit,
+        "exactly {limit} evaluated: {statuses:?}"
+    );
     assert_eq!(throttled as i64, 20 - limit);
     assert_eq!(
-        app.scalar("SELECT COUNT(*) FROM login_attempts WHERE username = 'admin' AND success = 0").await,
+        app.scalar("SELECT COUNT(*) FROM login_attempts WHERE username = 'admin' AND success = 0")
+            .await,
         limit
     );
 
     // The attacker's address waits, even with the right password, and is told until when.
-    let (s, h, body) = app.request(login_from(attacker, "admin", support::PASSWORD)).await;
+    let (s, h, body) = app
+        .request(login_from(attacker, "admin", support::PASSWORD))
+        .await;
     assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
     let html = String::from_utf8_lossy(&body);
-    assert!(html.contains("登录失败次数过多") && html.contains("后再试"), "{html}");
+    assert!(
+        html.contains("登录失败次数过多") && html.contains("后再试"),
+        "{html}"
+    );
     assert!(header_of(&h, "retry-after").is_some());
 
     // The owner, from the office, gets in and is told.
-    let (s, h, body) = app.request(login_from("198.51.100.7:50000", "admin", support::PASSWORD)).await;
+    let (s, h, body) = app
+        .request(login_from("198.51.100.7:50000", "admin", support::PASSWORD))
+        .await;
     assert_eq!(s, StatusCode::OK, "the notice page");
     assert!(header_of(&h, "set-cookie").is_some_and(|c| c.starts_with("doudi_session=")));
     let html = String::from_utf8_lossy(&body);
-    assert!(html.contains(&format!("最近有 {limit} 次来自其他地址的失败登录")), "{html}");
+    assert!(
+        html.contains(&format!("最近有 {limit} 次来自其他地址的失败登录")),
+        "{html}"
+    );
     assert!(html.contains("href=\"/households\""));
     // Told once: the next sign-in goes straight on.
-    let (s, _, _) = app.request(login_from("198.51.100.7:50001", "admin", support::PASSWORD)).await;
+    let (s, _, _) = app
+        .request(login_from("198.51.100.7:50001", "admin", support::PASSWORD))
+        .await;
     assert_eq!(s, StatusCode::SEE_OTHER);
-    let failed = app.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'login_failed' AND username = 'admin'").await;
+    let failed = app
+        .scalar(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'login_failed' AND username = 'admin'",
+        )
+        .await;
     assert_eq!(failed, limit);
     let refused = app.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'login_throttled' AND username = 'admin'").await;
     assert_eq!(refused, 20 - limit + 1);
@@ -251,15 +277,27 @@ async fn login_throttle_is_per_source_and_exact(backend: Backend) {
         },
     );
     let mut req = login_from("127.0.0.1:1", "zhen_jingban", support::PASSWORD);
-    req.headers_mut()
-        .insert("x-forwarded-for", "203.0.113.10, 192.0.2.44".parse().unwrap());
+    req.headers_mut().insert(
+        "x-forwarded-for",
+        "203.0.113.10, 192.0.2.44".parse().unwrap(),
+    );
     let (s, _, _) = app.request(req).await;
-    assert_eq!(s, StatusCode::OK, "another address: signs in (with the notice)");
+    assert_eq!(
+        s,
+        StatusCode::OK,
+        "another address: signs in (with the notice)"
+    );
     let mut req = login_from("127.0.0.1:1", "zhen_jingban", support::PASSWORD);
-    req.headers_mut()
-        .insert("x-forwarded-for", "192.0.2.44, 203.0.113.10".parse().unwrap());
+    req.headers_mut().insert(
+        "x-forwarded-for",
+        "192.0.2.44, 203.0.113.10".parse().unwrap(),
+    );
     let (s, _, _) = app.request(req).await;
-    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "the proxy saw 203.0.113.10");
+    assert_eq!(
+        s,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the proxy saw 203.0.113.10"
+    );
     app.finish().await;
 }
 
@@ -301,12 +339,20 @@ async fn refusals_are_in_chinese_and_say_what_to_do() {
     };
     for (path, status, says) in [
         ("/households/abc", StatusCode::BAD_REQUEST, "网址中的编号"),
-        ("/audit?before=abc", StatusCode::BAD_REQUEST, "查询参数有误：字段 before 应为数字"),
+        (
+            "/audit?before=abc",
+            StatusCode::BAD_REQUEST,
+            "查询参数有误：字段 before 应为数字",
+        ),
         ("/no-such-page", StatusCode::NOT_FOUND, "页面或记录不存在"),
     ] {
         let (s, h, body) = app.request(page(path)).await;
         assert_eq!(s, status, "{path}");
-        assert!(header_of(&h, "content-type").unwrap().starts_with("text/html"));
+        assert!(
+            header_of(&h, "content-type")
+                .unwrap()
+                .starts_with("text/html")
+        );
         let text = assert_chinese(&body, path);
         assert!(text.contains(says), "{path}: {text}");
     }
@@ -325,7 +371,10 @@ async fn refusals_are_in_chinese_and_say_what_to_do() {
         .await;
     assert!(s.is_client_error(), "{s}");
     let html = assert_chinese(html.as_bytes(), "form");
-    assert!(html.contains("提交的表单内容有误") || html.contains("请"), "{html}");
+    assert!(
+        html.contains("提交的表单内容有误") || html.contains("请"),
+        "{html}"
+    );
 
     // The API: JSON with the Chinese message.
     let api = |method: &str, path: &str, ct: Option<&str>, body: &'static str| {
@@ -339,16 +388,41 @@ async fn refusals_are_in_chinese_and_say_what_to_do() {
         r.body(Body::from(body)).unwrap()
     };
     for (req, status, says) in [
-        (api("GET", "/api/v1/households/abc", None, ""), StatusCode::BAD_REQUEST, "网址中的编号"),
-        (api("GET", "/api/v1/households?per_page=x", None, ""), StatusCode::BAD_REQUEST, "字段 per_page 应为数字"),
-        (api("POST", "/api/v1/households", Some("application/json"), "{"), StatusCode::BAD_REQUEST, "不是有效的 JSON"),
-        (api("POST", "/api/v1/households", Some("application/json"), "{}"), StatusCode::UNPROCESSABLE_ENTITY, "缺少必填项 household"),
-        (api("POST", "/api/v1/households", None, "{}"), StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type: application/json"),
+        (
+            api("GET", "/api/v1/households/abc", None, ""),
+            StatusCode::BAD_REQUEST,
+            "网址中的编号",
+        ),
+        (
+            api("GET", "/api/v1/households?per_page=x", None, ""),
+            StatusCode::BAD_REQUEST,
+            "字段 per_page 应为数字",
+        ),
+        (
+            api("POST", "/api/v1/households", Some("application/json"), "{"),
+            StatusCode::BAD_REQUEST,
+            "不是有效的 JSON",
+        ),
+        (
+            api("POST", "/api/v1/households", Some("application/json"), "{}"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "缺少必填项 household",
+        ),
+        (
+            api("POST", "/api/v1/households", None, "{}"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content-Type: application/json",
+        ),
     ] {
         let path = req.uri().to_string();
         let (s, h, body) = app.request(req).await;
         assert_eq!(s, status, "{path}");
-        assert!(header_of(&h, "content-type").unwrap().starts_with("application/json"), "{path}");
+        assert!(
+            header_of(&h, "content-type")
+                .unwrap()
+                .starts_with("application/json"),
+            "{path}"
+        );
         let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
         let error = json["error"].as_str().unwrap();
         assert_chinese(error.as_bytes(), &path);
@@ -368,7 +442,9 @@ async fn refusals_are_in_chinese_and_say_what_to_do() {
         }
         r.body(Body::from(body)).unwrap()
     };
-    let (s, _, body) = app.request(upload("multipart/form-data", b"x".to_vec(), false)).await;
+    let (s, _, body) = app
+        .request(upload("multipart/form-data", b"x".to_vec(), false))
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert!(assert_chinese(&body, "no boundary").contains("重新选择文件上传"));
     let (s, _, body) = app
@@ -388,7 +464,10 @@ async fn refusals_are_in_chinese_and_say_what_to_do() {
             ..Config::default()
         },
     );
-    let (ct, big) = support::multipart(&[("mode", "insert")], Some(("big.csv", &vec![b'a'; 2 * 1024 * 1024])));
+    let (ct, big) = support::multipart(
+        &[("mode", "insert")],
+        Some(("big.csv", &vec![b'a'; 2 * 1024 * 1024])),
+    );
     let (s, _, body) = app.request(upload(&ct, big.clone(), true)).await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(assert_chinese(&body, "too large").contains("超过大小上限（1 MB）"));

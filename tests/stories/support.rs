@@ -56,7 +56,7 @@ impl TestApp {
                 .execute(&admin.pool)
                 .await
                 .expect("create schema");
-                admin.pool.close().await;
+                admin.close().await;
                 (
                     Db::connect(&pg_url(), Some(&unique)).await.expect("pg"),
                     Some((pg_url(), unique.clone())),
@@ -264,7 +264,7 @@ impl TestApp {
     }
 
     pub async fn finish(self) {
-        self.db.pool.close().await;
+        self.db.close().await;
         if let Some(path) = &self.cleanup_file {
             for suffix in ["", "-wal", "-shm"] {
                 let _ = std::fs::remove_file(format!("{path}{suffix}"));

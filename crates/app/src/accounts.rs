@@ -409,7 +409,13 @@ pub async fn sign_in(
         // Not evaluated, so not counted: the window keeps its start.
         tx.rollback().await?;
         if let Some(u) = &user {
-            audit_attempt(db, u, "login_throttled", format!("登录尝试过多，已暂缓来源 {source} 的登录")).await?;
+            audit_attempt(
+                db,
+                u,
+                "login_throttled",
+                format!("登录尝试过多，已暂缓来源 {source} 的登录"),
+            )
+            .await?;
         }
         return Ok(SignIn::Throttled { retry_at });
     }
@@ -425,7 +431,10 @@ pub async fn sign_in(
             static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
             let pw = password.to_string();
             tokio::task::spawn_blocking(move || {
-                verify_password(DUMMY.get_or_init(|| hash_password("not-a-real-password-1")), &pw)
+                verify_password(
+                    DUMMY.get_or_init(|| hash_password("not-a-real-password-1")),
+                    &pw,
+                )
             })
             .await?;
             false
@@ -439,7 +448,13 @@ pub async fn sign_in(
             users::record_login_attempt(&mut tx, username, source, false).await?;
             tx.commit().await?;
             if let Some(u) = &user {
-                audit_attempt(db, u, "login_failed", format!("登录失败：密码不正确（来源 {source}）")).await?;
+                audit_attempt(
+                    db,
+                    u,
+                    "login_failed",
+                    format!("登录失败：密码不正确（来源 {source}）"),
+                )
+                .await?;
             }
             return Ok(SignIn::Refused);
         }
@@ -460,7 +475,9 @@ pub async fn sign_in(
             before: None,
             after: None,
             detail: if failures_elsewhere > 0 {
-                format!("登录（来源 {source}；此前有 {failures_elsewhere} 次来自其他地址的失败登录）")
+                format!(
+                    "登录（来源 {source}；此前有 {failures_elsewhere} 次来自其他地址的失败登录）"
+                )
             } else {
                 format!("登录（来源 {source}）")
             },
@@ -489,7 +506,7 @@ async fn audit_attempt(
     detail: String,
 ) -> crate::Result<()> {
     doudi_store::audit::record(
-        &db.pool,
+        db.writer(),
         &actor_of(u),
         doudi_store::audit::AuditEntry {
             action,

@@ -21,7 +21,7 @@ pub async fn event(
     detail: String,
 ) -> Result<()> {
     audit::record(
-        &db.pool,
+        db.writer(),
         &caller.audit(),
         AuditEntry {
             action,

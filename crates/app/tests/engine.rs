@@ -288,3 +288,80 @@ async fn finder_and_sweep_without_http(pg: bool) {
     assert_eq!(second.already_open, first.raised);
 }
 both!(finder_and_sweep_without_http);
+
+/// Writes queue on one writer instead of failing: 20 assistants each record
+/// 5 visits while 20 others open 10 household files each (every view writes
+/// an audit row). Nothing fails and everything is stored. On SQLite a write
+/// that slipped onto the read pool is refused, so no code path can bypass
+/// the writer.
+async fn writes_queue_on_one_writer(pg: bool) {
+    let t = fresh(pg, 300).await;
+    let db = &t.db;
+    let c = caller(db, "cun_xieli").await;
+    let (own, _) = households_of(db, &c).await;
+    let views_before: i64 = doudi_store::sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'view' AND entity = 'household_file'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let (db, c) = (db.clone(), c.clone());
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..if i % 2 == 0 { 5 } else { 10 } {
+                if i % 2 == 0 {
+                    let input = monitoring::VisitInput {
+                        date: doudi_store::today_cn().to_string(),
+                        kind: "home".into(),
+                        findings: format!("并发走访 {i}"),
+                        needs: String::new(),
+                        follow_up: String::new(),
+                    };
+                    monitoring::record_visit(&db, &c, own, &input).await?;
+                } else {
+                    let (_, h) = access::household(&db, &c, own).await?;
+                    doudi_app::audit::event(
+                        &db,
+                        &c,
+                        "view",
+                        "household_file",
+                        h.id.to_string(),
+                        Some(h.id),
+                        &h.village_code,
+                        "查看家庭档案".into(),
+                    )
+                    .await?;
+                }
+            }
+            Ok::<_, Error>(())
+        }));
+    }
+    for task in tasks {
+        task.await
+            .unwrap()
+            .expect("no write fails under concurrency");
+    }
+    let visits: i64 = doudi_store::sqlx::query_scalar(
+        "SELECT COUNT(*) FROM visits WHERE household_id = $1 AND findings LIKE '并发走访%'",
+    )
+    .bind(own)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(visits, 100);
+    let views: i64 = doudi_store::sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'view' AND entity = 'household_file'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(views - views_before, 200);
+    if !pg {
+        let direct = doudi_store::sqlx::query("DELETE FROM visits")
+            .execute(&db.pool)
+            .await;
+        assert!(direct.is_err(), "the read pool refuses writes on SQLite");
+    }
+}
+both!(writes_queue_on_one_writer);

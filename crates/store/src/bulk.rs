@@ -108,7 +108,7 @@ pub async fn sync_sequences(db: &Db) -> Result<()> {
             "SELECT setval(pg_get_serial_sequence('{t}', 'id'), GREATEST((SELECT COALESCE(MAX(id), 0) FROM {t}), 1))"
         );
         sqlx::query(sqlx::AssertSqlSafe(sql))
-            .execute(&db.pool)
+            .execute(db.writer())
             .await?;
     }
     Ok(())

@@ -61,7 +61,7 @@ pub async fn create(
     .bind(filename.to_string())
     .bind(mode.to_string())
     .bind(now_ts())
-    .fetch_one(&db.pool)
+    .fetch_one(db.writer())
     .await?)
 }
 
@@ -70,7 +70,7 @@ pub async fn progress(db: &Db, id: i64, total: i64, processed: i64) -> Result<()
         .bind(total)
         .bind(processed)
         .bind(id)
-        .execute(&db.pool)
+        .execute(db.writer())
         .await?;
     Ok(())
 }
@@ -100,7 +100,7 @@ pub async fn finish(
     .bind(report_json.to_string())
     .bind(now_ts())
     .bind(id)
-    .execute(&db.pool)
+    .execute(db.writer())
     .await?;
     Ok(())
 }

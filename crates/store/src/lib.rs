@@ -48,9 +48,18 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// The database: `pool` for reads, `writer` for every write.
+///
+/// On SQLite the writer is one connection and the readers are opened
+/// `query_only`, so writes queue in this process instead of failing with
+/// "database is locked", and a write that slipped onto a reader fails in the
+/// tests. A write transaction may read through `pool` (WAL readers never wait
+/// for the writer) but must never wait for `writer` again. On PostgreSQL both
+/// are the same pool.
 #[derive(Clone)]
 pub struct Db {
     pub pool: AnyPool,
+    writer: AnyPool,
     pub backend: Backend,
 }
 
@@ -69,7 +78,10 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../migrations/sqlite/0003_policies_monitoring.sql"),
     ),
-    (4, include_str!("../migrations/sqlite/0004_login_throttle.sql")),
+    (
+        4,
+        include_str!("../migrations/sqlite/0004_login_throttle.sql"),
+    ),
     (
         6,
         include_str!("../migrations/sqlite/0006_notice_tokens.sql"),
@@ -115,39 +127,59 @@ impl Db {
         };
         let options: AnyConnectOptions = url.parse()?;
         let schema = pg_schema.map(str::to_string);
-        let max = if backend == Backend::Sqlite { 8 } else { 16 };
-        let pool = AnyPoolOptions::new()
-            .max_connections(max)
-            .acquire_timeout(Duration::from_secs(30))
-            .after_connect(move |conn, _meta| {
-                let schema = schema.clone();
-                Box::pin(async move {
-                    match backend {
-                        Backend::Sqlite => {
-                            conn.execute(
-                                "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=10000; \
-                                 PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;",
-                            )
-                            .await?;
-                        }
-                        Backend::Postgres => {
-                            if let Some(s) = schema {
-                                let sql = format!("SET search_path TO \"{}\"", s.replace('"', ""));
-                                conn.execute(sqlx::AssertSqlSafe(sql)).await?;
+        let pool_of = |max: u32, read_only: bool| {
+            let schema = schema.clone();
+            AnyPoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(Duration::from_secs(30))
+                .after_connect(move |conn, _meta| {
+                    let schema = schema.clone();
+                    Box::pin(async move {
+                        match backend {
+                            Backend::Sqlite => {
+                                conn.execute(
+                                    "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=10000; \
+                                     PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;",
+                                )
+                                .await?;
+                                if read_only {
+                                    conn.execute("PRAGMA query_only=ON;").await?;
+                                }
+                            }
+                            Backend::Postgres => {
+                                if let Some(s) = schema {
+                                    let sql =
+                                        format!("SET search_path TO \"{}\"", s.replace('"', ""));
+                                    conn.execute(sqlx::AssertSqlSafe(sql)).await?;
+                                }
                             }
                         }
-                    }
-                    Ok(())
+                        Ok(())
+                    })
                 })
-            })
-            .connect_with(options)
-            .await?;
-        Ok(Db { pool, backend })
+        };
+        let (pool, writer) = match backend {
+            Backend::Sqlite => {
+                // The writer connects first, so a new file is in WAL mode before any reader.
+                let writer = pool_of(1, false).connect_with(options.clone()).await?;
+                let pool = pool_of(8, true).connect_with(options).await?;
+                (pool, writer)
+            }
+            Backend::Postgres => {
+                let pool = pool_of(16, false).connect_with(options).await?;
+                (pool.clone(), pool)
+            }
+        };
+        Ok(Db {
+            pool,
+            writer,
+            backend,
+        })
     }
 
     /// Applies pending migrations for this backend; returns how many were applied.
     pub async fn migrate(&self) -> Result<usize> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.writer.acquire().await?;
         conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)",
         )
@@ -185,7 +217,19 @@ impl Db {
             Backend::Sqlite => "BEGIN IMMEDIATE",
             Backend::Postgres => "BEGIN",
         };
-        Ok(self.pool.begin_with(stmt).await?)
+        Ok(self.writer.begin_with(stmt).await?)
+    }
+
+    /// The pool for a single write outside a transaction (an audit entry of a
+    /// read, a session row). Never call it while holding a [`Tx`].
+    pub fn writer(&self) -> &AnyPool {
+        &self.writer
+    }
+
+    /// Closes both pools.
+    pub async fn close(&self) {
+        self.pool.close().await;
+        self.writer.close().await;
     }
 
     /// Cheap "is the database empty" check used by `doudi demo`.

@@ -166,7 +166,7 @@ pub async fn create_session(
     .bind(user_id)
     .bind(now_ts())
     .bind(expires_at.to_string())
-    .execute(&db.pool)
+    .execute(db.writer())
     .await?;
     Ok(())
 }
@@ -192,7 +192,7 @@ pub async fn session_user(db: &Db, token_hash: &str) -> Result<Option<UserRow>> 
 pub async fn delete_session(db: &Db, token_hash: &str) -> Result<()> {
     sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
         .bind(token_hash.to_string())
-        .execute(&db.pool)
+        .execute(db.writer())
         .await?;
     Ok(())
 }
@@ -202,7 +202,7 @@ pub async fn delete_other_sessions(db: &Db, user_id: i64, keep: &str) -> Result<
     sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
         .bind(user_id)
         .bind(keep.to_string())
-        .execute(&db.pool)
+        .execute(db.writer())
         .await?;
     Ok(())
 }
@@ -213,7 +213,11 @@ pub async fn delete_other_sessions(db: &Db, user_id: i64, keep: &str) -> Result<
 /// A window older than `window_start` (RFC 3339) starts again at 1. One UPSERT, so
 /// concurrent attempts on the same key are counted one after the other on both
 /// backends (SQLite: the write transaction; PostgreSQL: the conflicting row's lock).
-pub async fn count_login_attempt(tx: &mut Tx, key: &str, window_start: &str) -> Result<(i64, String)> {
+pub async fn count_login_attempt(
+    tx: &mut Tx,
+    key: &str,
+    window_start: &str,
+) -> Result<(i64, String)> {
     let row = sqlx::query(
         "INSERT INTO login_throttle (key, count, first_at, last_at) VALUES ($1, 1, $2, $2) \
          ON CONFLICT (key) DO UPDATE SET \
@@ -317,11 +321,23 @@ pub async fn token_user(db: &Db, token_hash: &str) -> Result<Option<UserRow>> {
         .await?
         .map(from_row);
     if user.is_some() {
-        sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2")
-            .bind(now_ts())
-            .bind(token_hash.to_string())
-            .execute(&db.pool)
-            .await?;
+        // Written at most once a minute per token: "last used" is for people
+        // reviewing tokens, and a write per API request would serialise them.
+        let last: Option<String> =
+            sqlx::query_scalar("SELECT last_used_at FROM api_tokens WHERE token_hash = $1")
+                .bind(token_hash.to_string())
+                .fetch_one(&db.pool)
+                .await?;
+        let stale = (chrono::Utc::now() - chrono::Duration::seconds(60))
+            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+            .to_string();
+        if last.is_none_or(|t| t < stale) {
+            sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2")
+                .bind(now_ts())
+                .bind(token_hash.to_string())
+                .execute(db.writer())
+                .await?;
+        }
     }
     Ok(user)
 }

@@ -235,9 +235,14 @@ fn field_detail(detail: &str) -> (Option<String>, String) {
         format!("取值 {} 不在允许的范围内", between(rest))
     } else if rest.starts_with("unknown field") {
         format!("不认识的字段 {}", between(rest))
-    } else if rest.contains("invalid digit") || rest.contains("invalid type") && rest.contains("integer") {
+    } else if rest.contains("invalid digit")
+        || rest.contains("invalid type") && rest.contains("integer")
+    {
         "应为数字".to_string()
-    } else if rest.contains("too large") || rest.contains("too small") || rest.contains("out of range") {
+    } else if rest.contains("too large")
+        || rest.contains("too small")
+        || rest.contains("out of range")
+    {
         "数值超出允许范围".to_string()
     } else if rest.contains("invalid type") {
         "类型不正确".to_string()
@@ -264,8 +269,14 @@ fn with_field(prefix: &str, detail: &str, suffix: &str) -> (String, Vec<doudi_ap
 }
 
 fn translate(status: StatusCode, text: &str, limit: usize) -> (String, Vec<doudi_app::FieldError>) {
-    let after = |p: &str| text.strip_prefix(p).map(|r| r.trim_start_matches(':').trim().to_string());
-    if text.starts_with("Invalid URL") || text.starts_with("Cannot parse") || text.starts_with("Wrong number of path") {
+    let after = |p: &str| {
+        text.strip_prefix(p)
+            .map(|r| r.trim_start_matches(':').trim().to_string())
+    };
+    if text.starts_with("Invalid URL")
+        || text.starts_with("Cannot parse")
+        || text.starts_with("Wrong number of path")
+    {
         return (
             "网址中的编号或参数格式不正确，请从页面上的链接进入，或检查网址后重试".into(),
             vec![],
@@ -274,32 +285,54 @@ fn translate(status: StatusCode, text: &str, limit: usize) -> (String, Vec<doudi
     if let Some(d) = after("Failed to deserialize query string") {
         return with_field("网址中的查询参数有误", &d, "请检查后重试");
     }
-    if let Some(d) = after("Failed to deserialize form body").or_else(|| after("Failed to deserialize form")) {
+    if let Some(d) =
+        after("Failed to deserialize form body").or_else(|| after("Failed to deserialize form"))
+    {
         return with_field("提交的表单内容有误", &d, "请检查填写的内容后重新提交");
     }
     if text.starts_with("Form requests must have") {
-        return ("请求格式不正确：表单须以 application/x-www-form-urlencoded 提交，请从系统页面提交".into(), vec![]);
+        return (
+            "请求格式不正确：表单须以 application/x-www-form-urlencoded 提交，请从系统页面提交"
+                .into(),
+            vec![],
+        );
     }
     if text.starts_with("Expected request with `Content-Type: application/json`") {
-        return ("请求格式不正确：请设置 Content-Type: application/json 并发送 JSON".into(), vec![]);
+        return (
+            "请求格式不正确：请设置 Content-Type: application/json 并发送 JSON".into(),
+            vec![],
+        );
     }
     if text.starts_with("Failed to parse the request body as JSON") {
-        return ("请求内容不是有效的 JSON，请检查括号、引号和逗号后重试".into(), vec![]);
+        return (
+            "请求内容不是有效的 JSON，请检查括号、引号和逗号后重试".into(),
+            vec![],
+        );
     }
     if let Some(d) = after("Failed to deserialize the JSON body into the target type") {
-        return with_field("JSON 内容与接口要求不符", &d, "请对照接口文档 /api/v1/openapi.json 修改");
+        return with_field(
+            "JSON 内容与接口要求不符",
+            &d,
+            "请对照接口文档 /api/v1/openapi.json 修改",
+        );
     }
     if text.starts_with("Invalid `boundary`") || text.contains("multipart/form-data") {
         if status == StatusCode::PAYLOAD_TOO_LARGE {
             return (too_large(limit), vec![]);
         }
-        return ("上传请求不完整或格式不正确，请从系统页面重新选择文件上传".into(), vec![]);
+        return (
+            "上传请求不完整或格式不正确，请从系统页面重新选择文件上传".into(),
+            vec![],
+        );
     }
     if status == StatusCode::PAYLOAD_TOO_LARGE || text.contains("length limit exceeded") {
         return (too_large(limit), vec![]);
     }
     if text.starts_with("Request body didn't contain valid UTF-8") {
-        return ("提交的内容不是有效的 UTF-8 文本，请以 UTF-8 编码提交".into(), vec![]);
+        return (
+            "提交的内容不是有效的 UTF-8 文本，请以 UTF-8 编码提交".into(),
+            vec![],
+        );
     }
     if text.starts_with("Failed to buffer the request body") {
         return ("提交的内容未能完整接收，请检查网络后重试".into(), vec![]);

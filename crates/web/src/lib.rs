@@ -280,6 +280,11 @@ async fn stylesheet() -> impl IntoResponse {
 /// Serves until Ctrl-C, with the scheduled jobs ([`doudi_app::jobs`]) running beside.
 pub async fn serve(state: AppState, listen: &str) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
+    serve_on(state, listener).await
+}
+
+/// [`serve`] on a listener the caller bound (the load bench binds port 0).
+pub async fn serve_on(state: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
     doudi_app::jobs::spawn_all(&state.db);
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
