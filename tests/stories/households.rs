@@ -825,6 +825,22 @@ async fn auth_and_api(backend: Backend) {
             .contains("id_number")
     );
     assert_eq!(app.scalar("SELECT COUNT(*) FROM households").await, before);
+    // A name is never markup or a spreadsheet formula (issue 10, item 9).
+    for name in ["=HYPERLINK(\"x.cn\",\"点我\")", "<script>alert(1)</script>"] {
+        let bad = serde_json::json!({"household": {"village_code": village, "registration_address": "API 路 1 号"}, "members": [{"name": name, "id_number": "11010519491231002x", "relation": "head", "employment": "other", "schooling": "graduated"}]});
+        let (s, body) = app
+            .api("POST", "/api/v1/households", &token, Some(bad))
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {body}");
+        let field = &body["fields"][0];
+        assert!(field["field"].as_str().unwrap().contains("name"), "{body}");
+        assert!(
+            field["message"].as_str().unwrap().contains("不能用于姓名")
+                || field["message"].as_str().unwrap().contains("应以文字开头"),
+            "{body}"
+        );
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM households").await, before);
+    }
     let good = serde_json::json!({"household": {"village_code": village, "registration_address": "API 路 1 号"}, "members": [{"name": "接口户主", "id_number": "11010519491231002x", "relation": "head", "employment": "other", "schooling": "graduated"}]});
     let (s, body) = app
         .api("POST", "/api/v1/households", &token, Some(good))

@@ -378,3 +378,63 @@ mod tests {
         assert!(validate_disability_grade(0).is_err());
     }
 }
+
+/// A person's name may hold letters of any script and the separators of
+/// transliterated names (`·` in 买买提·吐尔逊, a space or hyphen in Latin
+/// names), and must begin with a letter. Anything else — digits, `=`, `<`,
+/// brackets, quotes — is refused: a name is never markup or a spreadsheet
+/// formula (`=HYPERLINK(…)`), and a digit usually means a column was mixed up.
+pub fn check_name_characters(name: &str) -> Result<(), String> {
+    let separators = ['·', '•', '．', '.', ' ', '-', '\''];
+    match name.chars().next() {
+        None => return Err("不能为空".into()),
+        Some(first) if !first.is_alphabetic() => {
+            return Err(format!("应以文字开头：“{name}”"));
+        }
+        _ => {}
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !c.is_alphabetic() && !separators.contains(c))
+    {
+        return Err(if bad.is_ascii_digit() {
+            format!("不应包含数字：“{name}”（是否填错了列？）")
+        } else {
+            format!("含有不能用于姓名的字符“{bad}”：“{name}”")
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::check_name_characters;
+
+    #[test]
+    fn names_are_letters_and_separators() {
+        for ok in [
+            "张三",
+            "买买提·吐尔逊",
+            "阿卜杜热合曼·买买提依明",
+            "Anna-Lena O'Neil",
+            "欧阳 娜娜",
+        ] {
+            assert_eq!(check_name_characters(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "=HYPERLINK(\"http://x\",\"张三\")",
+            "<script>alert(1)</script>",
+            "张三<b>",
+            "+张三",
+            "-1",
+            "@SUM(A1)",
+            "张三1",
+            "李四\"",
+            "",
+        ] {
+            assert!(check_name_characters(bad).is_err(), "{bad:?} refused");
+        }
+        assert!(check_name_characters("张三1").unwrap_err().contains("数字"));
+        assert!(check_name_characters("张<三").unwrap_err().contains("“<”"));
+    }
+}

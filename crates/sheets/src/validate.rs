@@ -245,11 +245,8 @@ fn parse_row(row: &RawRow, today: NaiveDate, villages: &mut VillageCache<'_>) ->
         errors.push(err(col::NAME, "不能为空"));
     } else if name.chars().count() > 50 {
         errors.push(err(col::NAME, "过长，最多 50 个字"));
-    } else if name.chars().any(|ch| ch.is_ascii_digit()) {
-        errors.push(err(
-            col::NAME,
-            format!("不应包含数字：“{name}”（是否填错了列？）"),
-        ));
+    } else if let Err(e) = doudi_domain::person::check_name_characters(name) {
+        errors.push(err(col::NAME, e));
     }
 
     let id_text = n(col::ID);

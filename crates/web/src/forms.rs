@@ -102,6 +102,8 @@ impl MemberForm {
             errors.push(err("name", "请填写姓名"));
         } else if name.chars().count() > 30 {
             errors.push(err("name", "姓名不能超过 30 个字"));
+        } else if let Err(e) = doudi_domain::person::check_name_characters(&name) {
+            errors.push(err("name", e));
         }
         let id = match IdNumber::parse_as_of(&self.id_number, today) {
             Ok(id) => Some(id),
