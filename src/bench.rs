@@ -247,6 +247,7 @@ pub async fn import(url: &str, rows: usize) -> Result<()> {
         &bytes,
         doudi_app::imports::ImportMode::AllOrNothing,
         &|_, _| {},
+        None,
     )
     .await?;
     let s = t.elapsed().as_secs_f64();
@@ -622,7 +623,15 @@ pub async fn eligibility(url: &str, households: usize) -> Result<()> {
     let county = doudi_domain::region::RegionCode::parse("330106").expect("district code");
     let scope = doudi_store::households::Scope(county);
     let total = doudi_store::policies::count_households(db, &scope).await?;
-    let run_id = doudi_store::policies::create_run(db, &scope, None, total, user_id).await?;
+    let run_id = doudi_store::policies::create_run(
+        db,
+        &scope,
+        None,
+        total,
+        user_id,
+        doudi_app::jobs::owner(),
+    )
+    .await?;
     // Evaluation alone, on the first batches, to separate CPU from I/O.
     let sample = doudi_store::policies::household_inputs(db, &scope, 0, 2_000, today()).await?;
     let n_sample = sample.len();

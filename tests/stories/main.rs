@@ -16,6 +16,7 @@ mod browser;
 mod cases;
 mod households;
 mod imports;
+mod jobs;
 mod monitoring;
 mod policies;
 mod refusals;
