@@ -204,6 +204,12 @@ pub fn template_rows(records: &[HouseholdRecord]) -> Vec<Vec<String>> {
 
 /// A CSV import file of about `rows` rows of generated (valid, living) households.
 pub fn import_csv(rows: usize, seed: u64) -> Vec<u8> {
+    records_csv(&import_records(rows, seed))
+}
+
+/// Generated (valid, living) households of about `rows` members in all, in the
+/// villages of the demo district generated with seed 1, ready for the import.
+pub fn import_records(rows: usize, seed: u64) -> Vec<HouseholdRecord> {
     let regions = doudi_demo::demo_regions(1);
     let villages: Vec<DemoRegion> = regions
         .iter()
@@ -224,9 +230,14 @@ pub fn import_csv(rows: usize, seed: u64) -> Vec<u8> {
         n += r.members.len();
         records.push(r);
     }
+    records
+}
+
+/// The import template as CSV (with BOM) for these households, one row per member.
+pub fn records_csv(records: &[HouseholdRecord]) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
     w.write_record(doudi_sheets::TEMPLATE_COLUMNS).expect("csv");
-    for row in template_rows(&records) {
+    for row in template_rows(records) {
         w.write_record(&row).expect("csv");
     }
     w.into_inner().expect("csv")

@@ -14,6 +14,7 @@ mod api;
 mod api_fuzz;
 mod browser;
 mod cases;
+mod crash;
 mod households;
 mod imports;
 mod jobs;
