@@ -204,6 +204,12 @@ pub fn template_rows(records: &[HouseholdRecord]) -> Vec<Vec<String>> {
 
 /// A CSV import file of about `rows` rows of generated (valid, living) households.
 pub fn import_csv(rows: usize, seed: u64) -> Vec<u8> {
+    records_csv(&import_records(rows, seed))
+}
+
+/// Generated (valid, living) households of about `rows` members in all, in the
+/// villages of the demo district generated with seed 1, ready for the import.
+pub fn import_records(rows: usize, seed: u64) -> Vec<HouseholdRecord> {
     let regions = doudi_demo::demo_regions(1);
     let villages: Vec<DemoRegion> = regions
         .iter()
@@ -224,9 +230,14 @@ pub fn import_csv(rows: usize, seed: u64) -> Vec<u8> {
         n += r.members.len();
         records.push(r);
     }
+    records
+}
+
+/// The import template as CSV (with BOM) for these households, one row per member.
+pub fn records_csv(records: &[HouseholdRecord]) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
     w.write_record(doudi_sheets::TEMPLATE_COLUMNS).expect("csv");
-    for row in template_rows(&records) {
+    for row in template_rows(records) {
         w.write_record(&row).expect("csv");
     }
     w.into_inner().expect("csv")
@@ -247,6 +258,7 @@ pub async fn import(url: &str, rows: usize) -> Result<()> {
         &bytes,
         doudi_app::imports::ImportMode::AllOrNothing,
         &|_, _| {},
+        None,
     )
     .await?;
     let s = t.elapsed().as_secs_f64();
@@ -622,7 +634,15 @@ pub async fn eligibility(url: &str, households: usize) -> Result<()> {
     let county = doudi_domain::region::RegionCode::parse("330106").expect("district code");
     let scope = doudi_store::households::Scope(county);
     let total = doudi_store::policies::count_households(db, &scope).await?;
-    let run_id = doudi_store::policies::create_run(db, &scope, None, total, user_id).await?;
+    let run_id = doudi_store::policies::create_run(
+        db,
+        &scope,
+        None,
+        total,
+        user_id,
+        doudi_app::jobs::owner(),
+    )
+    .await?;
     // Evaluation alone, on the first batches, to separate CPU from I/O.
     let sample = doudi_store::policies::household_inputs(db, &scope, 0, 2_000, today()).await?;
     let n_sample = sample.len();

@@ -211,6 +211,19 @@ async fn open(url: &str) -> AnyResult<Db> {
     Ok(db)
 }
 
+/// Marks the jobs left running by a process that died as interrupted (the
+/// server calls this before it serves, and every minute while it runs).
+async fn recover(db: &Db) -> AnyResult<()> {
+    for i in doudi_app::jobs::recover_interrupted(db).await? {
+        println!(
+            "{} #{} 在上次运行时中断，已标记为“已中断”。",
+            i.kind.label(),
+            i.id
+        );
+    }
+    Ok(())
+}
+
 async fn actor_scope(db: &Db, username: &str) -> AnyResult<(AuditActor, Scope)> {
     let u = doudi_store::users::by_username(db, username)
         .await?
@@ -237,6 +250,7 @@ async fn run(cli: Cli) -> AnyResult<()> {
             secure_cookies,
         } => {
             let db = open(&cli.database_url).await?;
+            recover(&db).await?;
             println!("doudi 已启动：http://{listen}/");
             let state = AppState::new(
                 db,
@@ -263,6 +277,7 @@ async fn run(cli: Cli) -> AnyResult<()> {
                 }
             }
             let db = open(&cli.database_url).await?;
+            recover(&db).await?;
             if db.has_data().await? {
                 println!("数据库中已有数据，直接启动（如需重建演示数据，请加 --reset）。");
             } else {
@@ -313,9 +328,11 @@ async fn run(cli: Cli) -> AnyResult<()> {
                     eprint!("\r  {done}/{total} 行 ({}%)", done * 100 / total);
                 }
             };
-            let o =
-                doudi_app::imports::run_import(&db, &actor, &scope, &name, &bytes, mode, &report)
-                    .await?;
+            let user_id = actor.user_id.ok_or("没有该用户")?;
+            let (_, o) = doudi_app::imports::import_now(
+                &db, user_id, &actor, &scope, &name, &bytes, mode, &report,
+            )
+            .await?;
             eprintln!();
             for r in &o.rejected {
                 println!(

@@ -179,8 +179,12 @@ async fn feeds_and_warnings(backend: Backend) {
 
     // Sweep: 40,000 yuan self-pay in 12 months → one medical warning.
     let admin = app.login("admin").await;
-    let (s, _, _) = app.post("/sweeps", &admin, &[]).await;
+    let (s, _, loc) = app.post("/sweeps", &admin, &[]).await;
     assert_eq!(s, StatusCode::SEE_OTHER);
+    // The sweep runs in the background; its page refreshes itself until it is done.
+    let loc = loc.expect("redirect to the sweep's page");
+    assert!(loc.starts_with("/sweeps/"), "{loc}");
+    support::wait_for_page(&app, &loc, &admin, "已完成").await;
     let w = warnings_for(&app, hid).await;
     assert_eq!(w.len(), 1);
     let wid = w[0].0;

@@ -282,6 +282,20 @@ impl TestApp {
     }
 }
 
+/// Reloads `path` (a job's page, which refreshes itself) until it contains
+/// `text`; panics after 60 s.
+pub async fn wait_for_page(app: &TestApp, path: &str, cookie: &str, text: &str) -> String {
+    for _ in 0..600 {
+        let (s, html) = app.get(path, cookie).await;
+        assert_eq!(s, StatusCode::OK, "{path}");
+        if html.contains(text) {
+            return html;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{path} never showed {text:?}");
+}
+
 pub fn rand_suffix() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);

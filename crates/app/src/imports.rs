@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::caller::Caller;
 use crate::error::{Error, Result};
+use crate::jobs::{self, Kind};
 
 /// Progress of running imports, kept in memory so that the writing
 /// transaction is never interrupted by progress updates (SQLite allows one
@@ -23,8 +24,9 @@ use crate::error::{Error, Result};
 pub type ProgressMap = Arc<Mutex<HashMap<i64, (usize, usize)>>>;
 
 /// Starts an import job for the caller's jurisdiction and returns its id;
-/// the rows are checked and written in the background, the outcome stored
-/// on the job.
+/// refused while another import runs (in any process). The rows are checked
+/// and written in the background; the outcome is stored on the job in the
+/// transaction that writes the last rows.
 pub async fn start(
     db: &Db,
     progress: &ProgressMap,
@@ -41,45 +43,73 @@ pub async fn start(
         caller.region.as_str(),
         &filename,
         mode.code(),
+        jobs::owner(),
     )
     .await?;
     let progress = progress.clone();
-    let db = db.clone();
+    let db2 = db.clone();
     let who = caller.audit();
-    tokio::spawn(async move {
+    jobs::spawn(db, Kind::Import, job, async move {
         let p = progress.clone();
         let report = move |done: usize, total: usize| {
             p.lock().expect("progress lock").insert(job, (done, total));
         };
-        let outcome = run_import(&db, &who, &scope, &filename, &bytes, mode, &report).await;
-        let result = match outcome {
-            Ok(o) => {
-                let json = serde_json::to_string(&o.rejected).unwrap_or_else(|_| "[]".into());
-                let (status, msg) = o.summary();
-                imports::finish(
-                    &db,
-                    job,
-                    status,
-                    o.total_rows as i64,
-                    o.accepted_rows as i64,
-                    o.rejected.len() as i64,
-                    o.households_created as i64,
-                    &msg,
-                    &json,
-                )
-                .await
-            }
-            Err(e) => imports::finish(&db, job, "failed", 0, 0, 0, 0, &e.to_string(), "[]").await,
-        };
-        if let Err(e) = result {
-            tracing::error!("import job {job}: could not record the result: {e}");
-        }
+        let outcome = run_import(
+            &db2,
+            &who,
+            &scope,
+            &filename,
+            &bytes,
+            mode,
+            &report,
+            Some(job),
+        )
+        .await;
         progress.lock().expect("progress lock").remove(&job);
+        outcome.map(|_| ())
     });
     Ok(job)
 }
 
+/// An import run in the caller's task (the command line), as a job like an
+/// upload's: refused while another import runs, shown on the account's
+/// import page, marked interrupted if the process dies. Returns the job's id
+/// and the outcome.
+#[allow(clippy::too_many_arguments)]
+pub async fn import_now(
+    db: &Db,
+    user_id: i64,
+    actor: &AuditActor,
+    scope: &Scope,
+    filename: &str,
+    bytes: &[u8],
+    mode: ImportMode,
+    progress: &(dyn Fn(usize, usize) + Send + Sync),
+) -> Result<(i64, ImportOutcome)> {
+    let job = imports::create(
+        db,
+        user_id,
+        scope.0.as_str(),
+        filename,
+        mode.code(),
+        jobs::owner(),
+    )
+    .await?;
+    match run_import(db, actor, scope, filename, bytes, mode, progress, Some(job)).await {
+        Ok(o) => Ok((job, o)),
+        Err(e) => {
+            jobs::fail(db, Kind::Import, job, &e.to_string()).await?;
+            Err(e)
+        }
+    }
+}
+
 impl ImportOutcome {
+    /// The rejected rows as stored on the job (the page and the report).
+    pub fn report_json(&self) -> String {
+        serde_json::to_string(&self.rejected).unwrap_or_else(|_| "[]".into())
+    }
+
     /// The job's status and the sentence shown to the person who uploaded.
     pub fn summary(&self) -> (&'static str, String) {
         if self.nothing_written {
@@ -171,6 +201,11 @@ pub struct ImportOutcome {
 
 /// Parses, validates and writes an import. `progress(done, total)` is called as rows
 /// are written. On any write error the transaction rolls back and nothing is kept.
+/// With `job`, the job's counters are advanced in the transaction that writes the
+/// rows they count, and its outcome is stored with the last rows; a job found no
+/// longer running (marked interrupted) stops the import and its open transaction
+/// is rolled back.
+#[allow(clippy::too_many_arguments)]
 pub async fn run_import(
     db: &Db,
     actor: &AuditActor,
@@ -179,10 +214,14 @@ pub async fn run_import(
     bytes: &[u8],
     mode: ImportMode,
     progress: &(dyn Fn(usize, usize) + Send + Sync),
+    job: Option<i64>,
 ) -> Result<ImportOutcome> {
     let rows = doudi_sheets::read_table(filename, bytes, MAX_ROWS)
         .map_err(|e| Error::invalid("file", e.to_string()))?;
     let total = rows.len();
+    if let Some(job) = job {
+        imports::set_total(db, job, total as i64).await?;
+    }
     progress(0, total);
     let villages: HashSet<String> = doudi_store::regions::subtree(db, scope.0.as_str())
         .await?
@@ -206,15 +245,28 @@ pub async fn run_import(
     rejected.extend(conflicts);
     rejected.sort_by_key(|r| r.line);
     if mode == ImportMode::AllOrNothing && !rejected.is_empty() {
-        return Ok(ImportOutcome {
+        let outcome = ImportOutcome {
             total_rows: total,
             accepted_rows: 0,
             households_created: 0,
             rejected,
             nothing_written: true,
-        });
+        };
+        if let Some(job) = job {
+            let (status, msg) = outcome.summary();
+            imports::finish(
+                db,
+                job,
+                status,
+                outcome.rejected.len() as i64,
+                &msg,
+                &outcome.report_json(),
+            )
+            .await?;
+        }
+        return Ok(outcome);
     }
-    let (done, created) = match mode {
+    let outcome = match mode {
         ImportMode::AllOrNothing => {
             // One transaction: either every household is written or none is.
             let mut tx = db.begin_write().await?;
@@ -244,13 +296,25 @@ pub async fn run_import(
                 rejected.len(),
             )
             .await?;
+            let outcome = ImportOutcome {
+                total_rows: total,
+                accepted_rows: done,
+                households_created: parsed.len(),
+                rejected,
+                nothing_written: false,
+            };
+            if let Some(job) = job {
+                advance(&mut tx, job, done, parsed.len()).await?;
+                finish_in(&mut tx, job, &outcome).await?;
+            }
             tx.commit().await?;
-            (done, parsed.len())
+            outcome
         }
         ImportMode::AcceptedOnly => {
             // Batches keep each write transaction short (SQLite has one writer). A
             // household that fails to write (e.g. registered meanwhile by someone else)
-            // is retried alone and reported; the rest of its batch is kept.
+            // is retried alone and reported; the rest of its batch is kept. Each
+            // batch advances the job's counters in its own transaction.
             let mut done = 0;
             let mut created = 0;
             for batch in parsed.chunks(IMPORT_BATCH) {
@@ -266,15 +330,22 @@ pub async fn run_import(
                     }
                 }
                 if !failed {
+                    let rows = batch.iter().map(|p| p.lines.len()).sum::<usize>();
+                    if let Some(job) = job {
+                        advance(&mut tx, job, rows, batch.len()).await?;
+                    }
                     tx.commit().await?;
                     created += batch.len();
-                    done += batch.iter().map(|p| p.lines.len()).sum::<usize>();
+                    done += rows;
                 } else {
                     tx.rollback().await?;
                     for p in batch {
                         let mut tx = db.begin_write().await?;
                         match hh::create(&mut tx, actor, scope, &p.record, today).await {
                             Ok(_) => {
+                                if let Some(job) = job {
+                                    advance(&mut tx, job, p.lines.len(), 1).await?;
+                                }
                                 tx.commit().await?;
                                 created += 1;
                                 done += p.lines.len();
@@ -308,18 +379,53 @@ pub async fn run_import(
                 rejected.len(),
             )
             .await?;
+            let outcome = ImportOutcome {
+                total_rows: total,
+                accepted_rows: done,
+                households_created: created,
+                rejected,
+                nothing_written: false,
+            };
+            if let Some(job) = job {
+                finish_in(&mut tx, job, &outcome).await?;
+            }
             tx.commit().await?;
-            (done, created)
+            outcome
         }
     };
-    Ok(ImportOutcome {
-        total_rows: total,
-        accepted_rows: done,
-        households_created: created,
-        rejected,
-        nothing_written: false,
-    })
+    Ok(outcome)
 }
+
+/// Counts rows and households written in `tx` on the job; an error (and the
+/// transaction dropped, so rolled back) when the job is no longer running.
+async fn advance(tx: &mut doudi_store::Tx, job: i64, rows: usize, households: usize) -> Result<()> {
+    if imports::advance(tx, job, rows as i64, households as i64).await? {
+        Ok(())
+    } else {
+        Err(Error::Conflict(INTERRUPTED.into()))
+    }
+}
+
+/// Stores the outcome on the job inside the last write transaction.
+async fn finish_in(tx: &mut doudi_store::Tx, job: i64, o: &ImportOutcome) -> Result<()> {
+    let (status, msg) = o.summary();
+    if imports::finish_in(
+        tx,
+        job,
+        status,
+        o.rejected.len() as i64,
+        &msg,
+        &o.report_json(),
+    )
+    .await?
+    {
+        Ok(())
+    } else {
+        Err(Error::Conflict(INTERRUPTED.into()))
+    }
+}
+
+const INTERRUPTED: &str = "该导入已被标记为中断，本次写入已撤销；请核对后重新上传";
 
 /// Households written per transaction in "accepted only" mode.
 const IMPORT_BATCH: usize = 500;

@@ -17,13 +17,14 @@ use doudi_rules::facts::Facts;
 use doudi_rules::standards;
 use doudi_rules::{Env, Rule, RuleKind};
 use doudi_store::households::Scope;
-use doudi_store::monitoring::{self as mon, NewWarning, SweepRow, WarningRuleRow};
+use doudi_store::monitoring::{self as mon, NewWarning, SweepCounts, SweepRow, WarningRuleRow};
 use doudi_store::policies::{self as pol, HouseholdPlace};
 use doudi_store::{Db, today_cn};
 use serde::Deserialize;
 
 use crate::caller::Caller;
 use crate::error::{Error, Result, field};
+use crate::jobs::{self, Kind};
 use crate::registry::{self, Entry, Standards, Walk};
 use crate::{access, audit, cases, households};
 
@@ -50,26 +51,37 @@ pub fn outcome_label(code: &str) -> &'static str {
 /// Evaluates every active warning rule over the whole registry and raises
 /// warnings: at most one open warning per household and rule, none during
 /// the cooling period after one was closed. Deadlines in working days.
+/// Runs in the caller's task (command line, demo loader, daily job) and
+/// returns the stored sweep; [`start_sweep`] runs one in the background.
+/// Refused with `Conflict` while another sweep runs, in any process.
 pub async fn sweep(db: &Db, who: &str, today: NaiveDate) -> Result<SweepRow> {
-    // One sweep at a time in this process (a button press during the daily
-    // sweep waits for it; the open-warning index refuses duplicates anyway).
-    static RUNNING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-    let _one = RUNNING.lock().await;
-    let sweep_id = mon::create_sweep(db, who).await?;
-    let mut summary = SweepRow {
-        id: sweep_id,
-        status: "done".into(),
-        ..Default::default()
-    };
-    let result = sweep_all(db, sweep_id, today, &mut summary).await;
-    if let Err(e) = &result {
-        summary.status = "failed".into();
-        summary.message = e.to_string();
-    }
-    mon::finish_sweep(db, &summary).await?;
-    result.map(|_| summary)
+    let id = begin_sweep(db, who).await?;
+    run_sweep(db, id, today).await
 }
 
+/// The running row of a new sweep (refused while one runs).
+async fn begin_sweep(db: &Db, who: &str) -> Result<i64> {
+    let mut total = 0;
+    for county in pol::counties(db).await? {
+        if let Ok(code) = RegionCode::parse(&county) {
+            total += pol::count_households(db, &Scope(code)).await?;
+        }
+    }
+    Ok(mon::create_sweep(db, who, crate::jobs::owner(), total).await?)
+}
+
+/// Walks the registry for sweep `id`, storing each batch with its counters,
+/// and ends it `done` or `failed`; returns the row as stored.
+async fn run_sweep(db: &Db, id: i64, today: NaiveDate) -> Result<SweepRow> {
+    let result = sweep_all(db, id, today).await;
+    let (status, message) = match &result {
+        Ok(()) => ("done", String::new()),
+        Err(e) => ("failed", e.to_string()),
+    };
+    mon::finish_sweep(db, id, status, &message).await?;
+    result?;
+    mon::sweep(db, id).await?.ok_or(Error::NotFound)
+}
 /// What the sweep knows before it walks: the compiled rules, the calendar,
 /// the open warnings and the recently closed ones (for cooling).
 struct SweepContext {
@@ -80,7 +92,7 @@ struct SweepContext {
     today: NaiveDate,
 }
 
-async fn sweep_all(db: &Db, sweep_id: i64, today: NaiveDate, s: &mut SweepRow) -> Result<()> {
+async fn sweep_all(db: &Db, sweep_id: i64, today: NaiveDate) -> Result<()> {
     let mut rules = Vec::new();
     for r in mon::warning_rules(db)
         .await?
@@ -108,10 +120,17 @@ async fn sweep_all(db: &Db, sweep_id: i64, today: NaiveDate, s: &mut SweepRow) -
         };
         let mut walk = Walk::start(db, &Scope(code), today);
         while let Some(batch) = walk.next().await? {
-            s.households += batch.len() as i64;
-            let raise = raise_for_batch(&ctx, &standards, batch, s).await?;
-            s.raised += raise.len() as i64;
-            mon::insert_warnings(db, sweep_id, &raise).await?;
+            let mut counts = SweepCounts {
+                households: batch.len() as i64,
+                ..Default::default()
+            };
+            let raise = raise_for_batch(&ctx, &standards, batch, &mut counts).await?;
+            // The batch's warnings and its counters in one transaction.
+            if !mon::record_sweep_batch(db, sweep_id, &counts, &raise).await? {
+                return Err(Error::Conflict(
+                    "该排查已被标记为中断，已停止；请重新排查".into(),
+                ));
+            }
         }
     }
     Ok(())
@@ -123,7 +142,7 @@ async fn raise_for_batch(
     ctx: &Arc<SweepContext>,
     standards: &Arc<Standards>,
     batch: Vec<Entry>,
-    s: &mut SweepRow,
+    s: &mut SweepCounts,
 ) -> Result<Vec<NewWarning>> {
     let today = ctx.today;
     let eval_ctx = ctx.clone();
@@ -198,35 +217,45 @@ pub fn may_sweep(caller: &Caller) -> bool {
         || (caller.may(Action::RunFinder) && caller.region.level() == RegionLevel::County)
 }
 
-/// A sweep started by a person (the button or the API); audited.
-pub async fn sweep_now(db: &Db, caller: &Caller) -> Result<SweepRow> {
+/// A sweep started by a person (the button): refused while another runs,
+/// audited, run in the background; returns its id at once (its page shows
+/// the progress). Closing the page does not stop it.
+pub async fn start_sweep(db: &Db, caller: &Caller) -> Result<i64> {
     if !may_sweep(caller) {
         audit::denied(db, caller, "sweep", 0, caller.region.as_str()).await;
         return Err(Error::forbidden());
     }
-    let s = sweep(db, &caller.user.username, today_cn()).await?;
-    audit::event(
+    let id = begin_sweep(db, &caller.user.username).await?;
+    if let Err(e) = audit::event(
         db,
         caller,
         "run",
         "sweep",
-        s.id.to_string(),
+        id.to_string(),
         None,
         caller.region.as_str(),
-        format!("预警排查：{} 户，新预警 {}", s.households, s.raised),
+        format!("启动预警排查 #{id}"),
     )
-    .await?;
-    Ok(s)
+    .await
+    {
+        jobs::fail(db, Kind::Sweep, id, &e.to_string()).await?;
+        return Err(e);
+    }
+    let db2 = db.clone();
+    jobs::spawn(db, Kind::Sweep, id, async move {
+        run_sweep(&db2, id, today_cn()).await.map(|_| ())
+    });
+    Ok(id)
 }
 
-/// True when a sweep finished today (China time). A sweep left "running"
-/// by a crash does not count.
+/// True when a sweep started today (China time) finished. A sweep that
+/// failed or was interrupted does not count, so the daily job runs again.
 pub async fn swept_today(db: &Db, today: NaiveDate) -> Result<bool> {
-    Ok(mon::sweeps(db, 5).await?.iter().any(|s| {
-        s.status == "done"
-            && chrono::DateTime::parse_from_rfc3339(&s.started_at)
-                .is_ok_and(|t| (t + chrono::Duration::hours(8)).date_naive() == today)
-    }))
+    // Midnight in China is 16:00 UTC the day before.
+    let since = (today.and_hms_opt(0, 0, 0).expect("midnight") - chrono::Duration::hours(8))
+        .format("%Y-%m-%dT%H:%M:%S")
+        .to_string();
+    Ok(mon::done_sweep_since(db, &since).await?)
 }
 
 // --------------------------------------------------------------- warnings ---

@@ -17,6 +17,7 @@ use doudi_store::{Db, today_cn};
 
 use crate::caller::Caller;
 use crate::error::{Error, Result};
+use crate::jobs::{self, Kind};
 use crate::registry::{self, Entry, Standards, Walk};
 use crate::{access, audit, cases};
 
@@ -165,12 +166,12 @@ impl RunContext {
 /// evaluation of the next.
 pub async fn run_finder(db: &Db, run_id: i64, scope: &Scope, ctx: &Arc<RunContext>) -> Result<()> {
     let mut walk = Walk::start(db, scope, ctx.today);
-    let mut writing: Option<tokio::task::JoinHandle<doudi_store::Result<()>>> = None;
+    let mut writing: Option<tokio::task::JoinHandle<doudi_store::Result<bool>>> = None;
     while let Some(batch) = walk.next().await? {
         let n = batch.len() as i64;
         let (_, findings) = ctx.evaluate(batch).await?;
         if let Some(w) = writing.take() {
-            w.await??;
+            stored(w.await??)?;
         }
         let db2 = db.clone();
         writing = Some(tokio::spawn(async move {
@@ -178,10 +179,21 @@ pub async fn run_finder(db: &Db, run_id: i64, scope: &Scope, ctx: &Arc<RunContex
         }));
     }
     if let Some(w) = writing.take() {
-        w.await??;
+        stored(w.await??)?;
     }
     pol::finish_run(db, run_id, "done", "").await?;
     Ok(())
+}
+
+/// A batch that found its run no longer running (marked interrupted) stops the run.
+fn stored(recorded: bool) -> Result<()> {
+    if recorded {
+        Ok(())
+    } else {
+        Err(Error::Conflict(
+            "该次运行已被标记为中断，已停止；请重新运行".into(),
+        ))
+    }
 }
 
 /// Starts a 政策找人 run over the caller's jurisdiction (one policy or all)
@@ -194,8 +206,16 @@ pub async fn start_run(db: &Db, caller: &Caller, policy_id: Option<i64>) -> Resu
         return Err(Error::invalid("policy", "没有可运行的有效政策"));
     }
     let total = pol::count_households(db, &scope).await?;
-    let run_id = pol::create_run(db, &scope, policy_id, total, caller.user.id).await?;
-    audit::event(
+    let run_id = pol::create_run(
+        db,
+        &scope,
+        policy_id,
+        total,
+        caller.user.id,
+        crate::jobs::owner(),
+    )
+    .await?;
+    if let Err(e) = audit::event(
         db,
         caller,
         "run",
@@ -205,12 +225,14 @@ pub async fn start_run(db: &Db, caller: &Caller, policy_id: Option<i64>) -> Resu
         caller.region.as_str(),
         format!("政策找人：{} 项政策，{} 户", ctx.policies.len(), total),
     )
-    .await?;
-    let db = db.clone();
-    tokio::spawn(async move {
-        if let Err(e) = run_finder(&db, run_id, &scope, &ctx).await {
-            let _ = pol::finish_run(&db, run_id, "failed", &e.to_string()).await;
-        }
+    .await
+    {
+        jobs::fail(db, Kind::Finder, run_id, &e.to_string()).await?;
+        return Err(e);
+    }
+    let db2 = db.clone();
+    jobs::spawn(db, Kind::Finder, run_id, async move {
+        run_finder(&db2, run_id, &scope, &ctx).await
     });
     Ok(run_id)
 }
@@ -228,6 +250,21 @@ pub async fn lead_from_finding(db: &Db, caller: &Caller, id: i64) -> Result<i64>
             "finding",
             "规则出错的结果不能生成线索：请先修正规则",
         ));
+    }
+    // Only a finished run's findings are a result: a run that is still
+    // running, failed or was interrupted has looked at part of the registry.
+    match pol::finding_run_status(db, id).await?.as_deref() {
+        Some("done") => {}
+        Some("running") => {
+            return Err(Error::Conflict(
+                "该次政策找人仍在运行，结果尚不完整：请待运行完成后再生成线索".into(),
+            ));
+        }
+        _ => {
+            return Err(Error::Conflict(
+                "该次政策找人未完成（已中断或失败），结果不完整，不能生成线索：请重新运行后使用新结果".into(),
+            ));
+        }
     }
     let kind = if f.kind == "missed" {
         "discovery"
@@ -259,7 +296,9 @@ pub async fn lead_from_finding(db: &Db, caller: &Caller, id: i64) -> Result<i64>
     )
     .await?;
     if !pol::link_finding_lead(&mut tx, id, lead).await? {
-        return Err(Error::Conflict("该结果已生成线索".into()));
+        return Err(Error::Conflict(
+            "该结果已生成线索，或其所属运行已不再是完成状态".into(),
+        ));
     }
     audit::write(
         &mut tx,

@@ -86,6 +86,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../migrations/sqlite/0006_notice_tokens.sql"),
     ),
+    (7, include_str!("../migrations/sqlite/0007_jobs.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgresql/0001_init.sql")),
@@ -102,6 +103,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../migrations/postgresql/0006_notice_tokens.sql"),
     ),
+    (7, include_str!("../migrations/postgresql/0007_jobs.sql")),
 ];
 
 impl Db {

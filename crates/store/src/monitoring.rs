@@ -406,15 +406,26 @@ pub async fn update_warning_rule(tx: &mut Tx, r: &WarningRuleRow, who: &str) -> 
 
 // ----------------------------------------------------------------- sweeps ---
 
-pub async fn create_sweep(db: &Db, who: &str) -> Result<i64> {
+/// Refusal of a second sweep while one runs (unique index `sweeps_one_running`).
+pub const SWEEP_BUSY: &str = "已有一个预警排查正在运行，请等待其完成";
+
+/// Starts a sweep over `total` households: its running row, owned by `owner`
+/// (the process that runs it). At most one sweep runs at a time, whichever
+/// process asks: the database refuses a second running row.
+pub async fn create_sweep(db: &Db, who: &str, owner: &str, total: i64) -> Result<i64> {
     let mut tx = db.begin_write().await?;
+    let now = now_ts();
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO sweeps (started_by, started_at, status) VALUES ($1,$2,'running') RETURNING id",
+        "INSERT INTO sweeps (started_by, started_at, status, owner, heartbeat_at, total) VALUES ($1,$2,'running',$3,$4,$5) RETURNING id",
     )
     .bind(who.to_string())
-    .bind(now_ts())
+    .bind(now.clone())
+    .bind(owner.to_string())
+    .bind(now)
+    .bind(total)
     .fetch_one(&mut *tx)
-    .await?;
+    .await
+    .map_err(|e| crate::imports::already_running(e, SWEEP_BUSY))?;
     tx.commit().await?;
     Ok(id)
 }
@@ -425,7 +436,10 @@ pub struct SweepRow {
     pub started_by: String,
     pub started_at: String,
     pub finished_at: Option<String>,
+    /// running, done, failed or interrupted (its process died).
     pub status: String,
+    /// Active households when it started.
+    pub total: i64,
     pub households: i64,
     pub raised: i64,
     pub already_open: i64,
@@ -434,45 +448,125 @@ pub struct SweepRow {
     pub message: String,
 }
 
-pub async fn finish_sweep(db: &Db, s: &SweepRow) -> Result<()> {
+/// What one batch of a sweep counted (the warnings it raises are counted
+/// from the list stored with them).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SweepCounts {
+    pub households: i64,
+    pub already_open: i64,
+    pub cooling: i64,
+    pub errors: i64,
+}
+
+/// Stores one batch of a sweep: its warnings (and the colours they raise) and
+/// the sweep's counters, in one transaction, so the counters always equal
+/// what is stored. Returns false, writing nothing, when the sweep is no
+/// longer running (marked interrupted meanwhile): the caller stops.
+pub async fn record_sweep_batch(
+    db: &Db,
+    sweep_id: i64,
+    counts: &SweepCounts,
+    list: &[NewWarning],
+) -> Result<bool> {
     let mut tx = db.begin_write().await?;
-    sqlx::query("UPDATE sweeps SET finished_at=$1, status=$2, households=$3, raised=$4, already_open=$5, cooling=$6, errors=$7, message=$8 WHERE id=$9")
-        .bind(now_ts())
-        .bind(s.status.clone())
-        .bind(s.households)
-        .bind(s.raised)
-        .bind(s.already_open)
-        .bind(s.cooling)
-        .bind(s.errors)
-        .bind(s.message.clone())
-        .bind(s.id)
-        .execute(&mut *tx)
-        .await?;
+    let advanced = sqlx::query(
+        "UPDATE sweeps SET households = households + $1, raised = raised + $2, already_open = already_open + $3, \
+         cooling = cooling + $4, errors = errors + $5, heartbeat_at = $6 WHERE id = $7 AND status = 'running'",
+    )
+    .bind(counts.households)
+    .bind(list.len() as i64)
+    .bind(counts.already_open)
+    .bind(counts.cooling)
+    .bind(counts.errors)
+    .bind(now_ts())
+    .bind(sweep_id)
+    .execute(&mut *tx)
+    .await?;
+    if advanced.rows_affected() != 1 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    write_warnings(&mut tx, db.backend, sweep_id, list).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(true)
+}
+
+/// Ends a running sweep (`done` or `failed`); its counters stay as stored.
+/// False when it was not running any more.
+pub async fn finish_sweep(db: &Db, id: i64, status: &str, message: &str) -> Result<bool> {
+    let mut tx = db.begin_write().await?;
+    let done = sqlx::query(
+        "UPDATE sweeps SET finished_at = $1, status = $2, message = $3 WHERE id = $4 AND status = 'running'",
+    )
+    .bind(now_ts())
+    .bind(status.to_string())
+    .bind(message.to_string())
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Marks a running sweep interrupted (its process died). False when it was
+/// not running.
+pub async fn interrupt_sweep(db: &Db, id: i64, message: &str) -> Result<bool> {
+    finish_sweep(db, id, "interrupted", message).await
+}
+
+/// The running sweep, if any (at most one), with its owner and heartbeat.
+pub async fn running_sweep(db: &Db) -> Result<Option<crate::imports::RunningJob>> {
+    crate::imports::running_row(db, "sweeps", "started_at").await
+}
+
+const S_COLS: &str = "id, started_by, started_at, finished_at, status, total, households, raised, already_open, cooling, errors, message";
+
+fn sweep_from(r: &sqlx::any::AnyRow) -> SweepRow {
+    SweepRow {
+        id: r.get(0),
+        started_by: r.get(1),
+        started_at: r.get(2),
+        finished_at: r.get(3),
+        status: r.get(4),
+        total: r.get(5),
+        households: r.get(6),
+        raised: r.get(7),
+        already_open: r.get(8),
+        cooling: r.get(9),
+        errors: r.get(10),
+        message: r.get(11),
+    }
 }
 
 pub async fn sweeps(db: &Db, limit: i64) -> Result<Vec<SweepRow>> {
-    let rows = sqlx::query("SELECT id, started_by, started_at, finished_at, status, households, raised, already_open, cooling, errors, message FROM sweeps ORDER BY id DESC LIMIT $1")
-        .bind(limit)
-        .fetch_all(&db.pool)
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|r| SweepRow {
-            id: r.get(0),
-            started_by: r.get(1),
-            started_at: r.get(2),
-            finished_at: r.get(3),
-            status: r.get(4),
-            households: r.get(5),
-            raised: r.get(6),
-            already_open: r.get(7),
-            cooling: r.get(8),
-            errors: r.get(9),
-            message: r.get(10),
-        })
-        .collect())
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {S_COLS} FROM sweeps ORDER BY id DESC LIMIT $1"
+    )))
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows.iter().map(sweep_from).collect())
+}
+
+/// True when a sweep started at or after `since` (RFC 3339 UTC text) is done.
+pub async fn done_sweep_since(db: &Db, since: &str) -> Result<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM sweeps WHERE status = 'done' AND started_at >= $1",
+    )
+    .bind(since.to_string())
+    .fetch_one(&db.pool)
+    .await?;
+    Ok(n > 0)
+}
+
+pub async fn sweep(db: &Db, id: i64) -> Result<Option<SweepRow>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {S_COLS} FROM sweeps WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&db.pool)
+    .await?;
+    Ok(row.as_ref().map(sweep_from))
 }
 
 /// Open warnings by (household, rule), and the last closing date of closed
@@ -515,12 +609,26 @@ pub struct NewWarning {
     pub raises_colour: Option<String>,
 }
 
-/// Inserts a batch of warnings (one transaction) and raises colours.
+/// Inserts a batch of warnings outside any sweep (one transaction) and raises colours.
 pub async fn insert_warnings(db: &Db, sweep_id: i64, list: &[NewWarning]) -> Result<()> {
     if list.is_empty() {
         return Ok(());
     }
     let mut tx = db.begin_write().await?;
+    write_warnings(&mut tx, db.backend, sweep_id, list).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn write_warnings(
+    tx: &mut Tx,
+    backend: crate::Backend,
+    sweep_id: i64,
+    list: &[NewWarning],
+) -> Result<()> {
+    if list.is_empty() {
+        return Ok(());
+    }
     let rows: Vec<Vec<crate::bulk::Val>> = list
         .iter()
         .map(|w| {
@@ -540,8 +648,8 @@ pub async fn insert_warnings(db: &Db, sweep_id: i64, list: &[NewWarning]) -> Res
         })
         .collect();
     crate::bulk::insert_rows(
-        &mut tx,
-        db.backend,
+        tx,
+        backend,
         "warnings",
         &[
             "county_code",
@@ -560,10 +668,9 @@ pub async fn insert_warnings(db: &Db, sweep_id: i64, list: &[NewWarning]) -> Res
     .await?;
     for w in list {
         if let Some(colour) = &w.raises_colour {
-            raise_colour(&mut tx, &w.place, colour, &w.raised_on, &w.due_date).await?;
+            raise_colour(tx, &w.place, colour, &w.raised_on, &w.due_date).await?;
         }
     }
-    tx.commit().await?;
     Ok(())
 }
 

@@ -428,24 +428,34 @@ pub async fn count_households(db: &Db, scope: &Scope) -> Result<i64> {
         .await?)
 }
 
+/// Refusal of a second run while one runs (unique index `finder_runs_one_running`).
+pub const RUN_BUSY: &str = "已有一个政策找人正在运行，请等待其完成";
+
+/// Starts a run: its running row, owned by `owner` (the process that runs
+/// it). At most one run at a time, whichever process asks.
 pub async fn create_run(
     db: &Db,
     scope: &Scope,
     policy_id: Option<i64>,
     total: i64,
     user_id: i64,
+    owner: &str,
 ) -> Result<i64> {
     let mut tx = db.begin_write().await?;
+    let now = now_ts();
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO finder_runs (scope_code, policy_id, status, total, started_by, started_at) VALUES ($1,$2,'running',$3,$4,$5) RETURNING id",
+        "INSERT INTO finder_runs (scope_code, policy_id, status, total, started_by, started_at, owner, heartbeat_at) VALUES ($1,$2,'running',$3,$4,$5,$6,$7) RETURNING id",
     )
     .bind(scope.0.as_str().to_string())
     .bind(policy_id)
     .bind(total)
     .bind(user_id)
-    .bind(now_ts())
+    .bind(now.clone())
+    .bind(owner.to_string())
+    .bind(now)
     .fetch_one(&mut *tx)
-    .await?;
+    .await
+    .map_err(|e| crate::imports::already_running(e, RUN_BUSY))?;
     tx.commit().await?;
     Ok(id)
 }
@@ -462,13 +472,33 @@ pub struct NewFinding {
 
 /// Stores a batch of findings and advances the run's counters, in one
 /// transaction so the progress shown always matches the stored findings.
+/// Returns false, writing nothing, when the run is no longer running (marked
+/// interrupted meanwhile): the caller stops.
 pub async fn record_batch(
     db: &Db,
     run_id: i64,
     processed: i64,
     findings: &[NewFinding],
-) -> Result<()> {
+) -> Result<bool> {
     let mut tx = db.begin_write().await?;
+    let count = |k: &str| findings.iter().filter(|f| f.kind == k).count() as i64;
+    let advanced = sqlx::query(
+        "UPDATE finder_runs SET processed = processed + $1, missed = missed + $2, excessive = excessive + $3, duplicate = duplicate + $4, errors = errors + $5, heartbeat_at = $6 \
+         WHERE id = $7 AND status = 'running'",
+    )
+    .bind(processed)
+    .bind(count("missed"))
+    .bind(count("excessive"))
+    .bind(count("duplicate"))
+    .bind(count("error"))
+    .bind(now_ts())
+    .bind(run_id)
+    .execute(&mut *tx)
+    .await?;
+    if advanced.rows_affected() != 1 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
     let rows: Vec<Vec<crate::bulk::Val>> = findings
         .iter()
         .map(|f| {
@@ -504,33 +534,30 @@ pub async fn record_batch(
         &rows,
     )
     .await?;
-    let count = |k: &str| findings.iter().filter(|f| f.kind == k).count() as i64;
-    sqlx::query(
-        "UPDATE finder_runs SET processed = processed + $1, missed = missed + $2, excessive = excessive + $3, duplicate = duplicate + $4, errors = errors + $5 WHERE id = $6",
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Ends a running run (`done`, `failed` or `interrupted`). False when it was
+/// not running any more.
+pub async fn finish_run(db: &Db, run_id: i64, status: &str, message: &str) -> Result<bool> {
+    let mut tx = db.begin_write().await?;
+    let done = sqlx::query(
+        "UPDATE finder_runs SET status = $1, message = $2, finished_at = $3 WHERE id = $4 AND status = 'running'",
     )
-    .bind(processed)
-    .bind(count("missed"))
-    .bind(count("excessive"))
-    .bind(count("duplicate"))
-    .bind(count("error"))
+    .bind(status.to_string())
+    .bind(message.to_string())
+    .bind(now_ts())
     .bind(run_id)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
-pub async fn finish_run(db: &Db, run_id: i64, status: &str, message: &str) -> Result<()> {
-    let mut tx = db.begin_write().await?;
-    sqlx::query("UPDATE finder_runs SET status = $1, message = $2, finished_at = $3 WHERE id = $4")
-        .bind(status.to_string())
-        .bind(message.to_string())
-        .bind(now_ts())
-        .bind(run_id)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(())
+/// The running run, if any (at most one), with its owner and heartbeat.
+pub async fn running_run(db: &Db) -> Result<Option<crate::imports::RunningJob>> {
+    crate::imports::running_row(db, "finder_runs", "started_at").await
 }
 
 pub async fn run(db: &Db, id: i64) -> Result<Option<RunRow>> {
@@ -708,8 +735,20 @@ pub async fn finding_in_scope(
     )))
 }
 
+/// The status of the run a finding belongs to.
+pub async fn finding_run_status(db: &Db, finding_id: i64) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT r.status FROM findings f JOIN finder_runs r ON r.id = f.run_id WHERE f.id = $1",
+    )
+    .bind(finding_id)
+    .fetch_optional(&db.pool)
+    .await?)
+}
+
+/// Links a finding to its lead, once, and only if its run is done: a finding
+/// of a running, failed or interrupted run is part of an incomplete result.
 pub async fn link_finding_lead(tx: &mut Tx, finding_id: i64, lead_id: i64) -> Result<bool> {
-    let done = sqlx::query("UPDATE findings SET lead_id = $1 WHERE id = $2 AND lead_id IS NULL")
+    let done = sqlx::query("UPDATE findings SET lead_id = $1 WHERE id = $2 AND lead_id IS NULL AND run_id IN (SELECT id FROM finder_runs WHERE status = 'done')")
         .bind(lead_id)
         .bind(finding_id)
         .execute(&mut **tx)

@@ -178,6 +178,7 @@ pub fn router(state: AppState) -> Router {
             "/sweeps",
             get(monitoring::sweeps).post(monitoring::sweep_now),
         )
+        .route("/sweeps/{id}", get(monitoring::sweep_show))
         .route("/warnings", get(monitoring::warnings))
         .route("/warnings/{id}", get(monitoring::warning))
         .route("/warnings/{id}/close", post(monitoring::warning_close))

@@ -146,7 +146,8 @@ pub struct Run {
     pub id: i64,
     pub scope_code: String,
     pub policy_id: Option<i64>,
-    /// running, done, failed.
+    /// running, done, failed, interrupted (its process died; the findings
+    /// are incomplete).
     pub status: String,
     pub total: i64,
     pub processed: i64,
@@ -187,7 +188,8 @@ pub struct StartRun {
 }
 
 /// Start 政策找人 over the caller's jurisdiction; poll the run for progress.
-#[utoipa::path(post, path = "/api/v1/finder-runs", request_body = StartRun, responses((status = 202, body = Run), (status = 403, body = ApiErrorBody), (status = 422, body = ApiErrorBody)), security(("bearer" = [])))]
+/// One run at a time: while one runs, 409.
+#[utoipa::path(post, path = "/api/v1/finder-runs", request_body = StartRun, responses((status = 202, body = Run), (status = 403, body = ApiErrorBody), (status = 409, body = ApiErrorBody, description = "已有一个政策找人正在运行"), (status = 422, body = ApiErrorBody)), security(("bearer" = [])))]
 pub async fn start_run(
     State(state): State<AppState>,
     actor: Actor,
@@ -254,6 +256,9 @@ pub struct FindingFilter {
 
 #[derive(Serialize, ToSchema)]
 pub struct FindingPage {
+    /// True only when the run is done; the findings of a running, failed or
+    /// interrupted run are part of an incomplete result and cannot become leads.
+    pub complete: bool,
     pub items: Vec<Finding>,
     pub page: i64,
     pub per_page: i64,
@@ -269,11 +274,12 @@ pub async fn list_findings(
     Query(f): Query<FindingFilter>,
     Query(p): Query<Paging>,
 ) -> Result<Json<FindingPage>, ApiError> {
-    let (_, scope) = access::run(&state.db, &actor, id).await?;
+    let (run, scope) = access::run(&state.db, &actor, id).await?;
     let kind = f.kind.as_deref().filter(|k| !k.is_empty());
     let (rows, total) =
         pol::findings(&state.db, id, &scope, kind, p.offset(), p.per_page()).await?;
     Ok(Json(FindingPage {
+        complete: run.status == "done",
         items: rows.into_iter().map(Finding::from).collect(),
         page: p.page(),
         per_page: p.per_page(),

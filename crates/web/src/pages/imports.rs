@@ -93,9 +93,22 @@ pub async fn upload(
     }
     let (filename, bytes) = file.expect("checked");
     let mode = mode.expect("checked");
-    let job = doudi_app::imports::start(&state.db, &state.progress, &actor, filename, bytes, mode)
-        .await?;
-    Ok(Redirect::to(&format!("/imports/{job}")).into_response())
+    match doudi_app::imports::start(&state.db, &state.progress, &actor, filename, bytes, mode).await
+    {
+        Ok(job) => Ok(Redirect::to(&format!("/imports/{job}")).into_response()),
+        // Another import is running (one at a time): say so on the page.
+        Err(doudi_app::Error::Conflict(m)) => {
+            let jobs = imports::list_for_user(&state.db, actor.user.id).await?;
+            let mut r = render(&IndexPage {
+                page: Page::new(&state, &actor, "批量导入家庭档案", "imports").await,
+                jobs,
+                error: m,
+            })?;
+            *r.status_mut() = axum::http::StatusCode::CONFLICT;
+            Ok(r)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[derive(Template)]
@@ -125,7 +138,8 @@ pub async fn show(
         .expect("progress lock")
         .get(&id)
         .copied()
-        .unwrap_or((0, 0));
+        // Run by another process (the command line): the stored counters.
+        .unwrap_or((job.processed_rows as usize, job.total_rows as usize));
     let percent = if total > 0 { done * 100 / total } else { 0 };
     let all: Vec<RejectedRow> = serde_json::from_str(&job.report_json).unwrap_or_default();
     let more = all.len().saturating_sub(200);

@@ -637,11 +637,63 @@ struct SweepsPage {
     page: Page,
     sweeps: Vec<SweepRow>,
     can_run: bool,
+    /// The refusal of a start while a sweep runs, with the running one.
+    error: String,
+    running: Option<i64>,
 }
 
 use doudi_app::monitoring::may_sweep;
 
+async fn sweeps_page(state: &AppState, actor: &Actor, error: String) -> Result<Response, AppError> {
+    if !may_see_feeds(actor) {
+        return Err(
+            access::refuse(&state.db, actor, "sweep", actor.region.as_str())
+                .await
+                .into(),
+        );
+    }
+    let sweeps = mon::sweeps(&state.db, 50).await?;
+    render(&SweepsPage {
+        page: Page::new(state, actor, "预警排查", "warnings").await,
+        running: sweeps.iter().find(|s| s.status == "running").map(|s| s.id),
+        sweeps,
+        can_run: may_sweep(actor),
+        error,
+    })
+}
+
 pub async fn sweeps(State(state): State<AppState>, actor: Actor) -> Result<Response, AppError> {
+    sweeps_page(&state, &actor, String::new()).await
+}
+
+/// Starts a sweep in the background and shows its progress; while another
+/// sweep runs, the list says so (409) instead.
+pub async fn sweep_now(State(state): State<AppState>, actor: Actor) -> Result<Response, AppError> {
+    match doudi_app::monitoring::start_sweep(&state.db, &actor).await {
+        Ok(id) => Ok(Redirect::to(&format!("/sweeps/{id}")).into_response()),
+        Err(doudi_app::Error::Conflict(m)) => {
+            Ok(with_status(sweeps_page(&state, &actor, m).await?, 409))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "sweep.html")]
+struct SweepPage {
+    page: Page,
+    sweep: SweepRow,
+    percent: i64,
+    can_run: bool,
+}
+
+/// One sweep: its progress while it runs (the page refreshes itself), its
+/// counts, and for an interrupted or failed one the way to run it again.
+pub async fn sweep_show(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
     if !may_see_feeds(&actor) {
         return Err(
             access::refuse(&state.db, &actor, "sweep", actor.region.as_str())
@@ -649,16 +701,22 @@ pub async fn sweeps(State(state): State<AppState>, actor: Actor) -> Result<Respo
                 .into(),
         );
     }
-    render(&SweepsPage {
-        page: Page::new(&state, &actor, "预警排查", "warnings").await,
-        sweeps: mon::sweeps(&state.db, 50).await?,
+    let sweep = mon::sweep(&state.db, id)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    let percent = if sweep.total > 0 {
+        (sweep.households * 100 / sweep.total).min(100)
+    } else if sweep.status == "running" {
+        0
+    } else {
+        100
+    };
+    render(&SweepPage {
+        page: Page::new(&state, &actor, format!("预警排查 #{id}"), "warnings").await,
+        sweep,
+        percent,
         can_run: may_sweep(&actor),
     })
-}
-
-pub async fn sweep_now(State(state): State<AppState>, actor: Actor) -> Result<Response, AppError> {
-    doudi_app::monitoring::sweep_now(&state.db, &actor).await?;
-    Ok(Redirect::to("/sweeps?notice=saved").into_response())
 }
 
 // --------------------------------------------------------------- warnings ---

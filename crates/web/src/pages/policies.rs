@@ -757,10 +757,14 @@ struct FinderPage {
     runs: Vec<pol::RunRow>,
     policies: Vec<(i64, String)>,
     can_run: bool,
+    /// The refusal of a start while a run is running, with that run when the
+    /// caller may see it.
+    error: String,
+    running: Option<i64>,
 }
 
-pub async fn finder(State(state): State<AppState>, actor: Actor) -> Result<Response, AppError> {
-    let scope = access::household_scope(&state.db, &actor).await?;
+async fn finder_page(state: &AppState, actor: &Actor, error: String) -> Result<Response, AppError> {
+    let scope = access::household_scope(&state.db, actor).await?;
     let runs = pol::runs(&state.db, &scope, 50).await?;
     let policies = pol::policies(&state.db)
         .await?
@@ -769,11 +773,17 @@ pub async fn finder(State(state): State<AppState>, actor: Actor) -> Result<Respo
         .map(|p| (p.id, format!("{} · {}", p.department, p.name)))
         .collect();
     render(&FinderPage {
-        page: Page::new(&state, &actor, "政策找人", "finder").await,
+        page: Page::new(state, actor, "政策找人", "finder").await,
+        running: runs.iter().find(|r| r.status == "running").map(|r| r.id),
         runs,
         policies,
         can_run: actor.may(Action::RunFinder),
+        error,
     })
+}
+
+pub async fn finder(State(state): State<AppState>, actor: Actor) -> Result<Response, AppError> {
+    finder_page(&state, &actor, String::new()).await
 }
 
 #[derive(Deserialize)]
@@ -782,14 +792,23 @@ pub struct StartRun {
     policy: String,
 }
 
+/// Starts a run in the background and shows its progress; while another
+/// run is running, the finder page says so (409) instead.
 pub async fn finder_start(
     State(state): State<AppState>,
     actor: Actor,
     Form(f): Form<StartRun>,
 ) -> Result<Response, AppError> {
     let policy_id = f.policy.trim().parse::<i64>().ok();
-    let run_id = doudi_app::policies::start_run(&state.db, &actor, policy_id).await?;
-    Ok(Redirect::to(&format!("/finder/{run_id}")).into_response())
+    match doudi_app::policies::start_run(&state.db, &actor, policy_id).await {
+        Ok(run_id) => Ok(Redirect::to(&format!("/finder/{run_id}")).into_response()),
+        Err(doudi_app::Error::Conflict(m)) => {
+            let mut r = finder_page(&state, &actor, m).await?;
+            *r.status_mut() = axum::http::StatusCode::CONFLICT;
+            Ok(r)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -810,6 +829,7 @@ struct RunPage {
     findings: Vec<pol::FindingRow>,
     pager: Pager,
     can_lead: bool,
+    can_run: bool,
     percent: i64,
 }
 
@@ -841,6 +861,7 @@ pub async fn finder_run(
     } else {
         100
     };
+    let run_done = run.status == "done";
     render(&RunPage {
         page: Page::new(&state, &actor, format!("政策找人 #{id}"), "finder").await,
         kinds: [
@@ -856,7 +877,9 @@ pub async fn finder_run(
         kind,
         findings,
         pager,
-        can_lead: actor.may(Action::RunFinder),
+        // Only a finished run's findings become leads.
+        can_lead: actor.may(Action::RunFinder) && run_done,
+        can_run: actor.may(Action::RunFinder),
         percent,
     })
 }
@@ -868,7 +891,9 @@ pub async fn finder_xlsx(
     Query(q): Query<FindingsQuery>,
 ) -> Result<Response, AppError> {
     access::role(&state.db, &actor, Action::ExportHouseholds).await?;
-    let (_run, scope) = access::run(&state.db, &actor, id).await?;
+    let (run, scope) = access::run(&state.db, &actor, id).await?;
+    // The findings of a run that did not finish are marked as incomplete.
+    let complete = run.status == "done";
     let kind = FindingKind::from_code(&q.kind).map(|k| k.code());
     let (findings, _) = pol::findings(&state.db, id, &scope, kind, 0, 100_000).await?;
     let rows: Vec<Vec<String>> = findings
@@ -899,7 +924,11 @@ pub async fn finder_xlsx(
     )
     .await?;
     let bytes = doudi_sheets::table_xlsx(
-        "政策找人",
+        if complete {
+            "政策找人"
+        } else {
+            "政策找人（未完成，结果不完整）"
+        },
         &[
             "村（社区）",
             "家庭编号",
@@ -919,7 +948,10 @@ pub async fn finder_xlsx(
             ),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"finder-{id}.xlsx\""),
+                format!(
+                    "attachment; filename=\"finder-{id}{}.xlsx\"",
+                    if complete { "" } else { "-incomplete" }
+                ),
             ),
         ],
         bytes,
