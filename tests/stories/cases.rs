@@ -119,7 +119,38 @@ async fn mutual_aid_grant(backend: Backend) {
     assert!(html.contains("请至少选择一项救助事项") && html.contains("类型不支持"));
     assert_eq!(app.scalar("SELECT COUNT(*) FROM applications").await, 0);
 
-    let png = b"\x89PNG\r\n\x1a\nfake-scan";
+    // A page of HTML named like a photo is refused by its content (issue 10,
+    // item 11); the form keeps what was typed.
+    let (s, html, _) = apply(
+        &app,
+        &cookie,
+        hid,
+        &[
+            ("channel", "discovery"),
+            ("applicant", &applicant),
+            ("situation", "家中失火，房屋受损，急需生活用品"),
+            ("kind_mutual_aid", "1"),
+        ],
+        Some((
+            "现场照片.png",
+            b"\x89PNG\r\n\x1a\n<html><script>alert(1)</script></html>",
+        )),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("不是有效的 PNG 文件"), "{html}");
+    assert!(
+        html.contains(">家中失火，房屋受损，急需生活用品</textarea>"),
+        "situation kept"
+    );
+    assert!(
+        html.contains("name=\"kind_mutual_aid\" value=\"1\" checked"),
+        "kind kept"
+    );
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM applications").await, 0);
+
+    // A real PNG (signature and header chunk of a 1×1 image).
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
     let (s, _, loc) = apply(
         &app,
         &cookie,
@@ -994,3 +1025,94 @@ async fn tekun_and_expense(backend: Backend) {
 }
 
 on_both_backends!(tekun_and_expense);
+
+/// Opening an application through the API runs the same use case as the
+/// intake page: the same refusals by field, nothing written when refused,
+/// a foreign household refused and audited.
+async fn intake_through_the_api(backend: Backend) {
+    let app = TestApp::new(backend, 40).await;
+    let village = app.region_of("cun_xieli").await;
+    let token = app.token_for("cun_xieli").await;
+    let hid = app.household_in(&village).await;
+    let other = app.household_outside(&village[..9]).await;
+    let stranger: i64 =
+        doudi_store::sqlx::query_scalar("SELECT id FROM persons WHERE household_id = $1 LIMIT 1")
+            .bind(other)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    let path = format!("/api/v1/households/{hid}/applications");
+
+    let (s, body) = app
+        .api(
+            "POST",
+            &path,
+            &token,
+            Some(serde_json::json!({
+                "channel": "window", "applicant_person_id": stranger,
+                "situation": "短", "kinds": ["no_such_item"]
+            })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let fields: Vec<&str> = body["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    for f in ["applicant", "situation", "kinds"] {
+        assert!(fields.contains(&f), "{f} refused: {body}");
+    }
+    assert!(
+        body.to_string().contains("申请人须为本户在世成员"),
+        "{body}"
+    );
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM applications").await, 0);
+
+    let (s, body) = app
+        .api(
+            "POST",
+            &path,
+            &token,
+            Some(serde_json::json!({
+                "channel": "window", "proxy_name": "王五",
+                "situation": "户主住院，家中无收入", "kinds": ["mutual_aid", "temp_emergency"]
+            })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    let id = body["application_id"].as_i64().unwrap();
+    let items: i64 = doudi_store::sqlx::query_scalar(
+        "SELECT COUNT(*) FROM case_items WHERE application_id = $1",
+    )
+    .bind(id)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(items, 2, "one item per kind, each with its workflow");
+
+    let denied = app
+        .scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'denied'")
+        .await;
+    let (s, _) = app
+        .api(
+            "POST",
+            &format!("/api/v1/households/{other}/applications"),
+            &token,
+            Some(serde_json::json!({
+                "channel": "window", "proxy_name": "王五",
+                "situation": "户主住院，家中无收入", "kinds": ["mutual_aid"]
+            })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'denied'")
+            .await,
+        denied + 1
+    );
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM applications").await, 1);
+    app.finish().await;
+}
+on_both_backends!(intake_through_the_api);

@@ -68,6 +68,183 @@ pub fn parse_state(item: &ItemRow) -> Result<ItemState> {
         .map_err(|e| Error::Storage(format!("item {} state: {e}", item.id)))
 }
 
+// ----------------------------------------------------------------- intake ---
+
+/// An application as taken at the window (一门受理): one or more items for
+/// one household. The same input from the intake page and the API.
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct NewIntake {
+    /// `window` (窗口受理), `online`, `discovery` (主动发现) or `warning` (预警转入).
+    pub channel: String,
+    /// The member who applies; or leave empty and give `proxy_name`.
+    pub applicant_person_id: Option<i64>,
+    /// 代办人 when the application is made on the household's behalf.
+    pub proxy_name: String,
+    /// The hardship in the applicant's words (at least 4 characters).
+    pub situation: String,
+    /// Item kinds: `dibao`, `tekun`, `temp_emergency`, `temp_expense`, `mutual_aid`, `dept_item`.
+    pub kinds: Vec<String>,
+    /// The handling department of a `dept_item`, e.g. 区住建局.
+    pub department: String,
+    /// 单独登记备案 (adds a county visit step).
+    pub separate_registration: bool,
+}
+
+/// One file of evidence.
+#[derive(Clone, Debug)]
+pub struct Evidence {
+    pub filename: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Opens an application: every item starts its own workflow; the
+/// application, its items and its evidence are written in one transaction
+/// or not at all. Refusals name `channel`, `applicant`, `situation`,
+/// `kinds`, `department` or `attachment`.
+pub async fn open_application(
+    db: &Db,
+    caller: &Caller,
+    household_id: i64,
+    intake: &NewIntake,
+    evidence: &[Evidence],
+    today: NaiveDate,
+) -> Result<i64> {
+    let (_, h) = access::household(db, caller, household_id).await?;
+    access::require(
+        db,
+        caller,
+        Action::OpenApplication,
+        "household",
+        household_id,
+        &h.village_code,
+    )
+    .await?;
+    let mut errors = Vec::new();
+    if !["window", "online", "discovery", "warning"].contains(&intake.channel.trim()) {
+        errors.push(crate::error::field("channel", "请选择申请渠道"));
+    }
+    let proxy = intake.proxy_name.trim().to_string();
+    match intake.applicant_person_id {
+        None if proxy.is_empty() => errors.push(crate::error::field(
+            "applicant",
+            "请选择申请人，或填写代办人姓名",
+        )),
+        None => {}
+        Some(pid) => {
+            let member = hh::file(db, h.clone())
+                .await?
+                .members
+                .iter()
+                .any(|m| m.id == pid && m.status == "alive");
+            if !member {
+                errors.push(crate::error::field("applicant", "申请人须为本户在世成员"));
+            }
+        }
+    }
+    let situation = intake.situation.trim().to_string();
+    if situation.chars().count() < 4 {
+        errors.push(crate::error::field("situation", "请用几句话说明困难情况"));
+    }
+    let mut kinds: Vec<ItemKind> = Vec::new();
+    for code in &intake.kinds {
+        match ItemKind::from_code(code.trim()) {
+            Some(k) if !kinds.contains(&k) => kinds.push(k),
+            Some(_) => {}
+            None => errors.push(crate::error::field(
+                "kinds",
+                format!("未知的救助事项：{code}"),
+            )),
+        }
+    }
+    if kinds.is_empty() {
+        errors.push(crate::error::field("kinds", "请至少选择一项救助事项"));
+    }
+    let department = intake.department.trim().to_string();
+    if kinds.contains(&ItemKind::DeptItem) && department.is_empty() {
+        errors.push(crate::error::field(
+            "department",
+            "部门事项请填写承办部门，如：区住建局",
+        ));
+    }
+    if kinds.contains(&ItemKind::MutualAid)
+        && !matches!(
+            caller.role,
+            doudi_domain::access::Role::VillageAssistant
+                | doudi_domain::access::Role::TownCaseWorker
+        )
+    {
+        errors.push(crate::error::field(
+            "kinds",
+            "救急难互助社事项由村（社区）协理员受理",
+        ));
+    }
+    let mut files = Vec::with_capacity(evidence.len());
+    for e in evidence {
+        match doudi_domain::attachment::check(&e.filename, &e.bytes) {
+            Ok(t) => files.push((e, t.content_type())),
+            Err(m) => errors.push(crate::error::field("attachment", m)),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Error::Invalid(errors));
+    }
+    let cal = calendar(db).await?;
+    let mut states = Vec::with_capacity(kinds.len());
+    for k in &kinds {
+        let s = workflow::start(*k, today, intake.separate_registration, &cal)
+            .map_err(|e| Error::invalid("kinds", e.to_string()))?;
+        states.push(s);
+    }
+    let who = caller.audit();
+    let mut tx = db.begin_write().await?;
+    let app_id = cases::create_application(
+        &mut tx,
+        &who,
+        &cases::NewApplication {
+            household_id: h.id,
+            village_code: h.village_code.clone(),
+            applicant_person_id: intake.applicant_person_id,
+            proxy_name: proxy,
+            channel: intake.channel.trim().to_string(),
+            situation,
+            separate_registration: intake.separate_registration,
+            created_by: caller.user.id,
+        },
+    )
+    .await?;
+    for s in &states {
+        let dept = if s.kind == ItemKind::DeptItem {
+            department.as_str()
+        } else {
+            ""
+        };
+        cases::insert_item(
+            &mut tx,
+            &who,
+            app_id,
+            h.id,
+            &h.village_code,
+            &columns(s, dept),
+        )
+        .await?;
+    }
+    for (e, content_type) in &files {
+        cases::add_attachment(
+            &mut tx,
+            app_id,
+            &h.village_code,
+            &e.filename,
+            content_type,
+            &e.bytes,
+            caller.user.id,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(app_id)
+}
+
 // ------------------------------------------------------------ one step ---
 
 /// One step of an item, as typed by the person acting.
@@ -389,6 +566,176 @@ pub async fn end_expired_notices(db: &Db) -> Result<usize> {
 }
 
 // -------------------------------------------------------------- referrals
+
+/// Where a referral can go: the departments and charities of the demo district. A real
+/// deployment lists the departments of its receiving accounts.
+pub fn referral_targets() -> Vec<String> {
+    [
+        "区人力社保局",
+        "区医疗保障局",
+        "区教育局",
+        "区住房和城乡建设局",
+        "区残疾人联合会",
+        "区卫生健康局",
+        "区应急管理局",
+        "区总工会",
+        "区慈善总会",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// A referral as the sender types it.
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct NewReferralInput {
+    /// The receiving department or organisation (one of [`referral_targets`]).
+    pub to_name: String,
+    /// Only what the receiver needs to handle it.
+    pub facts: String,
+    /// Who consented (the person or their guardian).
+    pub consent_by: String,
+    pub consent: bool,
+}
+
+/// Sends an item's household to a department or charity, with the person's
+/// consent; due in the locally set number of working days. Refusals name
+/// `to_name`, `facts` or `consent`.
+pub async fn send_referral(
+    db: &Db,
+    caller: &Caller,
+    item_id: i64,
+    r: &NewReferralInput,
+    today: NaiveDate,
+) -> Result<i64> {
+    let i = access::item(db, caller, item_id).await?;
+    access::require(
+        db,
+        caller,
+        Action::HandleCase,
+        "case_item",
+        item_id,
+        &i.village_code,
+    )
+    .await?;
+    let mut errors = vec![];
+    if !referral_targets().contains(&r.to_name) {
+        errors.push(crate::error::field("to_name", "请选择接收部门或机构"));
+    }
+    if r.facts.trim().chars().count() < 4 {
+        errors.push(crate::error::field(
+            "facts",
+            "请写明转介需要的情况（只写办理所需的信息）",
+        ));
+    }
+    if !r.consent || r.consent_by.trim().is_empty() {
+        errors.push(crate::error::field(
+            "consent",
+            "转介前须取得本人（或监护人）同意：请勾选并填写同意人",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(Error::Invalid(errors));
+    }
+    let days = cases::standard(db, "referral_days", &i.village_code, &today.to_string())
+        .await?
+        .unwrap_or(5) as u32;
+    let (due, _) = calendar(db)
+        .await?
+        .add_working_days_provisional(today, days);
+    let to_kind = if r.to_name.contains("慈善") {
+        "charity"
+    } else {
+        "department"
+    };
+    let mut tx = db.begin_write().await?;
+    let id = cases::create_referral(
+        &mut tx,
+        &caller.audit(),
+        &cases::NewReferral {
+            village_code: i.village_code.clone(),
+            household_id: i.household_id,
+            item_id: Some(i.id),
+            to_kind: to_kind.into(),
+            to_name: r.to_name.clone(),
+            facts: r.facts.trim().into(),
+            consent_by: r.consent_by.trim().into(),
+            consent_on: today.to_string(),
+            due_on: due.to_string(),
+            sent_by: caller.user.id,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// 一事一议: a case conference as recorded.
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct Conference {
+    /// Names separated by 、 or commas; at least three.
+    pub attendees: String,
+    pub facts: String,
+    pub decision: String,
+    pub reasons: String,
+}
+
+/// Records a case conference on an item. It does not move the item by
+/// itself: the decision is carried out through the workflow's own steps.
+/// Refusals name `attendees` or `decision`.
+pub async fn record_conference(
+    db: &Db,
+    caller: &Caller,
+    item_id: i64,
+    c: &Conference,
+    today: NaiveDate,
+) -> Result<()> {
+    let i = access::item(db, caller, item_id).await?;
+    access::require(
+        db,
+        caller,
+        Action::HandleCase,
+        "case_item",
+        item_id,
+        &i.village_code,
+    )
+    .await?;
+    let attendees: Vec<&str> = c
+        .attendees
+        .split(['，', ',', '、', ' '])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    let mut errors = vec![];
+    if attendees.len() < 3 {
+        errors.push(crate::error::field(
+            "attendees",
+            "一事一议须至少 3 名参会人员",
+        ));
+    }
+    if c.facts.trim().is_empty() || c.decision.trim().is_empty() || c.reasons.trim().is_empty() {
+        errors.push(crate::error::field("decision", "请填写案情、决定和理由"));
+    }
+    if !errors.is_empty() {
+        return Err(Error::Invalid(errors));
+    }
+    let mut tx = db.begin_write().await?;
+    cases::record_conference(
+        &mut tx,
+        &caller.audit(),
+        &i,
+        &attendees.join("、"),
+        c.facts.trim(),
+        c.decision.trim(),
+        c.reasons.trim(),
+        &today.to_string(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
 
 /// What the receiver (or the sender) does with a referral.
 #[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]

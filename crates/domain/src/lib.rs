@@ -7,6 +7,7 @@
 //! caller validates against exactly the same tables.
 
 pub mod access;
+pub mod attachment;
 pub mod benefits;
 pub mod calendar;
 pub mod grading;

@@ -464,7 +464,7 @@ pub async fn ended_items(db: &Db, scope: &Scope, from: &str, to: &str) -> Result
 
 // ---------------------------------------------------------------- attachments
 
-pub const MAX_ATTACHMENT_BYTES: usize = 10 * 1024 * 1024;
+pub const MAX_ATTACHMENT_BYTES: usize = doudi_domain::attachment::MAX_BYTES;
 
 pub async fn add_attachment(
     tx: &mut Tx,

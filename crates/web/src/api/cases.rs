@@ -19,6 +19,30 @@ use crate::auth::Actor;
 use crate::error::ApiError;
 use crate::views::{label, step_name};
 
+/// What opening an application created.
+#[derive(Serialize, ToSchema)]
+pub struct OpenedApplication {
+    pub application_id: i64,
+}
+
+/// Open an application for a household (一门受理): one or more items, each
+/// starting its own workflow with its working-day deadline. Evidence files
+/// are added on the intake page (the API takes none).
+#[utoipa::path(post, path = "/api/v1/households/{id}/applications", params(("id" = i64, Path)), request_body = doudi_app::cases::NewIntake, responses((status = 201, body = OpenedApplication), (status = 403, body = ApiErrorBody), (status = 404, body = ApiErrorBody), (status = 422, body = ApiErrorBody)), security(("bearer" = [])))]
+pub async fn open_application(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+    Json(intake): Json<doudi_app::cases::NewIntake>,
+) -> Result<(axum::http::StatusCode, Json<OpenedApplication>), ApiError> {
+    let application_id =
+        doudi_app::cases::open_application(&state.db, &actor, id, &intake, &[], today_cn()).await?;
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(OpenedApplication { application_id }),
+    ))
+}
+
 fn yuan(fen: Option<i64>) -> Option<String> {
     fen.map(|f| Money::from_fen(f).to_string())
 }

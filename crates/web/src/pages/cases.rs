@@ -13,7 +13,7 @@ use chrono::{Datelike, NaiveDate};
 use doudi_domain::Coded;
 use doudi_domain::access::{Action, Role};
 use doudi_domain::workflow::{self, ActionKind, ItemKind, Outcome};
-use doudi_store::cases::{self, ItemRow, NewApplication, NewReferral};
+use doudi_store::cases::{self, ItemRow};
 use doudi_store::households::{self as hh, Scope};
 use doudi_store::{Db, today_cn};
 use serde::Deserialize;
@@ -26,7 +26,7 @@ use crate::render::{pdf_response, render, with_status as status, xlsx_response};
 use crate::views::{ItemLine, Page, label, money};
 use doudi_app::{access, audit};
 
-use doudi_app::cases::{calendar, columns, parse_state};
+use doudi_app::cases::{Evidence, NewIntake, calendar, parse_state};
 
 // ---------------------------------------------------------------- intake
 
@@ -37,6 +37,9 @@ struct ApplyPage {
     h: hh::HouseholdRow,
     members: Vec<(String, String)>,
     kinds: Vec<(String, String)>,
+    /// What was typed, shown back when the application is refused.
+    f: NewIntake,
+    applicant: String,
     errors: Vec<FieldError>,
 }
 
@@ -47,13 +50,18 @@ pub async fn apply_form(
 ) -> Result<Response, AppError> {
     let (_, h) = access::household(&state.db, &actor, id).await?;
     access::role(&state.db, &actor, Action::OpenApplication).await?;
-    apply_page(&state, &actor, h, vec![], 200).await
+    let f = NewIntake {
+        channel: "window".into(),
+        ..Default::default()
+    };
+    apply_page(&state, &actor, h, f, vec![], 200).await
 }
 
 async fn apply_page(
     state: &AppState,
     actor: &Actor,
     h: hh::HouseholdRow,
+    f: NewIntake,
     errors: Vec<FieldError>,
     code: u16,
 ) -> Result<Response, AppError> {
@@ -80,18 +88,16 @@ async fn apply_page(
             h,
             members,
             kinds,
+            applicant: f
+                .applicant_person_id
+                .map(|i| i.to_string())
+                .unwrap_or_default(),
+            f,
             errors,
         })?,
         code,
     ))
 }
-
-const ALLOWED_TYPES: &[(&str, &str)] = &[
-    ("pdf", "application/pdf"),
-    ("jpg", "image/jpeg"),
-    ("jpeg", "image/jpeg"),
-    ("png", "image/png"),
-];
 
 /// Opens an application with one or more items (一门受理): every item starts its own
 /// workflow; all of it is written in one transaction or not at all.
@@ -104,9 +110,8 @@ pub async fn apply(
     let (_, h) = access::household(&state.db, &actor, id).await?;
     access::role(&state.db, &actor, Action::OpenApplication).await?;
     let mut fields: HashMap<String, String> = HashMap::new();
-    let mut kinds: Vec<ItemKind> = vec![];
-    let mut files: Vec<(String, String, Vec<u8>)> = vec![];
-    let mut errors = vec![];
+    let mut kinds: Vec<String> = vec![];
+    let mut evidence: Vec<Evidence> = vec![];
     while let Some(field) = mp
         .next_field()
         .await
@@ -119,122 +124,37 @@ pub async fn apply(
                 .bytes()
                 .await
                 .map_err(|e| AppError::bad_request(format!("上传失败：{e}")))?;
-            if filename.is_empty() || bytes.is_empty() {
-                continue;
-            }
-            let ext = filename.rsplit('.').next().unwrap_or("").to_lowercase();
-            match ALLOWED_TYPES.iter().find(|(e, _)| *e == ext) {
-                None => errors.push(err(
-                    "attachment",
-                    format!("附件“{filename}”的类型不支持：只接受 PDF、JPG、PNG"),
-                )),
-                Some(_) if bytes.len() > cases::MAX_ATTACHMENT_BYTES => {
-                    errors.push(err("attachment", format!("附件“{filename}”超过 10 MB")))
-                }
-                Some((_, ct)) => files.push((filename, ct.to_string(), bytes.to_vec())),
+            if !filename.is_empty() && !bytes.is_empty() {
+                evidence.push(Evidence {
+                    filename,
+                    bytes: bytes.to_vec(),
+                });
             }
         } else if let Some(k) = name.strip_prefix("kind_") {
-            if let Some(kind) = ItemKind::from_code(k) {
-                kinds.push(kind);
-            }
+            kinds.push(k.to_string());
         } else {
             fields.insert(name, field.text().await.unwrap_or_default());
         }
     }
-    let get = |k: &str| {
-        fields
-            .get(k)
-            .map(|s| s.trim().to_string())
-            .unwrap_or_default()
+    let get = |k: &str| fields.get(k).cloned().unwrap_or_default();
+    let intake = NewIntake {
+        channel: get("channel"),
+        applicant_person_id: get("applicant").trim().parse().ok(),
+        proxy_name: get("proxy_name"),
+        situation: get("situation"),
+        kinds,
+        department: get("department"),
+        separate_registration: !get("separate_registration").is_empty(),
     };
-    let channel = get("channel");
-    if !["window", "online", "discovery", "warning"].contains(&channel.as_str()) {
-        errors.push(err("channel", "请选择申请渠道"));
-    }
-    let applicant: Option<i64> = get("applicant").parse().ok();
-    let proxy = get("proxy_name");
-    if applicant.is_none() && proxy.is_empty() {
-        errors.push(err("applicant", "请选择申请人，或填写代办人姓名"));
-    }
-    let situation = get("situation");
-    if situation.chars().count() < 4 {
-        errors.push(err("situation", "请用几句话说明困难情况"));
-    }
-    if kinds.is_empty() {
-        errors.push(err("kinds", "请至少选择一项救助事项"));
-    }
-    let department = get("department");
-    if kinds.contains(&ItemKind::DeptItem) && department.is_empty() {
-        errors.push(err("department", "部门事项请填写承办部门，如：区住建局"));
-    }
-    if kinds.contains(&ItemKind::MutualAid)
-        && actor.role != Role::VillageAssistant
-        && actor.role != Role::TownCaseWorker
+    match doudi_app::cases::open_application(&state.db, &actor, id, &intake, &evidence, today_cn())
+        .await
     {
-        errors.push(err("kinds", "救急难互助社事项由村（社区）协理员受理"));
-    }
-    if !errors.is_empty() {
-        return apply_page(&state, &actor, h, errors, 422).await;
-    }
-    let separate = !get("separate_registration").is_empty();
-    let today = today_cn();
-    let cal = calendar(&state.db).await?;
-    let mut states = vec![];
-    for k in &kinds {
-        match workflow::start(*k, today, separate, &cal) {
-            Ok(s) => states.push(s),
-            Err(e) => {
-                return apply_page(&state, &actor, h, vec![err("kinds", e.to_string())], 422).await;
-            }
+        Ok(app_id) => Ok(Redirect::to(&format!("/applications/{app_id}")).into_response()),
+        Err(doudi_app::Error::Invalid(errors)) => {
+            apply_page(&state, &actor, h, intake, errors, 422).await
         }
+        Err(e) => Err(e.into()),
     }
-    let who = actor.audit();
-    let mut tx = state.db.begin_write().await?;
-    let app_id = cases::create_application(
-        &mut tx,
-        &who,
-        &NewApplication {
-            household_id: h.id,
-            village_code: h.village_code.clone(),
-            applicant_person_id: applicant,
-            proxy_name: proxy,
-            channel,
-            situation,
-            separate_registration: separate,
-            created_by: actor.user.id,
-        },
-    )
-    .await?;
-    for s in &states {
-        let dept = if s.kind == ItemKind::DeptItem {
-            department.clone()
-        } else {
-            String::new()
-        };
-        cases::insert_item(
-            &mut tx,
-            &who,
-            app_id,
-            h.id,
-            &h.village_code,
-            &columns(s, &dept),
-        )
-        .await?;
-    }
-    for (name, ct, bytes) in &files {
-        cases::add_attachment(
-            &mut tx,
-            app_id,
-            &h.village_code,
-            name,
-            ct,
-            bytes,
-            actor.user.id,
-        )
-        .await?;
-    }
-    tx.commit().await?;
-    Ok(Redirect::to(&format!("/applications/{app_id}")).into_response())
 }
 
 #[derive(Template)]
@@ -501,7 +421,7 @@ async fn item_page(
             notices,
             errors,
             today,
-            referral_targets: referral_targets(),
+            referral_targets: doudi_app::cases::referral_targets(),
             letter,
             suggestion: if s.is_open() {
                 suggested_amount(&state.db, s.kind, i.household_id).await?
@@ -692,25 +612,6 @@ pub async fn public_notices(
 
 // ---------------------------------------------------------------- referrals
 
-/// Where a referral can go: the departments and charities of the demo district. A real
-/// deployment lists the departments of its receiving accounts.
-pub fn referral_targets() -> Vec<String> {
-    [
-        "区人力社保局",
-        "区医疗保障局",
-        "区教育局",
-        "区住房和城乡建设局",
-        "区残疾人联合会",
-        "区卫生健康局",
-        "区应急管理局",
-        "区总工会",
-        "区慈善总会",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
-}
-
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct ReferForm {
@@ -728,59 +629,17 @@ pub async fn refer(
 ) -> Result<Response, AppError> {
     let i = access::item(&state.db, &actor, id).await?;
     access::role(&state.db, &actor, Action::HandleCase).await?;
-    let mut errors = vec![];
-    if !referral_targets().contains(&f.to_name) {
-        errors.push(err("to_name", "请选择接收部门或机构"));
-    }
-    if f.facts.trim().chars().count() < 4 {
-        errors.push(err("facts", "请写明转介需要的情况（只写办理所需的信息）"));
-    }
-    if f.consent.is_empty() || f.consent_by.trim().is_empty() {
-        errors.push(err(
-            "consent",
-            "转介前须取得本人（或监护人）同意：请勾选并填写同意人",
-        ));
-    }
-    if !errors.is_empty() {
-        return item_page(&state, &actor, i, errors, 422).await;
-    }
-    let today = today_cn();
-    let days = cases::standard(
-        &state.db,
-        "referral_days",
-        &i.village_code,
-        &today.to_string(),
-    )
-    .await?
-    .unwrap_or(5) as u32;
-    let (due, _) = calendar(&state.db)
-        .await?
-        .add_working_days_provisional(today, days);
-    let to_kind = if f.to_name.contains("慈善") {
-        "charity"
-    } else {
-        "department"
+    let r = doudi_app::cases::NewReferralInput {
+        to_name: f.to_name.clone(),
+        facts: f.facts.clone(),
+        consent_by: f.consent_by.clone(),
+        consent: !f.consent.is_empty(),
     };
-    let mut tx = state.db.begin_write().await?;
-    cases::create_referral(
-        &mut tx,
-        &actor.audit(),
-        &NewReferral {
-            village_code: i.village_code.clone(),
-            household_id: i.household_id,
-            item_id: Some(i.id),
-            to_kind: to_kind.into(),
-            to_name: f.to_name.clone(),
-            facts: f.facts.trim().into(),
-            consent_by: f.consent_by.trim().into(),
-            consent_on: today.to_string(),
-            due_on: due.to_string(),
-            sent_by: actor.user.id,
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Redirect::to(&format!("/items/{id}")).into_response())
+    match doudi_app::cases::send_referral(&state.db, &actor, id, &r, today_cn()).await {
+        Ok(_) => Ok(Redirect::to(&format!("/items/{id}")).into_response()),
+        Err(doudi_app::Error::Invalid(errors)) => item_page(&state, &actor, i, errors, 422).await,
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[derive(Template)]
@@ -971,36 +830,17 @@ pub async fn conference(
 ) -> Result<Response, AppError> {
     let i = access::item(&state.db, &actor, id).await?;
     access::role(&state.db, &actor, Action::HandleCase).await?;
-    let attendees: Vec<&str> = f
-        .attendees
-        .split(['，', ',', '、', ' '])
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect();
-    let mut errors = vec![];
-    if attendees.len() < 3 {
-        errors.push(err("attendees", "一事一议须至少 3 名参会人员"));
+    let c = doudi_app::cases::Conference {
+        attendees: f.attendees.clone(),
+        facts: f.facts.clone(),
+        decision: f.decision.clone(),
+        reasons: f.reasons.clone(),
+    };
+    match doudi_app::cases::record_conference(&state.db, &actor, id, &c, today_cn()).await {
+        Ok(()) => Ok(Redirect::to(&format!("/items/{id}")).into_response()),
+        Err(doudi_app::Error::Invalid(errors)) => item_page(&state, &actor, i, errors, 422).await,
+        Err(e) => Err(e.into()),
     }
-    if f.facts.trim().is_empty() || f.decision.trim().is_empty() || f.reasons.trim().is_empty() {
-        errors.push(err("decision", "请填写案情、决定和理由"));
-    }
-    if !errors.is_empty() {
-        return item_page(&state, &actor, i, errors, 422).await;
-    }
-    let mut tx = state.db.begin_write().await?;
-    cases::record_conference(
-        &mut tx,
-        &actor.audit(),
-        &i,
-        &attendees.join("、"),
-        f.facts.trim(),
-        f.decision.trim(),
-        f.reasons.trim(),
-        &today_cn().to_string(),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Redirect::to(&format!("/items/{id}")).into_response())
 }
 
 // ---------------------------------------------------------------- reports
