@@ -86,7 +86,7 @@ async fn create_search_and_view(backend: Backend) {
     // The same person cannot be registered in a second household.
     let (status, html, _) = app.post("/households/new", &cookie, &form).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(html.contains("已登记在另一户中"));
+    assert!(html.contains("已登记在您辖区的另一户中"), "{html}");
 
     // Search by name, full ID, last digits and phone all find it.
     for q in [
@@ -378,7 +378,7 @@ async fn concurrent_edits(backend: Backend) {
     let (s1, _, _) = app.post(&format!("/households/{id}/edit"), &a, &fa).await;
     assert_eq!(s1, StatusCode::SEE_OTHER);
     let (s2, html, _) = app.post(&format!("/households/{id}/edit"), &b, &fb).await;
-    assert_eq!(s2, StatusCode::UNPROCESSABLE_ENTITY, "stale write refused");
+    assert_eq!(s2, StatusCode::CONFLICT, "stale write refused (as for members)");
     assert!(html.contains("已被他人修改"), "clear message");
     let addr: String = doudi_store::sqlx::query_scalar(
         "SELECT registration_address FROM households WHERE id = $1",
@@ -962,3 +962,147 @@ on_both_backends!(
     auth_and_api,
     export_xlsx
 );
+
+async fn duplicate_answers(app: &TestApp, username: &str) -> i64 {
+    doudi_store::sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'duplicate_id' AND username = $1",
+    )
+    .bind(username.to_string())
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap()
+}
+
+/// Issue 10, item 5: an assistant typing the ID number of a person registered
+/// in another street learns that it is registered, not where; each such answer
+/// is audited, and after the daily limit registrations are paused without any
+/// answer about the numbers typed.
+async fn registration_oracle(backend: Backend) {
+    let app = TestApp::new(backend, 60).await;
+    let xixi = app.region_of("cun_xieli2").await;
+    let beishan = app.region_of("cun_xieli").await;
+    // A person registered in 北山街道, with their household's head and village.
+    let (foreign_id, head, village_name): (String, String, String) = doudi_store::sqlx::query_as(
+        "SELECT p.id_number, h.head_name, r.name FROM persons p JOIN households h ON h.id = p.household_id \
+         JOIN regions r ON r.code = h.village_code WHERE p.village_code = $1 ORDER BY p.id LIMIT 1",
+    )
+    .bind(beishan.clone())
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    let cookie = app.login("cun_xieli2").await;
+    let form = |id: &str| {
+        vec![
+            ("village_code".to_string(), xixi.clone()),
+            (
+                "registration_address".into(),
+                "杭州市西湖区西溪路1号".into(),
+            ),
+            ("head_name".into(), "查重测试".into()),
+            ("head_id_number".into(), id.to_string()),
+            ("head_employment".into(), "unemployed".into()),
+            ("head_schooling".into(), "graduated".into()),
+        ]
+    };
+    let post = |f: Vec<(String, String)>| {
+        let app = &app;
+        let cookie = cookie.clone();
+        async move {
+            let pairs: Vec<(&str, &str)> =
+                f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            app.post("/households/new", &cookie, &pairs).await
+        }
+    };
+    let households = app.scalar("SELECT COUNT(*) FROM households").await;
+
+    let (s, html, _) = post(form(&foreign_id)).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        html.contains("已在本区登记") && html.contains("不在您的辖区"),
+        "{html}"
+    );
+    assert!(
+        !html.contains(&village_name),
+        "the answer does not say where"
+    );
+    assert!(!html.contains(&head), "nor whose household");
+    assert!(
+        html.contains("value=\"查重测试\""),
+        "the form keeps what was typed"
+    );
+    assert_eq!(duplicate_answers(&app, "cun_xieli2").await, 1, "audited");
+
+    // The same through the API (add a member to one of the assistant's households).
+    let token = app.token_for("cun_xieli2").await;
+    let hid = app.household_in(&xixi).await;
+    let version: i64 =
+        doudi_store::sqlx::query_scalar("SELECT version FROM households WHERE id = $1")
+            .bind(hid)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    let (s, body) = app
+        .api(
+            "POST",
+            &format!("/api/v1/households/{hid}/members"),
+            &token,
+            Some(serde_json::json!({
+                "version": version.to_string(), "name": "查重成员", "id_number": foreign_id,
+                "relation": "child", "employment": "other", "schooling": "graduated"
+            })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(!body.to_string().contains(&village_name), "{body}");
+    assert_eq!(body["fields"][0]["field"], "id_number", "{body}");
+
+    // Up to the limit the answers keep coming, each audited (counted per
+    // account: the API account above has its own count) …
+    let limit = doudi_app::households::FOREIGN_DUPLICATE_LIMIT;
+    for _ in 1..limit {
+        post(form(&foreign_id)).await;
+    }
+    assert_eq!(duplicate_answers(&app, "cun_xieli2").await, limit);
+    // … then, past the limit, even a number nobody holds is not checked.
+    for _ in 0..3 {
+        post(form(&foreign_id)).await;
+    }
+    let fresh = new_id(77);
+    let (s, html, _) = post(form(&fresh)).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("暂停"), "{html}");
+    assert!(
+        !html.contains("已在本区登记"),
+        "past the limit nothing is said about the number"
+    );
+    assert_eq!(
+        duplicate_answers(&app, "cun_xieli2").await,
+        limit,
+        "no more answers than the limit"
+    );
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM households").await,
+        households,
+        "nothing written"
+    );
+    let paused: i64 = doudi_store::sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'denied' AND entity = 'duplicate_check' AND username = 'cun_xieli2'",
+    )
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert!(paused >= 1, "the pause is audited");
+
+    // Inside the jurisdiction the answer may say it is the assistant's own
+    // registry, and is not counted.
+    let own = app.login("cun_xieli").await;
+    let mut f = form(&foreign_id);
+    f[0].1 = beishan.clone();
+    let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let (s, html, _) = app.post("/households/new", &own, &pairs).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("已登记在您辖区的另一户中"), "{html}");
+    assert_eq!(duplicate_answers(&app, "cun_xieli").await, 0);
+    app.finish().await;
+}
+on_both_backends!(registration_oracle);

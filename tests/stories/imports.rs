@@ -193,7 +193,7 @@ async fn import_modes(backend: Backend) {
     // Re-importing the same file: the accepted people are now registered, so they are
     // rejected (one person, one household) and nothing more is written.
     let (html, _) = upload(&app, &cookie, "家庭.csv", &file, "accepted").await;
-    assert!(html.contains("已登记在系统中的另一户"));
+    assert!(html.contains("已登记在您辖区的另一户中"), "{html}");
     assert_eq!(counts(&app).await, after);
 
     // A file that is not a table at all, and one with missing columns.
@@ -254,3 +254,46 @@ async fn import_xlsx(backend: Backend) {
 }
 
 on_both_backends!(import_modes, import_xlsx);
+
+/// Issue 10, item 5, in an import: a row whose ID number is registered in
+/// another street is refused as "registered in the district", without saying
+/// where, and the answer is audited.
+async fn import_does_not_say_where(backend: Backend) {
+    let app = TestApp::new(backend, 40).await;
+    let beishan = app.region_of("cun_xieli").await;
+    let (foreign_id, village_name): (String, String) = doudi_store::sqlx::query_as(
+        "SELECT p.id_number, r.name FROM persons p JOIN regions r ON r.code = p.village_code WHERE p.village_code = $1 ORDER BY p.id LIMIT 1",
+    )
+    .bind(beishan)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    let cookie = app.login("cun_xieli2").await;
+    let village = app.region_of("cun_xieli2").await;
+    let mut data = rows(&village, 2, 301);
+    data[1][7] = foreign_id; // T0's spouse (line 3)
+    let before = counts(&app).await;
+    let (html, _) = upload(&app, &cookie, "家庭.csv", &csv(&data), "accepted").await;
+    assert!(
+        html.contains("已在本区登记") && html.contains("不在您的辖区"),
+        "{html}"
+    );
+    assert!(
+        !html.contains(&village_name),
+        "the report does not say where"
+    );
+    assert_eq!(
+        counts(&app).await,
+        (before.0 + 1, before.1 + 2),
+        "T1 imported, T0 refused whole"
+    );
+    let answers: i64 = doudi_store::sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'duplicate_id' AND username = 'cun_xieli2'",
+    )
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(answers, 1);
+    app.finish().await;
+}
+on_both_backends!(import_does_not_say_where);

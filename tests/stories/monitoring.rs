@@ -121,19 +121,28 @@ async fn feeds_and_warnings(backend: Backend) {
     assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
     let batch_path = loc.unwrap();
     let (_, page) = app.get(&batch_path, &liaison).await;
-    assert!(page.contains("id=\"accepted\">1<"), "{page}");
-    assert!(page.contains("id=\"unmatched\">1<"));
+    // The unknown person's record is accepted like any other: the department
+    // does not learn who is in the registry (issue 10, item 5).
+    assert!(page.contains("id=\"accepted\">2<"), "{page}");
+    assert!(
+        !page.contains("unmatched") && !page.contains("未匹配") && !page.contains("待匹配"),
+        "{page}"
+    );
     assert!(
         page.contains("id=\"rejected\">2<"),
         "bad ID and in-file duplicate"
     );
     assert!(page.contains("与第 2 行重复"), "{page}");
-    assert!(page.contains("未匹配到人员"));
     assert!(
         !page.contains(unknown.as_str()),
         "report shows masked IDs only"
     );
     assert_eq!(count(&app, "SELECT COUNT(*) FROM feed_records").await, 1);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM feed_pending").await, 1);
+    // District staff see that one record waits for its person.
+    let district = app.login("qu_shenpi").await;
+    let (_, page) = app.get(&batch_path, &district).await;
+    assert!(page.contains("id=\"unmatched\">1<"), "{page}");
     let (s, xlsx) = app
         .get_bytes(&format!("{batch_path}/report.xlsx"), &liaison)
         .await;
@@ -145,8 +154,8 @@ async fn feeds_and_warnings(backend: Backend) {
     assert_eq!(s, StatusCode::SEE_OTHER);
     let (_, page) = app.get(&loc.unwrap(), &liaison).await;
     assert!(
-        page.contains("id=\"accepted\">0<") && page.contains("id=\"duplicates\">1<"),
-        "{page}"
+        page.contains("id=\"accepted\">0<") && page.contains("id=\"duplicates\">2<"),
+        "the known and the unknown person's records alike: {page}"
     );
     assert_eq!(count(&app, "SELECT COUNT(*) FROM feed_records").await, 1);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM feed_batches").await, 2);
@@ -177,6 +186,28 @@ async fn feeds_and_warnings(backend: Backend) {
         "feeds are not visible to a charity"
     );
 
+    let village = app.region_of("cun_xieli").await;
+    let (s, html, _) = app
+        .post(
+            "/households/new",
+            &assistant,
+            &[
+                ("village_code", &village),
+                ("registration_address", "北山路8号"),
+                ("head_name", "李四"),
+                ("head_id_number", unknown.as_str()),
+                ("head_employment", "unemployed"),
+                ("head_schooling", "graduated"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{html}");
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM feed_pending").await,
+        1,
+        "matched at the next sweep"
+    );
+
     // Sweep: 40,000 yuan self-pay in 12 months → one medical warning.
     let admin = app.login("admin").await;
     let (s, _, loc) = app.post("/sweeps", &admin, &[]).await;
@@ -185,6 +216,17 @@ async fn feeds_and_warnings(backend: Backend) {
     let loc = loc.expect("redirect to the sweep's page");
     assert!(loc.starts_with("/sweeps/"), "{loc}");
     support::wait_for_page(&app, &loc, &admin, "已完成").await;
+    // The person of the pending record has been registered since: the sweep
+    // matched the record to them.
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM feed_pending").await, 0);
+    let matched: i64 = doudi_store::sqlx::query_scalar(
+        "SELECT COUNT(*) FROM feed_records f JOIN persons p ON p.id = f.person_id WHERE p.id_number = $1 AND f.record_key = 'JS003'",
+    )
+    .bind(unknown.as_str().to_string())
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(matched, 1);
     let w = warnings_for(&app, hid).await;
     assert_eq!(w.len(), 1);
     let wid = w[0].0;

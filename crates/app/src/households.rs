@@ -1,6 +1,7 @@
-//! Household files: field rules shared by every door. (The household use
-//! cases — create, edit, members, moves, splits — move here next; see
-//! docs/architecture.md.)
+//! Household files (一户一档): field rules shared by every door, the
+//! assistance-status query, and every write to a file — create, edit,
+//! members, moves, splits, deaths, items — with the one-person-one-household
+//! check that does not become a registration oracle.
 
 /// Mobile (11 digits starting with 1) or landline (digits with one hyphen); blank is none.
 pub fn check_phone(raw: &str) -> Result<Option<String>, String> {
@@ -200,4 +201,521 @@ fn not_registered() -> AssistanceStatus {
         categories: Vec::new(),
         ledger: Vec::new(),
     }
+}
+
+// ------------------------------------------------------- registry writes
+//
+// Every write to a household file, for pages, the API and the command line
+// alike: the record is looked up through `access` (out of scope → audited
+// 403), the role is checked (audited), the input's own jurisdiction is
+// checked (a foreign village or target household is refused as a field
+// error and audited), then the store writes in one transaction.
+
+use chrono::NaiveDate;
+use doudi_domain::household::{HouseholdRecord, MemberRecord};
+use doudi_domain::person::Relation;
+use doudi_store::StoreError;
+pub use doudi_store::households::{HouseholdEdit, HouseholdFile, ItemChange};
+use doudi_store::households::{HouseholdRow, PersonRow};
+
+use crate::access;
+
+/// How often in 24 hours an account may be told that an ID number it typed is
+/// registered outside its jurisdiction. The answer is needed (one person, one
+/// household) but must not become a way to find out who is on assistance
+/// elsewhere (issue 10, item 5); past the limit the account's registrations
+/// wait until the next day.
+pub const FOREIGN_DUPLICATE_LIMIT: i64 = 20;
+
+/// The audit action of an answer "registered outside your jurisdiction".
+pub const FOREIGN_DUPLICATE: &str = "duplicate_id";
+
+/// Refuses a field whose value lies outside the caller's jurisdiction: the
+/// attempt is audited as `denied`, the answer is a field error (the form
+/// keeps what was typed).
+async fn refuse_field(
+    db: &Db,
+    caller: &Caller,
+    entity: &str,
+    region: &str,
+    field_name: &str,
+    message: &str,
+) -> Error {
+    crate::audit::denied(db, caller, entity, 0, region).await;
+    Error::invalid(field_name, message)
+}
+
+/// A store refusal as a field error: the store's messages name what they are
+/// about, `fields` maps a word of the message to the input field.
+fn store_refusal(e: StoreError, fields: &[(&str, &str)], default_field: &str) -> Error {
+    match e {
+        StoreError::Invalid(m) => {
+            let f = fields
+                .iter()
+                .find(|(word, _)| m.contains(word))
+                .map_or(default_field, |(_, f)| f);
+            Error::invalid(f, m)
+        }
+        other => other.into(),
+    }
+}
+
+/// How many more "registered elsewhere" answers the caller may get today.
+pub async fn foreign_duplicates_left(db: &Db, caller: &Caller) -> Result<i64> {
+    foreign_duplicates_left_for(db, caller.user.id).await
+}
+
+/// The same for an account by id (imports run with an audit actor).
+pub async fn foreign_duplicates_left_for(db: &Db, user_id: i64) -> Result<i64> {
+    let used = doudi_store::audit::count_within(
+        db,
+        user_id,
+        FOREIGN_DUPLICATE,
+        chrono::Duration::hours(24),
+    )
+    .await?;
+    Ok(FOREIGN_DUPLICATE_LIMIT - used)
+}
+
+/// The refusal once the limit is used up: it says nothing about the ID
+/// numbers typed, and is audited.
+async fn duplicate_limit_reached(db: &Db, caller: &Caller, field_name: &str) -> Error {
+    refuse_field(
+        db,
+        caller,
+        "duplicate_check",
+        caller.region.as_str(),
+        field_name,
+        &format!(
+            "今日已有 {FOREIGN_DUPLICATE_LIMIT} 次身份证号被告知已在其他辖区登记，本账号的建档和添加成员暂停至 24 小时后；如确需办理，请联系区民政部门"
+        ),
+    )
+    .await
+}
+
+/// One person, one household: refuses ID numbers already registered. Within
+/// the caller's jurisdiction the answer says where (the caller sees that
+/// household anyway); outside it says only that the number is registered in
+/// the district, is audited, and counts toward [`FOREIGN_DUPLICATE_LIMIT`].
+pub async fn ensure_unregistered(
+    db: &Db,
+    caller: &Caller,
+    ids: &[(String, &IdNumber)],
+) -> Result<()> {
+    let Some(first_field) = ids.first().map(|(f, _)| f.as_str()) else {
+        return Ok(());
+    };
+    if foreign_duplicates_left(db, caller).await? <= 0 {
+        return Err(duplicate_limit_reached(db, caller, first_field).await);
+    }
+    let numbers: Vec<String> = ids.iter().map(|(_, id)| id.as_str().to_string()).collect();
+    let held = hh::id_number_villages(db, &numbers).await?;
+    let mut errors = Vec::new();
+    for (field_name, id) in ids {
+        let Some(village) = held.get(id.as_str()) else {
+            continue;
+        };
+        if caller.covers(village) {
+            errors.push(field(
+                field_name,
+                format!(
+                    "身份证号 {} 已登记在您辖区的另一户中（一人只能属于一个家庭）；请在户籍查询中找到该户，用“迁移成员”迁入",
+                    id.masked()
+                ),
+            ));
+        } else {
+            crate::audit::event(
+                db,
+                caller,
+                FOREIGN_DUPLICATE,
+                "person",
+                id.masked(),
+                None,
+                village,
+                format!(
+                    "建档查重：身份证号 {} 已在其他辖区登记（未告知位置）",
+                    id.masked()
+                ),
+            )
+            .await?;
+            errors.push(field(
+                field_name,
+                format!(
+                    "身份证号 {} 已在本区登记（一人只能属于一个家庭），不在您的辖区；如需迁入，请联系区民政部门办理迁移",
+                    id.masked()
+                ),
+            ));
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Invalid(errors))
+    }
+}
+
+/// Creates a household with its members. Field names of refusals:
+/// `village_code`, `members[i].id_number`.
+pub async fn create(
+    db: &Db,
+    caller: &Caller,
+    rec: &HouseholdRecord,
+    today: NaiveDate,
+) -> Result<i64> {
+    access::role(db, caller, Action::EditHousehold).await?;
+    if !caller.covers(&rec.village_code) {
+        return Err(refuse_field(
+            db,
+            caller,
+            "household",
+            &rec.village_code,
+            "village_code",
+            "所选村（社区）不在您的管辖范围内",
+        )
+        .await);
+    }
+    let ids: Vec<(String, &IdNumber)> = rec
+        .members
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (format!("members[{i}].id_number"), &m.id_number))
+        .collect();
+    ensure_unregistered(db, caller, &ids).await?;
+    let mut tx = db.begin_write().await?;
+    let id = hh::create(&mut tx, &caller.audit(), &caller.scope(), rec, today)
+        .await
+        .map_err(|e| store_refusal(e, &[("身份证", "members[0].id_number")], "village_code"))?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// A household file opened for reading: audited as a view.
+pub async fn open_file(db: &Db, caller: &Caller, id: i64, detail: &str) -> Result<HouseholdFile> {
+    let (_, h) = access::household(db, caller, id).await?;
+    crate::audit::event(
+        db,
+        caller,
+        "view",
+        "household",
+        h.id.to_string(),
+        Some(h.id),
+        &h.village_code,
+        detail.to_string(),
+    )
+    .await?;
+    Ok(hh::file(db, h).await?)
+}
+
+/// Reveals one member's full ID number: an explicit act, audited.
+pub async fn reveal_id(
+    db: &Db,
+    caller: &Caller,
+    household_id: i64,
+    person_id: i64,
+) -> Result<PersonRow> {
+    let (_, h) = access::household(db, caller, household_id).await?;
+    access::require(
+        db,
+        caller,
+        Action::RevealIdNumber,
+        "person",
+        person_id,
+        &h.village_code,
+    )
+    .await?;
+    let (_, p) = access::person(db, caller, person_id).await?;
+    if p.household_id != h.id {
+        return Err(Error::NotFound);
+    }
+    crate::audit::event(
+        db,
+        caller,
+        "reveal_id",
+        "person",
+        p.id.to_string(),
+        Some(h.id),
+        &h.village_code,
+        format!("查看完整身份证号：{}", p.name),
+    )
+    .await?;
+    Ok(p)
+}
+
+/// A household the caller may edit.
+async fn editable_household(db: &Db, caller: &Caller, id: i64) -> Result<HouseholdRow> {
+    let (_, h) = access::household(db, caller, id).await?;
+    access::require(
+        db,
+        caller,
+        Action::EditHousehold,
+        "household",
+        id,
+        &h.village_code,
+    )
+    .await?;
+    Ok(h)
+}
+
+/// A person the caller may edit.
+async fn editable_person(db: &Db, caller: &Caller, id: i64) -> Result<PersonRow> {
+    let (_, p) = access::person(db, caller, id).await?;
+    access::require(
+        db,
+        caller,
+        Action::EditHousehold,
+        "person",
+        id,
+        &p.village_code,
+    )
+    .await?;
+    Ok(p)
+}
+
+/// Edits the household's own fields (optimistic `version`).
+pub async fn update(
+    db: &Db,
+    caller: &Caller,
+    id: i64,
+    version: i64,
+    edit: &HouseholdEdit,
+    today: NaiveDate,
+) -> Result<()> {
+    editable_household(db, caller, id).await?;
+    if !caller.covers(&edit.village_code) {
+        return Err(refuse_field(
+            db,
+            caller,
+            "household",
+            &edit.village_code,
+            "village_code",
+            "所选村（社区）不在您的管辖范围内",
+        )
+        .await);
+    }
+    let mut tx = db.begin_write().await?;
+    hh::update(
+        &mut tx,
+        &caller.audit(),
+        &caller.scope(),
+        id,
+        version,
+        edit,
+        today,
+    )
+    .await
+    .map_err(|e| store_refusal(e, &[], "village_code"))?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Adds a member (optimistic household `version`); refusals name
+/// `id_number`, `relation` or `name`.
+pub async fn add_member(
+    db: &Db,
+    caller: &Caller,
+    household_id: i64,
+    version: i64,
+    m: &MemberRecord,
+    today: NaiveDate,
+) -> Result<i64> {
+    editable_household(db, caller, household_id).await?;
+    ensure_unregistered(db, caller, &[("id_number".into(), &m.id_number)]).await?;
+    let mut tx = db.begin_write().await?;
+    let pid = hh::add_member(
+        &mut tx,
+        &caller.audit(),
+        &caller.scope(),
+        household_id,
+        version,
+        m,
+        today,
+    )
+    .await
+    .map_err(|e| store_refusal(e, MEMBER_FIELDS, "name"))?;
+    tx.commit().await?;
+    Ok(pid)
+}
+
+const MEMBER_FIELDS: &[(&str, &str)] = &[("身份证", "id_number"), ("户主", "relation")];
+
+/// Edits a member (optimistic person `version`).
+pub async fn update_member(
+    db: &Db,
+    caller: &Caller,
+    person_id: i64,
+    version: i64,
+    m: &MemberRecord,
+    today: NaiveDate,
+) -> Result<()> {
+    let p = editable_person(db, caller, person_id).await?;
+    if p.id_number != m.id_number.as_str() {
+        ensure_unregistered(db, caller, &[("id_number".into(), &m.id_number)]).await?;
+    }
+    let mut tx = db.begin_write().await?;
+    hh::update_member(
+        &mut tx,
+        &caller.audit(),
+        &caller.scope(),
+        person_id,
+        version,
+        m,
+        today,
+    )
+    .await
+    .map_err(|e| store_refusal(e, MEMBER_FIELDS, "name"))?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Moving a person into another household of the caller's jurisdiction.
+#[derive(Clone, Debug)]
+pub struct MoveMember {
+    pub person_id: i64,
+    pub target_household_id: i64,
+    pub relation: Relation,
+    /// The source household's new head, when the head moves out.
+    pub new_head: Option<i64>,
+    pub reason: String,
+}
+
+/// Moves a member; refusals name `target`, `new_head` or `reason`. A foreign
+/// or missing target gets the same answer (nothing to learn from it), and a
+/// foreign one is audited.
+pub async fn move_member(
+    db: &Db,
+    caller: &Caller,
+    mv: &MoveMember,
+    today: NaiveDate,
+) -> Result<()> {
+    editable_person(db, caller, mv.person_id).await?;
+    if mv.reason.trim().is_empty() {
+        return Err(Error::invalid("reason", "请填写迁移原因"));
+    }
+    const NO_TARGET: &str = "目标家庭不存在或不在您的管辖范围内";
+    match hh::get(db, &caller.scope(), mv.target_household_id).await? {
+        Scoped::Found(_) => {}
+        Scoped::Missing => return Err(Error::invalid("target", NO_TARGET)),
+        Scoped::OutOfScope { village_code } => {
+            return Err(
+                refuse_field(db, caller, "household", &village_code, "target", NO_TARGET).await,
+            );
+        }
+    }
+    let mut tx = db.begin_write().await?;
+    hh::move_member(
+        &mut tx,
+        &caller.audit(),
+        &caller.scope(),
+        mv.person_id,
+        mv.target_household_id,
+        mv.relation,
+        mv.new_head,
+        mv.reason.trim(),
+        today,
+    )
+    .await
+    .map_err(|e| store_refusal(e, &[("户主", "new_head")], "target"))?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Splitting members off into a new household.
+#[derive(Clone, Debug)]
+pub struct Split {
+    pub household_id: i64,
+    pub version: i64,
+    pub members: Vec<i64>,
+    pub new_head: i64,
+    pub remaining_head: Option<i64>,
+    pub residence_address: String,
+    pub phone: Option<String>,
+    pub reason: String,
+}
+
+/// Splits a household; returns the new household's id. Refusals name
+/// `members`, `remaining_head`, `residence_address` or `reason`.
+pub async fn split(db: &Db, caller: &Caller, s: &Split, today: NaiveDate) -> Result<i64> {
+    editable_household(db, caller, s.household_id).await?;
+    let mut errors = Vec::new();
+    if s.residence_address.trim().is_empty() {
+        errors.push(field("residence_address", "请填写新户的居住地址"));
+    }
+    if s.reason.trim().is_empty() {
+        errors.push(field("reason", "请填写分户原因"));
+    }
+    if !errors.is_empty() {
+        return Err(Error::Invalid(errors));
+    }
+    let mut tx = db.begin_write().await?;
+    let id = hh::split(
+        &mut tx,
+        &caller.audit(),
+        &caller.scope(),
+        s.household_id,
+        s.version,
+        &s.members,
+        s.new_head,
+        s.remaining_head,
+        s.residence_address.trim(),
+        s.phone.clone(),
+        s.reason.trim(),
+        today,
+    )
+    .await
+    .map_err(|e| store_refusal(e, &[("户主", "remaining_head")], "members"))?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Records a member's death (optimistic person `version`); refusals name `date`.
+pub async fn record_death(
+    db: &Db,
+    caller: &Caller,
+    person_id: i64,
+    version: i64,
+    date: NaiveDate,
+    today: NaiveDate,
+) -> Result<()> {
+    editable_person(db, caller, person_id).await?;
+    let mut tx = db.begin_write().await?;
+    hh::record_death(
+        &mut tx,
+        &caller.audit(),
+        &caller.scope(),
+        person_id,
+        version,
+        date,
+        today,
+    )
+    .await
+    .map_err(|e| store_refusal(e, &[], "date"))?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Adds or removes an income, an asset or a category (optimistic household
+/// `version`).
+pub async fn change_item(
+    db: &Db,
+    caller: &Caller,
+    household_id: i64,
+    version: i64,
+    change: ItemChange,
+    today: NaiveDate,
+) -> Result<()> {
+    editable_household(db, caller, household_id).await?;
+    let mut tx = db.begin_write().await?;
+    hh::change_item(
+        &mut tx,
+        &caller.audit(),
+        &caller.scope(),
+        household_id,
+        version,
+        change,
+        today,
+    )
+    .await
+    .map_err(|e| store_refusal(e, &[], "item"))?;
+    tx.commit().await?;
+    Ok(())
 }

@@ -241,7 +241,7 @@ pub async fn run_import(
     let today = today_cn();
     let (parsed, rejected) = doudi_sheets::validate_rows(&rows, today, &village_ok);
     let mut rejected: Vec<RejectedRow> = rejected.iter().map(RejectedRow::from).collect();
-    let (parsed, conflicts) = split_registered(db, parsed).await?;
+    let (parsed, conflicts) = split_registered(db, actor, scope, parsed).await?;
     rejected.extend(conflicts);
     rejected.sort_by_key(|r| r.line);
     if mode == ImportMode::AllOrNothing && !rejected.is_empty() {
@@ -457,11 +457,18 @@ async fn import_audit(
     Ok(())
 }
 
-/// Households any of whose ID numbers are already registered are rejected whole.
+/// Households any of whose ID numbers are already registered are rejected
+/// whole. A clash inside the importer's jurisdiction is reported as such; one
+/// outside says only "registered in the district", is audited and counts
+/// toward the account's daily limit ([`crate::households::FOREIGN_DUPLICATE_LIMIT`]);
+/// once the limit is used up, every household not yet checked is refused
+/// with one reason, so the report says nothing more about who is registered.
 async fn split_registered(
     db: &Db,
+    actor: &AuditActor,
+    scope: &Scope,
     parsed: Vec<ParsedHousehold>,
-) -> doudi_store::Result<(Vec<ParsedHousehold>, Vec<RejectedRow>)> {
+) -> Result<(Vec<ParsedHousehold>, Vec<RejectedRow>)> {
     let all: Vec<String> = parsed
         .iter()
         .flat_map(|p| {
@@ -471,31 +478,72 @@ async fn split_registered(
                 .map(|m| m.id_number.as_str().to_string())
         })
         .collect();
-    let taken: HashSet<String> = hh::registered_id_numbers(db, &all).await?;
+    let held: HashMap<String, String> = hh::id_number_villages(db, &all).await?;
+    let mut left = match actor.user_id {
+        Some(user) => crate::households::foreign_duplicates_left_for(db, user).await?,
+        None => i64::MAX,
+    };
     let mut ok = Vec::new();
     let mut bad = Vec::new();
+    let reject =
+        |bad: &mut Vec<RejectedRow>, p: &ParsedHousehold, reason: &dyn Fn(usize) -> String| {
+            for (i, m) in p.record.members.iter().enumerate() {
+                bad.push(RejectedRow {
+                    line: p.member_lines.get(i).copied().unwrap_or(0),
+                    household_key: p.key.clone(),
+                    name: m.name.clone(),
+                    id_number_masked: m.id_number.masked(),
+                    reason: reason(i),
+                });
+            }
+        };
     for p in parsed {
-        let clash: Vec<&str> = p
+        if left <= 0 {
+            reject(&mut bad, &p, &|_| LIMIT_REACHED.to_string());
+            continue;
+        }
+        let places: Vec<Option<&String>> = p
             .record
             .members
             .iter()
-            .map(|m| m.id_number.as_str())
-            .filter(|id| taken.contains(*id))
+            .map(|m| held.get(m.id_number.as_str()))
             .collect();
-        if clash.is_empty() {
+        if places.iter().all(Option::is_none) {
             ok.push(p);
             continue;
         }
-        for (i, m) in p.record.members.iter().enumerate() {
-            let mine = taken.contains(m.id_number.as_str());
-            bad.push(RejectedRow {
-                line: p.member_lines.get(i).copied().unwrap_or(0),
-                household_key: p.key.clone(),
-                name: m.name.clone(),
-                id_number_masked: m.id_number.masked(),
-                reason: if mine { "身份证号：已登记在系统中的另一户（一人只能属于一个家庭），如需迁移请使用“迁移成员”".into() } else { "同户其他成员已在系统中登记，整户未导入".into() },
-            });
+        for (m, place) in p.record.members.iter().zip(&places) {
+            if let Some(village) = place.filter(|v| !scope.covers(v)) {
+                left -= 1;
+                audit::record(
+                    db.writer(),
+                    actor,
+                    AuditEntry {
+                        action: crate::households::FOREIGN_DUPLICATE,
+                        entity: "person",
+                        entity_id: m.id_number.masked(),
+                        household_id: None,
+                        region_code: village,
+                        before: None,
+                        after: None,
+                        detail: format!(
+                            "导入查重：身份证号 {} 已在其他辖区登记（未告知位置）",
+                            m.id_number.masked()
+                        ),
+                    },
+                )
+                .await?;
+            }
         }
+        reject(&mut bad, &p, &|i| {
+            match places[i] {
+            Some(v) if scope.covers(v) => "身份证号：已登记在您辖区的另一户中（一人只能属于一个家庭），如需迁移请使用“迁移成员”".into(),
+            Some(_) => "身份证号：已在本区登记（一人只能属于一个家庭），不在您的辖区；如需迁入，请联系区民政部门办理迁移".into(),
+            None => "同户其他成员已在本区登记，整户未导入".into(),
+        }
+        });
     }
     Ok((ok, bad))
 }
+
+const LIMIT_REACHED: &str = "本账号 24 小时内被告知已在其他辖区登记的身份证号已达上限，此户未核查、未导入；请 24 小时后重试，或联系区民政部门";

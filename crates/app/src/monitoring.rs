@@ -93,6 +93,8 @@ struct SweepContext {
 }
 
 async fn sweep_all(db: &Db, sweep_id: i64, today: NaiveDate) -> Result<()> {
+    // Department records received before their person was registered.
+    mon::claim_pending(db).await?;
     let mut rules = Vec::new();
     for r in mon::warning_rules(db)
         .await?
@@ -1018,13 +1020,13 @@ async fn store_feed(
         None,
         caller.region.as_str(),
         format!(
-            "{}{}：{} 行，入库 {}，重复 {}，未匹配 {}，有误 {}",
+            "{}{}：{} 行，接收 {}（待匹配 {}），重复 {}，有误 {}",
             if channel == "api" { "API 推送 " } else { "" },
             kind.label(),
             batch.total_rows,
             batch.accepted,
-            batch.duplicates,
             batch.unmatched,
+            batch.duplicates,
             batch.rejected
         ),
     )

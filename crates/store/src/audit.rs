@@ -62,6 +62,27 @@ where
     Ok(())
 }
 
+/// How many entries of `action` an account has caused within the last
+/// `window`: rate limits are counted from the log itself.
+pub async fn count_within(
+    db: &crate::Db,
+    user_id: i64,
+    action: &str,
+    window: chrono::Duration,
+) -> Result<i64> {
+    let since = (chrono::Utc::now() - window)
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string();
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE user_id = $1 AND action = $2 AND at >= $3",
+    )
+    .bind(user_id)
+    .bind(action.to_string())
+    .bind(since)
+    .fetch_one(&db.pool)
+    .await?)
+}
+
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct AuditRow {
     pub id: i64,

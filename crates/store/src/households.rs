@@ -253,7 +253,7 @@ async fn ensure_ids_free(tx: &mut Tx, ids: &[&str], except_person: Option<i64>) 
             if Some(pid) != except_person {
                 let masked = IdNumber::parse(id).map(|i| i.masked()).unwrap_or_default();
                 return Err(StoreError::Invalid(format!(
-                    "身份证号 {masked} 已登记在另一户中（一人只能属于一个家庭）；如需迁移，请使用“迁移成员”"
+                    "身份证号 {masked} 已在本区登记（一人只能属于一个家庭）"
                 )));
             }
         }
@@ -307,7 +307,7 @@ async fn insert_person(
     .bind(now)
     .fetch_one(&mut **tx)
     .await
-    .map_err(|e| crate::unique_violation(e, "身份证号已登记在另一户中"))?;
+    .map_err(|e| crate::unique_violation(e, "身份证号已在本区登记（一人只能属于一个家庭）"))?;
     sqlx::query(
         "INSERT INTO memberships (county_code, person_id, household_id, relation, start_date, end_date, reason) \
          VALUES ($1,$2,$3,$4,$5,NULL,$6)",
@@ -592,18 +592,21 @@ pub async fn get(db: &Db, scope: &Scope, id: i64) -> Result<Scoped<HouseholdRow>
 }
 
 /// Which of `ids` (normalised ID numbers) are already registered to a person.
-pub async fn registered_id_numbers(
+/// Where each already registered ID number is held: ID number → village code.
+/// Callers decide what they may say about it (see doudi_app::households).
+pub async fn id_number_villages(
     db: &Db,
     ids: &[String],
-) -> Result<std::collections::HashSet<String>> {
-    let mut taken = std::collections::HashSet::new();
+) -> Result<std::collections::HashMap<String, String>> {
+    let mut taken = std::collections::HashMap::new();
     for chunk in ids.chunks(500) {
         let marks = (1..=chunk.len())
             .map(|i| format!("${i}"))
             .collect::<Vec<_>>()
             .join(",");
-        let sql = format!("SELECT id_number FROM persons WHERE id_number IN ({marks})");
-        let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
+        let sql =
+            format!("SELECT id_number, village_code FROM persons WHERE id_number IN ({marks})");
+        let mut q = sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql));
         for id in chunk {
             q = q.bind(id.clone());
         }
@@ -1111,7 +1114,7 @@ pub async fn update_member(
     .bind(version)
     .execute(&mut **tx)
     .await
-    .map_err(|e| crate::unique_violation(e, "身份证号已登记在另一户中"))?
+    .map_err(|e| crate::unique_violation(e, "身份证号已在本区登记（一人只能属于一个家庭）"))?
     .rows_affected();
     if n == 0 {
         return Err(StoreError::Conflict(

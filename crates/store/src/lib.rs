@@ -87,6 +87,10 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0006_notice_tokens.sql"),
     ),
     (7, include_str!("../migrations/sqlite/0007_jobs.sql")),
+    (
+        8,
+        include_str!("../migrations/sqlite/0008_registry_oracle.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgresql/0001_init.sql")),
@@ -104,6 +108,10 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/postgresql/0006_notice_tokens.sql"),
     ),
     (7, include_str!("../migrations/postgresql/0007_jobs.sql")),
+    (
+        8,
+        include_str!("../migrations/postgresql/0008_registry_oracle.sql"),
+    ),
 ];
 
 impl Db {

@@ -116,9 +116,11 @@ pub async fn match_people(
 }
 
 /// Stores one batch: the valid rows that match a person are inserted unless
-/// the same (source, kind, record key) is already stored; unmatched and
-/// rejected rows go into the batch report. One transaction: a batch is
-/// stored whole or not at all.
+/// the same (source, kind, record key) is already stored; valid rows that
+/// match nobody are kept in `feed_pending` and counted as accepted, so the
+/// sender learns nothing about who is registered (`unmatched` counts them for
+/// district staff); rejected rows go into the batch report. One transaction:
+/// a batch is stored whole or not at all.
 #[allow(clippy::too_many_arguments)]
 pub async fn store_batch(
     db: &Db,
@@ -151,15 +153,29 @@ pub async fn store_batch(
     let now = now_ts();
     for v in valid {
         let Some((person_id, place)) = people.get(&v.id_number) else {
-            unmatched += 1;
-            report.push(ReportLine {
-                line: v.line,
-                key: mask_ids_in(&v.record_key),
-                id_masked: doudi_domain::IdNumber::parse(&v.id_number)
-                    .map(|i| i.masked())
-                    .unwrap_or_default(),
-                reason: "未匹配到人员：身份证号不在本区救助对象档案中".into(),
-            });
+            // Not reported back: the department must not learn who is in the
+            // registry (issue 10, item 5). Kept until the person is registered.
+            let done = sqlx::query(
+                "INSERT INTO feed_pending (id_number, kind, source, record_key, event_date, amount_fen, attributes, batch_id, received_at) \
+                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT DO NOTHING",
+            )
+            .bind(v.id_number.clone())
+            .bind(v.kind.clone())
+            .bind(source.to_string())
+            .bind(v.record_key.clone())
+            .bind(v.event_date.clone())
+            .bind(v.amount_fen)
+            .bind(v.attributes_json.clone())
+            .bind(batch_id)
+            .bind(now.clone())
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 1 {
+                accepted += 1;
+                unmatched += 1;
+            } else {
+                duplicates += 1;
+            }
             continue;
         };
         let done = sqlx::query(
@@ -200,6 +216,34 @@ pub async fn store_batch(
         .await?;
     tx.commit().await?;
     Ok(batch(db, batch_id).await?.expect("just stored"))
+}
+
+/// Moves pending department records whose person has since been registered
+/// into `feed_records` (run before every sweep); returns how many were matched.
+pub async fn claim_pending(db: &Db) -> Result<u64> {
+    let mut tx = db.begin_write().await?;
+    let moved = sqlx::query(
+        "INSERT INTO feed_records (county_code, town_code, village_code, household_id, person_id, kind, source, record_key, event_date, amount_fen, attributes, batch_id, received_at) \
+         SELECT p.county_code, p.town_code, p.village_code, p.household_id, p.id, f.kind, f.source, f.record_key, f.event_date, f.amount_fen, f.attributes, f.batch_id, f.received_at \
+         FROM feed_pending f JOIN persons p ON p.id_number = f.id_number ON CONFLICT DO NOTHING",
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    sqlx::query(
+        "DELETE FROM feed_pending WHERE EXISTS (SELECT 1 FROM persons p WHERE p.id_number = feed_pending.id_number)",
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(moved)
+}
+
+/// Department records still waiting for their person to be registered.
+pub async fn pending_count(db: &Db) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM feed_pending")
+        .fetch_one(&db.pool)
+        .await?)
 }
 
 const B_COLS: &str = "b.id, b.kind, b.source, b.channel, b.filename, COALESCE(u.display_name, ''), b.sent_at, b.total_rows, b.accepted, b.duplicates, b.unmatched, b.rejected, b.report";

@@ -200,19 +200,7 @@ pub async fn get_household(
     actor: Actor,
     Path(id): Path<i64>,
 ) -> Result<Json<HouseholdDetail>, ApiError> {
-    let (_, h) = access::household(&state.db, &actor, id).await?;
-    audit::event(
-        &state.db,
-        &actor,
-        "view",
-        "household",
-        id.to_string(),
-        Some(id),
-        &h.village_code,
-        "API 查看家庭档案".into(),
-    )
-    .await?;
-    let file = hh::file(&state.db, h).await?;
+    let file = doudi_app::households::open_file(&state.db, &actor, id, "API 查看家庭档案").await?;
     Ok(Json(HouseholdDetail {
         household: file.household.into(),
         members: file.members.into_iter().map(Into::into).collect(),
@@ -249,7 +237,6 @@ pub async fn create_household(
     Json(req): Json<CreateHousehold>,
 ) -> Result<axum::response::Response, ApiError> {
     access::role(&state.db, &actor, Action::EditHousehold).await?;
-    let scope = access::household_scope(&state.db, &actor).await?;
     let today = today_cn();
     let mut errors = vec![];
     let fields = req.household.parse().map_err(|e| errors.extend(e)).ok();
@@ -267,14 +254,15 @@ pub async fn create_household(
         return Ok(invalid(errors));
     }
     let f = fields.expect("parsed");
-    // The head goes first: the store expects members[0] to be the head.
-    members.sort_by_key(|m| {
-        if doudi_domain::Coded::code(&m.relation) == "head" {
-            0
-        } else {
-            1
-        }
-    });
+    // The head goes first (the store expects members[0] to be the head);
+    // `order[k]` is the request position of stored member k, for refusals.
+    let mut order: Vec<usize> = (0..members.len()).collect();
+    order.sort_by_key(|&i| doudi_domain::Coded::code(&members[i].relation) != "head");
+    let mut slots: Vec<Option<_>> = members.into_iter().map(Some).collect();
+    let members = order
+        .iter()
+        .map(|&i| slots[i].take().expect("each once"))
+        .collect();
     let rec = HouseholdRecord {
         village_code: f.village_code,
         registration_address: f.registration_address,
@@ -287,9 +275,29 @@ pub async fn create_household(
         assets: vec![],
         categories: vec![],
     };
-    let mut tx = state.db.begin_write().await?;
-    let id = hh::create(&mut tx, &actor.audit(), &scope, &rec, today).await?;
-    tx.commit().await?;
+    let id = match doudi_app::households::create(&state.db, &actor, &rec, today).await {
+        Ok(id) => id,
+        Err(doudi_app::Error::Invalid(fields)) => {
+            let renumbered = fields
+                .into_iter()
+                .map(|fe| {
+                    let field = (0..order.len())
+                        .find_map(|k| {
+                            fe.field
+                                .strip_prefix(&format!("members[{k}]."))
+                                .map(|rest| format!("members[{}].{rest}", order[k]))
+                        })
+                        .unwrap_or(fe.field);
+                    FieldError {
+                        field,
+                        message: fe.message,
+                    }
+                })
+                .collect();
+            return Ok(invalid(renumbered));
+        }
+        Err(e) => return Err(e.into()),
+    };
     Ok((StatusCode::CREATED, Json(Created { id })).into_response())
 }
 
@@ -301,25 +309,15 @@ pub async fn add_member(
     Path(id): Path<i64>,
     Json(m): Json<MemberForm>,
 ) -> Result<axum::response::Response, ApiError> {
-    let (scope, _) = access::household(&state.db, &actor, id).await?;
+    access::household(&state.db, &actor, id).await?;
     access::role(&state.db, &actor, Action::EditHousehold).await?;
     let version = crate::forms::parse_version(&m.version)?;
     let rec = match m.parse(today_cn()) {
         Ok(r) => r,
         Err(e) => return Ok(invalid(e)),
     };
-    let mut tx = state.db.begin_write().await?;
-    let pid = hh::add_member(
-        &mut tx,
-        &actor.audit(),
-        &scope,
-        id,
-        version,
-        &rec,
-        today_cn(),
-    )
-    .await?;
-    tx.commit().await?;
+    let pid =
+        doudi_app::households::add_member(&state.db, &actor, id, version, &rec, today_cn()).await?;
     Ok((StatusCode::CREATED, Json(Created { id: pid })).into_response())
 }
 

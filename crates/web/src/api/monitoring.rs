@@ -19,9 +19,10 @@ use crate::error::ApiError;
 pub struct FeedReceipt {
     pub batch: i64,
     pub received: i64,
+    /// Records taken in (a record of a person not yet registered is kept and
+    /// matched when they are; the receipt does not say which).
     pub accepted: i64,
     pub duplicates: i64,
-    pub unmatched: i64,
     pub rejected: i64,
     /// One line per refused record: its position and the reason (ID numbers masked).
     pub report: Vec<FeedReportLine>,
@@ -40,7 +41,6 @@ impl From<BatchRow> for FeedReceipt {
             received: b.total_rows,
             accepted: b.accepted,
             duplicates: b.duplicates,
-            unmatched: b.unmatched,
             rejected: b.rejected,
             report: b
                 .report

@@ -460,6 +460,7 @@ pub async fn region_create(
                 ));
             }
             if !actor.region.contains(p.as_str()) {
+                doudi_app::audit::denied(&state.db, &actor, "region", 0, p.as_str()).await;
                 errors.push(err("parent", "上级区划不在您的管辖范围内"));
             }
         }
@@ -709,6 +710,21 @@ pub async fn user_new_form(
     .await
 }
 
+const FOREIGN_REGION: &str = "所在区划不在您的管辖范围内";
+
+/// An account placed outside the administrator's jurisdiction is a refusal
+/// by jurisdiction: audited like every other.
+async fn audit_foreign_region(
+    state: &AppState,
+    actor: &Actor,
+    f: &UserForm,
+    errors: &[FieldError],
+) {
+    if errors.iter().any(|e| e.message == FOREIGN_REGION) {
+        doudi_app::audit::denied(&state.db, actor, "user", 0, f.region_code.trim()).await;
+    }
+}
+
 fn validate_user(
     actor: &Actor,
     f: &UserForm,
@@ -734,7 +750,7 @@ fn validate_user(
     match RegionCode::parse(&f.region_code) {
         Ok(r) => {
             if !actor.region.contains(r.as_str()) {
-                errors.push(err("region_code", "所在区划不在您的管辖范围内"));
+                errors.push(err("region_code", FOREIGN_REGION));
             } else if let Some(level) = role.and_then(|ro| ro.home_level()) {
                 if r.level() != level {
                     errors.push(err(
@@ -794,6 +810,7 @@ pub async fn user_create(
 ) -> Result<Response, AppError> {
     access::role(&state.db, &actor, Action::ManageUsers).await?;
     let (mut errors, user) = validate_user(&actor, &f, true);
+    audit_foreign_region(&state, &actor, &f, &errors).await;
     if let Some(u) = user {
         let mut tx = state.db.begin_write().await?;
         match users::insert(&mut tx, &u).await {
@@ -880,6 +897,7 @@ pub async fn user_edit(
     };
     let version = crate::forms::parse_version(&f.version)?;
     let (mut errors, nu) = validate_user(&actor, &f, false);
+    audit_foreign_region(&state, &actor, &f, &errors).await;
     if id == actor.user.id && f.active.is_empty() {
         errors.push(err("active", "不能停用自己的账号"));
     }

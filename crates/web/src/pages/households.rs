@@ -27,6 +27,7 @@ use crate::error::AppError;
 use crate::forms::{FieldError, HouseholdForm, MemberForm, err, parse_version};
 use crate::render::render;
 use crate::views::{self, Page, Pager, label, local_time, money};
+use doudi_app::households::{self as app_hh, HouseholdEdit};
 use doudi_app::{access, audit};
 
 pub const LIST_CAP: i64 = 10_000;
@@ -440,23 +441,7 @@ pub async fn reveal(
     Path(id): Path<i64>,
     Form(f): Form<RevealForm>,
 ) -> Result<Response, AppError> {
-    let (_, h) = access::household(&state.db, &actor, id).await?;
-    access::role(&state.db, &actor, Action::RevealIdNumber).await?;
-    let (_, p) = access::person(&state.db, &actor, f.person_id).await?;
-    if p.household_id != h.id {
-        return Err(AppError::not_found());
-    }
-    audit::event(
-        &state.db,
-        &actor,
-        "reveal_id",
-        "person",
-        p.id.to_string(),
-        Some(h.id),
-        &h.village_code,
-        format!("查看完整身份证号：{}", p.name),
-    )
-    .await?;
+    let p = app_hh::reveal_id(&state.db, &actor, id, f.person_id).await?;
     render_file(&state, &actor, id, Some(p.id), None).await
 }
 
@@ -467,20 +452,8 @@ async fn render_file(
     revealed: Option<i64>,
     msg: Option<&str>,
 ) -> Result<Response, AppError> {
-    let (_, h) = access::household(&state.db, actor, id).await?;
-    audit::event(
-        &state.db,
-        &actor,
-        "view",
-        "household",
-        h.id.to_string(),
-        Some(h.id),
-        &h.village_code,
-        "查看家庭档案".into(),
-    )
-    .await?;
+    let file = app_hh::open_file(&state.db, actor, id, "查看家庭档案").await?;
     let today = today_cn();
-    let file = hh::file(&state.db, h).await?;
     let names: std::collections::HashMap<i64, String> = file
         .members
         .iter()
@@ -842,7 +815,6 @@ pub async fn create(
     Form(form): Form<NewHouseholdForm>,
 ) -> Result<Response, AppError> {
     access::role(&state.db, &actor, Action::EditHousehold).await?;
-    let scope = access::household_scope(&state.db, &actor).await?;
     let today = today_cn();
     let m = form.member();
     let mut errors = vec![];
@@ -851,12 +823,7 @@ pub async fn create(
         .parse(today)
         .map_err(|e| errors.extend(prefix_errors(e, "head_")))
         .ok();
-    if let Some(f) = &fields {
-        if !scope.covers(&f.village_code) {
-            errors.push(err("village_code", "所选村（社区）不在您的管辖范围内"));
-        }
-    }
-    let mut result = Err(StoreError::Invalid(String::new()));
+    let mut status = 422;
     if errors.is_empty() {
         let (f, member) = (fields.expect("parsed"), member.expect("parsed"));
         let rec = HouseholdRecord {
@@ -871,40 +838,47 @@ pub async fn create(
             assets: vec![],
             categories: vec![],
         };
-        let mut tx = state.db.begin_write().await?;
-        result = hh::create(&mut tx, &actor.audit(), &scope, &rec, today).await;
-        if result.is_ok() {
-            tx.commit().await?;
-        }
-    }
-    match result {
-        Ok(id) => Ok(Redirect::to(&format!("/households/{id}?msg=created")).into_response()),
-        Err(StoreError::Invalid(m)) => {
-            if !m.is_empty() {
-                errors.push(err(
-                    if m.contains("身份证号") {
-                        "head_id_number"
-                    } else {
-                        "village_code"
-                    },
-                    m,
-                ));
+        match app_hh::create(&state.db, &actor, &rec, today).await {
+            Ok(id) => {
+                return Ok(Redirect::to(&format!("/households/{id}?msg=created")).into_response());
             }
-            let mut resp = render(&HouseholdFormPage {
-                page: Page::new(&state, &actor, "新建家庭档案", "households").await,
-                action: "/households/new".into(),
-                creating: true,
-                member: MemberOptions::for_form(&m_or(&form), "head_", &errors),
-                villages: village_options(&state, &actor, &form.h.village_code).await?,
-                f: form.h.clone(),
-                m: m_or(&form),
-                errors,
-            })?;
-            *resp.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
-            Ok(resp)
+            Err(e) => {
+                let (fe, code) = refusal(e, "village_code")?;
+                status = code;
+                // The application names the head `members[0]`; the page `head_`.
+                errors.extend(fe.into_iter().map(|e| FieldError {
+                    field: e.field.replace("members[0].", "head_"),
+                    message: e.message,
+                }));
+            }
         }
-        Err(e) => Err(e.into()),
     }
+    let mut resp = render(&HouseholdFormPage {
+        page: Page::new(&state, &actor, "新建家庭档案", "households").await,
+        action: "/households/new".into(),
+        creating: true,
+        member: MemberOptions::for_form(&m_or(&form), "head_", &errors),
+        villages: village_options(&state, &actor, &form.h.village_code).await?,
+        f: form.h.clone(),
+        m: m_or(&form),
+        errors,
+    })?;
+    *resp.status_mut() = status_of(status);
+    Ok(resp)
+}
+
+/// A refusal of the application as the form's field errors and status
+/// (422 refused input, 409 someone saved first); anything else is an error page.
+fn refusal(e: doudi_app::Error, conflict_field: &str) -> Result<(Vec<FieldError>, u16), AppError> {
+    match e {
+        doudi_app::Error::Invalid(fields) => Ok((fields, 422)),
+        doudi_app::Error::Conflict(m) => Ok((vec![err(conflict_field, m)], 409)),
+        other => Err(other.into()),
+    }
+}
+
+fn status_of(code: u16) -> axum::http::StatusCode {
+    axum::http::StatusCode::from_u16(code).unwrap_or(axum::http::StatusCode::UNPROCESSABLE_ENTITY)
 }
 
 fn m_or(form: &NewHouseholdForm) -> MemberForm {
@@ -963,13 +937,11 @@ pub async fn edit(
     Path(id): Path<i64>,
     Form(form): Form<HouseholdForm>,
 ) -> Result<Response, AppError> {
-    let (scope, h) = access::household(&state.db, &actor, id).await?;
-    access::role(&state.db, &actor, Action::EditHousehold).await?;
     let version = parse_version(&form.version)?;
-    let mut errors = vec![];
-    match form.parse() {
+    let mut status = 422;
+    let errors = match form.parse() {
         Ok(f) => {
-            let e = hh::HouseholdEdit {
+            let e = HouseholdEdit {
                 village_code: f.village_code,
                 registration_address: f.registration_address,
                 residence_address: f.residence_address,
@@ -977,20 +949,20 @@ pub async fn edit(
                 phone: f.phone,
                 note: f.note,
             };
-            let mut tx = state.db.begin_write().await?;
-            match hh::update(&mut tx, &actor.audit(), &scope, id, version, &e, today_cn()).await {
+            match app_hh::update(&state.db, &actor, id, version, &e, today_cn()).await {
                 Ok(()) => {
-                    tx.commit().await?;
                     return Ok(Redirect::to(&format!("/households/{id}?msg=saved")).into_response());
                 }
-                Err(StoreError::Invalid(m)) | Err(StoreError::Conflict(m)) => {
-                    errors.push(err("village_code", m))
+                Err(e) => {
+                    let (fe, code) = refusal(e, "village_code")?;
+                    status = code;
+                    fe
                 }
-                Err(e) => return Err(e.into()),
             }
         }
-        Err(e) => errors = e,
-    }
+        Err(e) => e,
+    };
+    let (_, h) = access::household(&state.db, &actor, id).await?;
     let m = MemberForm::default();
     let mut resp = render(&HouseholdFormPage {
         page: Page::new(
@@ -1008,7 +980,7 @@ pub async fn edit(
         m,
         errors,
     })?;
-    *resp.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+    *resp.status_mut() = status_of(status);
     Ok(resp)
 }
 
@@ -1081,33 +1053,13 @@ async fn member_form_error(
     Ok(resp)
 }
 
-fn store_error_field(e: StoreError, default_field: &str) -> Result<(FieldError, u16), AppError> {
-    match e {
-        StoreError::Invalid(m) => Ok((
-            err(
-                if m.contains("身份证") {
-                    "id_number"
-                } else if m.contains("户主") {
-                    "relation"
-                } else {
-                    default_field
-                },
-                m,
-            ),
-            422,
-        )),
-        StoreError::Conflict(m) => Ok((err(default_field, m), 409)),
-        other => Err(other.into()),
-    }
-}
-
 pub async fn member_create(
     State(state): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
     Form(m): Form<MemberForm>,
 ) -> Result<Response, AppError> {
-    let (scope, h) = access::household(&state.db, &actor, id).await?;
+    let (_, h) = access::household(&state.db, &actor, id).await?;
     access::role(&state.db, &actor, Action::EditHousehold).await?;
     let version = parse_version(&m.version)?;
     let today = today_cn();
@@ -1123,15 +1075,11 @@ pub async fn member_create(
                 .await;
         }
     };
-    let mut tx = state.db.begin_write().await?;
-    match hh::add_member(&mut tx, &actor.audit(), &scope, id, version, &rec, today).await {
-        Ok(_) => {
-            tx.commit().await?;
-            Ok(Redirect::to(&format!("/households/{id}?msg=member_added")).into_response())
-        }
+    match app_hh::add_member(&state.db, &actor, id, version, &rec, today).await {
+        Ok(_) => Ok(Redirect::to(&format!("/households/{id}?msg=member_added")).into_response()),
         Err(e) => {
-            let (fe, status) = store_error_field(e, "name")?;
-            member_form_error(&state, &actor, action, back, household, m, vec![fe], status).await
+            let (fe, status) = refusal(e, "name")?;
+            member_form_error(&state, &actor, action, back, household, m, fe, status).await
         }
     }
 }
@@ -1181,7 +1129,7 @@ pub async fn member_edit(
     Path(pid): Path<i64>,
     Form(m): Form<MemberForm>,
 ) -> Result<Response, AppError> {
-    let (scope, p) = access::person(&state.db, &actor, pid).await?;
+    let (_, p) = access::person(&state.db, &actor, pid).await?;
     access::role(&state.db, &actor, Action::EditHousehold).await?;
     let version = parse_version(&m.version)?;
     let today = today_cn();
@@ -1197,15 +1145,13 @@ pub async fn member_edit(
                 .await;
         }
     };
-    let mut tx = state.db.begin_write().await?;
-    match hh::update_member(&mut tx, &actor.audit(), &scope, pid, version, &rec, today).await {
+    match app_hh::update_member(&state.db, &actor, pid, version, &rec, today).await {
         Ok(()) => {
-            tx.commit().await?;
             Ok(Redirect::to(&format!("/households/{}?msg=saved", p.household_id)).into_response())
         }
         Err(e) => {
-            let (fe, status) = store_error_field(e, "name")?;
-            member_form_error(&state, &actor, action, back, household, m, vec![fe], status).await
+            let (fe, status) = refusal(e, "name")?;
+            member_form_error(&state, &actor, action, back, household, m, fe, status).await
         }
     }
 }
@@ -1312,51 +1258,23 @@ pub async fn move_member(
     if relation.is_none() {
         errors.push(err("relation", "请选择在新家庭中与户主的关系"));
     }
-    if f.reason.trim().is_empty() {
-        errors.push(err("reason", "请填写迁移原因"));
-    }
-    if let Some(t) = target {
-        if errors.is_empty() {
-            if let Scoped::OutOfScope { .. } | Scoped::Missing =
-                hh::get(&state.db, &scope, t).await?
-            {
-                errors.push(err("target", "目标家庭不存在或不在您的管辖范围内"));
-            }
-        }
-    }
     if errors.is_empty() {
-        let new_head = f.new_head.trim().parse().ok();
-        let mut tx = state.db.begin_write().await?;
-        match hh::move_member(
-            &mut tx,
-            &actor.audit(),
-            &scope,
-            pid,
-            target.expect("checked"),
-            relation.expect("checked"),
-            new_head,
-            f.reason.trim(),
-            today_cn(),
-        )
-        .await
-        {
+        let mv = app_hh::MoveMember {
+            person_id: pid,
+            target_household_id: target.expect("checked"),
+            relation: relation.expect("checked"),
+            new_head: f.new_head.trim().parse().ok(),
+            reason: f.reason.clone(),
+        };
+        match app_hh::move_member(&state.db, &actor, &mv, today_cn()).await {
             Ok(()) => {
-                tx.commit().await?;
                 return Ok(Redirect::to(&format!(
                     "/households/{}?msg=moved",
-                    target.expect("checked")
+                    mv.target_household_id
                 ))
                 .into_response());
             }
-            Err(StoreError::Invalid(m)) | Err(StoreError::Conflict(m)) => errors.push(err(
-                if m.contains("户主") {
-                    "new_head"
-                } else {
-                    "target"
-                },
-                m,
-            )),
-            Err(e) => return Err(e.into()),
+            Err(e) => errors = refusal(e, "target")?.0,
         }
     }
     move_page(&state, &actor, &scope, p, &f, errors).await
@@ -1443,7 +1361,7 @@ pub async fn split(
     Path(id): Path<i64>,
     Form(f): Form<SplitForm>,
 ) -> Result<Response, AppError> {
-    let (scope, h) = access::household(&state.db, &actor, id).await?;
+    let (_, h) = access::household(&state.db, &actor, id).await?;
     access::role(&state.db, &actor, Action::EditHousehold).await?;
     let version = parse_version(&f.version)?;
     let mut errors = vec![];
@@ -1460,48 +1378,26 @@ pub async fn split(
     if new_head.is_none_or(|nh| !ids.contains(&nh)) {
         errors.push(err("new_head", "请在勾选的成员中指定新户的户主"));
     }
-    if f.residence_address.trim().is_empty() {
-        errors.push(err("residence_address", "请填写新户的居住地址"));
-    }
     let phone = crate::forms::check_phone(&f.phone).unwrap_or_else(|m| {
         errors.push(err("phone", m));
         None
     });
-    if f.reason.trim().is_empty() {
-        errors.push(err("reason", "请填写分户原因"));
-    }
     if errors.is_empty() {
-        let mut tx = state.db.begin_write().await?;
-        let remaining = f.remaining_head.parse().ok();
-        match hh::split(
-            &mut tx,
-            &actor.audit(),
-            &scope,
-            id,
+        let split = app_hh::Split {
+            household_id: id,
             version,
-            &ids,
-            new_head.expect("checked"),
-            remaining,
-            f.residence_address.trim(),
+            members: ids,
+            new_head: new_head.expect("checked"),
+            remaining_head: f.remaining_head.parse().ok(),
+            residence_address: f.residence_address.clone(),
             phone,
-            f.reason.trim(),
-            today_cn(),
-        )
-        .await
-        {
+            reason: f.reason.clone(),
+        };
+        match app_hh::split(&state.db, &actor, &split, today_cn()).await {
             Ok(new_id) => {
-                tx.commit().await?;
                 return Ok(Redirect::to(&format!("/households/{new_id}?msg=split")).into_response());
             }
-            Err(StoreError::Invalid(m)) | Err(StoreError::Conflict(m)) => errors.push(err(
-                if m.contains("户主") {
-                    "remaining_head"
-                } else {
-                    "members"
-                },
-                m,
-            )),
-            Err(e) => return Err(e.into()),
+            Err(e) => errors = refusal(e, "members")?.0,
         }
     }
     split_page(&state, &actor, h, f, errors).await
@@ -1551,7 +1447,7 @@ pub async fn death(
     Path(pid): Path<i64>,
     Form(f): Form<DeathForm>,
 ) -> Result<Response, AppError> {
-    let (scope, p) = access::person(&state.db, &actor, pid).await?;
+    let (_, p) = access::person(&state.db, &actor, pid).await?;
     access::role(&state.db, &actor, Action::EditHousehold).await?;
     let version = parse_version(&f.version)?;
     let mut errors = vec![];
@@ -1566,11 +1462,9 @@ pub async fn death(
         ));
     }
     if errors.is_empty() {
-        let mut tx = state.db.begin_write().await?;
-        match hh::record_death(
-            &mut tx,
-            &actor.audit(),
-            &scope,
+        match app_hh::record_death(
+            &state.db,
+            &actor,
             pid,
             version,
             date.expect("checked"),
@@ -1579,16 +1473,12 @@ pub async fn death(
         .await
         {
             Ok(()) => {
-                tx.commit().await?;
                 return Ok(
                     Redirect::to(&format!("/households/{}?msg=death", p.household_id))
                         .into_response(),
                 );
             }
-            Err(StoreError::Invalid(m)) | Err(StoreError::Conflict(m)) => {
-                errors.push(err("date", m))
-            }
-            Err(e) => return Err(e.into()),
+            Err(e) => errors = refusal(e, "date")?.0,
         }
     }
     let mut resp = render(&DeathPage {
@@ -1670,7 +1560,7 @@ pub async fn item_change(
     Path(id): Path<i64>,
     Form(f): Form<ItemForm>,
 ) -> Result<Response, AppError> {
-    let (scope, _) = access::household(&state.db, &actor, id).await?;
+    access::household(&state.db, &actor, id).await?;
     access::role(&state.db, &actor, Action::EditHousehold).await?;
     let version = parse_version(&f.version)?;
     let today = today_cn();
@@ -1727,8 +1617,6 @@ pub async fn item_change(
         "end_category" => ItemChange::EndCategory(item_id()?, date(&f.date)?),
         _ => return Err(AppError::bad_request("未知操作")),
     };
-    let mut tx = state.db.begin_write().await?;
-    hh::change_item(&mut tx, &actor.audit(), &scope, id, version, change, today).await?;
-    tx.commit().await?;
+    app_hh::change_item(&state.db, &actor, id, version, change, today).await?;
     Ok(Redirect::to(&format!("/households/{id}?msg=item")).into_response())
 }

@@ -53,6 +53,10 @@ struct FeedsPage {
     batches: Vec<mon::BatchRow>,
     pager: Pager,
     can_upload: bool,
+    /// District staff see how many records wait for their person to be
+    /// registered; the sending department never does (issue 10, item 5).
+    registry_view: bool,
+    pending: i64,
     error: String,
 }
 
@@ -90,6 +94,12 @@ async fn feeds_page(
             batches,
             pager: Pager::new("", page_no, per_page, total, 1_000_000).with_unit("批"),
             can_upload: actor.may(Action::UploadFeed),
+            registry_view: !actor.may(Action::UploadFeed),
+            pending: if actor.may(Action::UploadFeed) {
+                0
+            } else {
+                mon::pending_count(&state.db).await?
+            },
             error,
         })?,
         code,
@@ -204,6 +214,7 @@ struct BatchPage {
     page: Page,
     b: mon::BatchRow,
     kind_label: String,
+    registry_view: bool,
 }
 
 pub async fn feed_batch(
@@ -217,6 +228,7 @@ pub async fn feed_batch(
         page: Page::new(&state, &actor, format!("数据批次 #{id}"), "feeds").await,
         b,
         kind_label,
+        registry_view: !actor.may(Action::UploadFeed),
     })
 }
 
