@@ -378,7 +378,11 @@ async fn concurrent_edits(backend: Backend) {
     let (s1, _, _) = app.post(&format!("/households/{id}/edit"), &a, &fa).await;
     assert_eq!(s1, StatusCode::SEE_OTHER);
     let (s2, html, _) = app.post(&format!("/households/{id}/edit"), &b, &fb).await;
-    assert_eq!(s2, StatusCode::CONFLICT, "stale write refused (as for members)");
+    assert_eq!(
+        s2,
+        StatusCode::CONFLICT,
+        "stale write refused (as for members)"
+    );
     assert!(html.contains("已被他人修改"), "clear message");
     let addr: String = doudi_store::sqlx::query_scalar(
         "SELECT registration_address FROM households WHERE id = $1",

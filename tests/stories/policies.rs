@@ -211,7 +211,7 @@ async fn finder_story(backend: Backend) {
     let (s, _, _) = app
         .post(&format!("/leads/{lead}/close"), &assistant, &[("note", "")])
         .await;
-    assert_eq!(s, StatusCode::BAD_REQUEST, "closing needs a note");
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "closing needs a note");
     let (s, _, _) = app
         .post(
             &format!("/leads/{lead}/close"),

@@ -1033,3 +1033,90 @@ async fn store_feed(
     .await?;
     Ok(batch)
 }
+
+// ----------------------------------------------------------- warning rules
+
+/// The checks of a warning rule that do not depend on how it was typed:
+/// name, code, severity, and a condition that compiles.
+pub fn check_warning_rule(r: &WarningRuleRow) -> Vec<crate::error::FieldError> {
+    let mut e = Vec::new();
+    if r.name.trim().is_empty() {
+        e.push(field("name", "请填写规则名称"));
+    }
+    if r.code.is_empty()
+        || !r
+            .code
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        e.push(field(
+            "code",
+            "规则代码只能由小写英文字母、数字和下划线组成",
+        ));
+    }
+    if !["high", "medium", "low"].contains(&r.severity.as_str()) {
+        e.push(field("severity", "请选择预警等级"));
+    }
+    if let Err(err) = Rule::compile(&r.expression, RuleKind::Condition) {
+        e.push(field("expression", format!("预警条件：{err}")));
+    }
+    e
+}
+
+/// Saves a warning rule: new when `id` is 0, else an edit (its code stays,
+/// its `version` must be current). Audited with before and after.
+pub async fn save_warning_rule(
+    db: &Db,
+    caller: &Caller,
+    id: i64,
+    mut r: WarningRuleRow,
+) -> Result<i64> {
+    access::role(db, caller, Action::ManagePolicies).await?;
+    let before = if id == 0 {
+        None
+    } else {
+        let b = mon::warning_rule(db, id).await?.ok_or(Error::NotFound)?;
+        r.code = b.code.clone();
+        Some(b)
+    };
+    r.id = id;
+    let errors = check_warning_rule(&r);
+    if !errors.is_empty() {
+        return Err(Error::Invalid(errors));
+    }
+    let mut tx = db.begin_write().await?;
+    let saved = if id == 0 {
+        match mon::insert_warning_rule(&mut tx, &r, &caller.user.username).await {
+            Ok(i) => i,
+            Err(e)
+                if e.to_string().to_lowercase().contains("unique")
+                    || e.to_string().contains("duplicate") =>
+            {
+                return Err(Error::invalid("code", "规则代码已存在，请换一个"));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        if !mon::update_warning_rule(&mut tx, &r, &caller.user.username).await? {
+            return Err(Error::Conflict(
+                "该规则已被他人修改，请刷新后重新编辑".into(),
+            ));
+        }
+        id
+    };
+    audit::write(
+        &mut tx,
+        caller,
+        if id == 0 { "create" } else { "update" },
+        "warning_rule",
+        saved.to_string(),
+        None,
+        caller.region.as_str(),
+        before.map(|b| serde_json::to_value(b).unwrap_or_default()),
+        Some(serde_json::to_value(&r).unwrap_or_default()),
+        format!("预警规则“{}”", r.name),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(saved)
+}

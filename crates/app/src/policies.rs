@@ -21,6 +21,254 @@ use crate::jobs::{self, Kind};
 use crate::registry::{self, Entry, Standards, Walk};
 use crate::{access, audit, cases};
 
+/// Field checks besides the rules; messages in Chinese, keyed by field.
+pub fn validate_policy(p: &PolicyRow) -> Vec<(String, String)> {
+    let mut e = Vec::new();
+    let mut need = |field: &str, value: &str, label: &str| {
+        if value.trim().is_empty() {
+            e.push((field.to_string(), format!("请填写{label}")));
+        }
+    };
+    need("name", &p.name, "政策名称");
+    need("department", &p.department, "主管部门");
+    need("family", &p.family, "项目类别");
+    need("conditions", &p.conditions, "申请条件");
+    need("phone", &p.phone, "咨询电话");
+    need("receipt_key", &p.receipt_key, "享受记录标识");
+    if p.id == 0
+        && !p
+            .code
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        || p.code.is_empty()
+    {
+        e.push((
+            "code".into(),
+            "政策代码只能由小写英文字母、数字和下划线组成".into(),
+        ));
+    }
+    if !catalogue::BENEFIT_FORMS
+        .iter()
+        .any(|(c, _)| *c == p.benefit_form)
+    {
+        e.push(("benefit_form".into(), "请选择待遇形式".into()));
+    }
+    if !["active", "suspended", "retired"].contains(&p.status.as_str()) {
+        e.push(("status".into(), "状态无效".into()));
+    }
+    let date_ok = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok();
+    if !date_ok(&p.effective_from) {
+        e.push((
+            "effective_from".into(),
+            "生效日期格式应为 YYYY-MM-DD".into(),
+        ));
+    }
+    if let Some(to) = &p.effective_to {
+        if !date_ok(to) {
+            e.push(("effective_to".into(), "失效日期格式应为 YYYY-MM-DD".into()));
+        } else if to.as_str() < p.effective_from.as_str() {
+            e.push(("effective_to".into(), "失效日期不能早于生效日期".into()));
+        }
+    }
+    e
+}
+
+/// Saves a policy: new when `id` is 0 (its code must be free), else an edit
+/// whose `version` must be current (the code stays). Field checks and the
+/// rules' compilation refuse it by field; audited with before and after.
+pub async fn save_policy(db: &Db, caller: &Caller, id: i64, mut row: PolicyRow) -> Result<i64> {
+    access::role(db, caller, Action::ManagePolicies).await?;
+    let before = if id == 0 {
+        None
+    } else {
+        let b = pol::policy(db, id).await?.ok_or(Error::NotFound)?;
+        row.code = b.code.clone();
+        Some(b)
+    };
+    row.id = id;
+    let mut errors = validate_policy(&row);
+    if let Err(mut rule_errors) = compile_policy(&row) {
+        errors.append(&mut rule_errors);
+    }
+    if !errors.is_empty() {
+        return Err(Error::invalid_pairs(errors));
+    }
+    let mut tx = db.begin_write().await?;
+    let saved_id = if id == 0 {
+        match pol::insert_policy(&mut tx, &row, &caller.user.username).await {
+            Ok(new_id) => new_id,
+            Err(e)
+                if e.to_string().contains("UNIQUE")
+                    || e.to_string().contains("unique")
+                    || e.to_string().contains("duplicate") =>
+            {
+                return Err(Error::invalid("code", "政策代码已存在，请换一个"));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        if !pol::update_policy(&mut tx, &row, &caller.user.username).await? {
+            return Err(Error::Conflict(
+                "该政策已被他人修改，请刷新后重新编辑".into(),
+            ));
+        }
+        id
+    };
+    audit::write(
+        &mut tx,
+        caller,
+        if id == 0 { "create" } else { "update" },
+        "policy",
+        saved_id.to_string(),
+        None,
+        caller.region.as_str(),
+        before.map(|b| serde_json::to_value(b).unwrap_or_default()),
+        Some(serde_json::to_value(&row).unwrap_or_default()),
+        format!("政策“{}”", row.name),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(saved_id)
+}
+
+/// Parses a standard's value as the user types it: yuan for money, whole
+/// numbers otherwise. Range checks for the percentages the rules bound.
+pub fn parse_standard(key: &str, raw: &str) -> Result<i64, String> {
+    let def = doudi_rules::standards::def(key).ok_or("未知的标准")?;
+    let raw = raw.trim();
+    let v = match def.unit {
+        doudi_rules::standards::Unit::Fen => doudi_domain::Money::parse_yuan(raw)
+            .map_err(|e| e.to_string())?
+            .fen(),
+        _ => raw.parse::<i64>().map_err(|_| "请输入整数".to_string())?,
+    };
+    if v < 0 {
+        return Err("不能为负数".into());
+    }
+    match key {
+        "disability_severe_pct" | "disability_other_pct" => {
+            let (s, o) = if key == "disability_severe_pct" {
+                (v, 20)
+            } else {
+                (35, v)
+            };
+            let r = if key == "disability_severe_pct" {
+                doudi_domain::benefits::validate_disability_pcts(s as u32, o as u32)
+            } else {
+                doudi_domain::benefits::validate_disability_pcts(s as u32, o as u32)
+            };
+            r?;
+        }
+        "medical_ratio_pct" => doudi_domain::benefits::validate_medical_ratio(v as u32)?,
+        "nursing_home_gov_pct" => doudi_domain::benefits::validate_nursing_home_pct(v as u32)?,
+        "dibian_multiplier_pct" if !(100..=300).contains(&v) => {
+            return Err("低保边缘收入线应在低保标准的 100% 至 300% 之间".into());
+        }
+        _ => {}
+    }
+    Ok(v)
+}
+
+/// A new value of a locally set standard, as typed.
+#[derive(Clone, Debug, Default)]
+pub struct NewStandard {
+    pub key: String,
+    /// The county, a town or a village of the caller's jurisdiction.
+    pub region: String,
+    /// Yuan for money, whole numbers otherwise.
+    pub value: String,
+    pub effective_from: String,
+}
+
+/// Sets a standard from a date on: decisions already made keep the value
+/// they were made with. A region outside the caller's jurisdiction is
+/// refused by field and audited. Refusals name `value`, `region` or
+/// `effective_from`.
+pub async fn set_standard(db: &Db, caller: &Caller, s: &NewStandard) -> Result<()> {
+    access::role(db, caller, Action::ManagePolicies).await?;
+    let mut errors = Vec::new();
+    let value = parse_standard(&s.key, &s.value)
+        .map_err(|e| errors.push(("value".to_string(), e)))
+        .ok();
+    let region = s.region.trim().to_string();
+    let parsed = doudi_domain::region::RegionCode::parse(&region);
+    if parsed.is_err() || !caller.covers(&region) {
+        if parsed.is_ok() {
+            audit::denied(db, caller, "standard", 0, &region).await;
+        }
+        errors.push((
+            "region".into(),
+            "地区代码应为本区或下辖乡镇（街道）、村（社区）代码".into(),
+        ));
+    }
+    let from = NaiveDate::parse_from_str(s.effective_from.trim(), "%Y-%m-%d")
+        .map_err(|_| {
+            errors.push((
+                "effective_from".into(),
+                "生效日期格式应为 YYYY-MM-DD".into(),
+            ))
+        })
+        .ok();
+    let (Some(value), Some(from), true) = (value, from, errors.is_empty()) else {
+        return Err(Error::invalid_pairs(errors));
+    };
+    let mut tx = db.begin_write().await?;
+    doudi_store::cases::set_standard(
+        &mut tx,
+        &s.key,
+        &region,
+        value,
+        &from.to_string(),
+        &caller.user.username,
+    )
+    .await?;
+    audit::write(
+        &mut tx,
+        caller,
+        "create",
+        "standard",
+        s.key.clone(),
+        None,
+        &region,
+        None,
+        Some(serde_json::json!({"key": s.key, "region": region, "value": value, "effective_from": from.to_string()})),
+        format!("新标准自 {from} 起生效（已作出的决定不受影响）"),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Closes a lead with what the check found (a note is required).
+pub async fn close_lead(db: &Db, caller: &Caller, id: i64, note: &str) -> Result<()> {
+    let (village_code, household_id, status) = access::lead(db, caller, id).await?;
+    if status != "open" {
+        return Err(Error::Conflict("该线索已办结".into()));
+    }
+    if note.trim().is_empty() {
+        return Err(Error::invalid("note", "请填写核实情况后再办结"));
+    }
+    let mut tx = db.begin_write().await?;
+    if !pol::close_lead(&mut tx, id, note.trim()).await? {
+        return Err(Error::Conflict("该线索已被他人办结".into()));
+    }
+    audit::write(
+        &mut tx,
+        caller,
+        "update",
+        "lead",
+        id.to_string(),
+        Some(household_id),
+        &village_code,
+        Some(serde_json::json!({"status": "open"})),
+        Some(serde_json::json!({"status": "closed", "note": note.trim()})),
+        "线索办结".into(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Compiles a policy's rules; errors are keyed by form field.
 pub fn compile_policy(p: &PolicyRow) -> Result<CompiledPolicy, Vec<(String, String)>> {
     let mut errors = Vec::new();

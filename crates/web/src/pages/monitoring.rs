@@ -444,26 +444,11 @@ pub fn parse_rule_form(f: &RuleForm, id: i64) -> (WarningRuleRow, Vec<(String, S
         active: f.active.is_some(),
         version: f.version,
     };
-    if r.name.is_empty() {
-        e.push(("name".into(), "请填写规则名称".into()));
-    }
-    if r.code.is_empty()
-        || !r
-            .code
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-    {
-        e.push((
-            "code".into(),
-            "规则代码只能由小写英文字母、数字和下划线组成".into(),
-        ));
-    }
-    if !SEVERITIES.iter().any(|(c, _)| *c == r.severity) {
-        e.push(("severity".into(), "请选择预警等级".into()));
-    }
-    if let Err(err) = Rule::compile(&r.expression, RuleKind::Condition) {
-        e.push(("expression".into(), format!("预警条件：{err}")));
-    }
+    e.extend(
+        doudi_app::monitoring::check_warning_rule(&r)
+            .into_iter()
+            .map(|fe| (fe.field, fe.message)),
+    );
     (r, e)
 }
 
@@ -505,65 +490,25 @@ async fn rule_save_inner(
     if !errors.is_empty() {
         return rule_form(&state, &actor, r, errors, None, f.test_household.clone()).await;
     }
-    let before = if id == 0 {
-        None
-    } else {
-        mon::warning_rule(&state.db, id).await?
-    };
-    let mut tx = state.db.begin_write().await?;
-    let saved = if id == 0 {
-        match mon::insert_warning_rule(&mut tx, &r, &actor.user.username).await {
-            Ok(i) => i,
-            Err(e)
-                if e.to_string().to_lowercase().contains("unique")
-                    || e.to_string().contains("duplicate") =>
-            {
-                drop(tx);
-                return rule_form(
-                    &state,
-                    &actor,
-                    r,
-                    vec![("code".into(), "规则代码已存在，请换一个".into())],
-                    None,
-                    String::new(),
-                )
-                .await;
-            }
-            Err(e) => return Err(e.into()),
+    match doudi_app::monitoring::save_warning_rule(&state.db, &actor, id, r.clone()).await {
+        Ok(_) => Ok(Redirect::to("/warning-rules?notice=saved").into_response()),
+        Err(doudi_app::Error::Invalid(fe)) => {
+            let errs = fe.into_iter().map(|e| (e.field, e.message)).collect();
+            rule_form(&state, &actor, r, errs, None, String::new()).await
         }
-    } else {
-        if !mon::update_warning_rule(&mut tx, &r, &actor.user.username).await? {
-            drop(tx);
-            return rule_form(
+        Err(doudi_app::Error::Conflict(m)) => {
+            rule_form(
                 &state,
                 &actor,
                 r,
-                vec![(
-                    "version".into(),
-                    "该规则已被他人修改，请刷新后重新编辑".into(),
-                )],
+                vec![("version".into(), m)],
                 None,
                 String::new(),
             )
-            .await;
+            .await
         }
-        id
-    };
-    audit::write(
-        &mut tx,
-        &actor,
-        if id == 0 { "create" } else { "update" },
-        "warning_rule",
-        saved.to_string(),
-        None,
-        actor.region.as_str(),
-        before.map(|b| serde_json::to_value(b).unwrap_or_default()),
-        Some(serde_json::to_value(&r).unwrap_or_default()),
-        format!("预警规则“{}”", r.name),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Redirect::to("/warning-rules?notice=saved").into_response())
+        Err(e) => Err(e.into()),
+    }
 }
 
 type TestOutcome = (String, Vec<(String, String, &'static str)>, String);

@@ -323,55 +323,6 @@ impl PolicyForm {
     }
 }
 
-/// Field checks besides the rules; messages in Chinese, keyed by field.
-pub fn validate_policy(p: &PolicyRow) -> Vec<(String, String)> {
-    let mut e = Vec::new();
-    let mut need = |field: &str, value: &str, label: &str| {
-        if value.trim().is_empty() {
-            e.push((field.to_string(), format!("请填写{label}")));
-        }
-    };
-    need("name", &p.name, "政策名称");
-    need("department", &p.department, "主管部门");
-    need("family", &p.family, "项目类别");
-    need("conditions", &p.conditions, "申请条件");
-    need("phone", &p.phone, "咨询电话");
-    need("receipt_key", &p.receipt_key, "享受记录标识");
-    if p.id == 0
-        && !p
-            .code
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        || p.code.is_empty()
-    {
-        e.push((
-            "code".into(),
-            "政策代码只能由小写英文字母、数字和下划线组成".into(),
-        ));
-    }
-    if !BENEFIT_FORMS.iter().any(|(c, _)| *c == p.benefit_form) {
-        e.push(("benefit_form".into(), "请选择待遇形式".into()));
-    }
-    if !["active", "suspended", "retired"].contains(&p.status.as_str()) {
-        e.push(("status".into(), "状态无效".into()));
-    }
-    let date_ok = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok();
-    if !date_ok(&p.effective_from) {
-        e.push((
-            "effective_from".into(),
-            "生效日期格式应为 YYYY-MM-DD".into(),
-        ));
-    }
-    if let Some(to) = &p.effective_to {
-        if !date_ok(to) {
-            e.push(("effective_to".into(), "失效日期格式应为 YYYY-MM-DD".into()));
-        } else if to.as_str() < p.effective_from.as_str() {
-            e.push(("effective_to".into(), "失效日期不能早于生效日期".into()));
-        }
-    }
-    e
-}
-
 pub async fn save_new(
     State(state): State<AppState>,
     actor: Actor,
@@ -422,73 +373,27 @@ async fn save_policy(
         return form_page(&state, &actor, row, errors, test, f.test_household.clone()).await;
     }
     access::role(&state.db, &actor, Action::ManagePolicies).await?;
-    let mut errors = validate_policy(&row);
-    if let Err(mut rule_errors) = doudi_app::policies::compile_policy(&row) {
-        errors.append(&mut rule_errors);
-    }
-    if !errors.is_empty() {
-        return form_page(&state, &actor, row, errors, None, f.test_household.clone()).await;
-    }
-    let before = if id == 0 {
-        None
-    } else {
-        pol::policy(&state.db, id).await?
-    };
-    let mut tx = state.db.begin_write().await?;
-    let saved_id = if id == 0 {
-        match pol::insert_policy(&mut tx, &row, &actor.user.username).await {
-            Ok(new_id) => new_id,
-            Err(e)
-                if e.to_string().contains("UNIQUE")
-                    || e.to_string().contains("unique")
-                    || e.to_string().contains("duplicate") =>
-            {
-                drop(tx);
-                return form_page(
-                    &state,
-                    &actor,
-                    row,
-                    vec![("code".into(), "政策代码已存在，请换一个".into())],
-                    None,
-                    String::new(),
-                )
-                .await;
-            }
-            Err(e) => return Err(e.into()),
+    match doudi_app::policies::save_policy(&state.db, &actor, id, row.clone()).await {
+        Ok(saved_id) => {
+            Ok(Redirect::to(&format!("/policies/{saved_id}?notice=saved")).into_response())
         }
-    } else {
-        if !pol::update_policy(&mut tx, &row, &actor.user.username).await? {
-            drop(tx);
-            return form_page(
+        Err(doudi_app::Error::Invalid(fe)) => {
+            let errors = fe.into_iter().map(|e| (e.field, e.message)).collect();
+            form_page(&state, &actor, row, errors, None, f.test_household.clone()).await
+        }
+        Err(doudi_app::Error::Conflict(m)) => {
+            form_page(
                 &state,
                 &actor,
                 row,
-                vec![(
-                    "version".into(),
-                    "该政策已被他人修改，请刷新后重新编辑".into(),
-                )],
+                vec![("version".into(), m)],
                 None,
                 String::new(),
             )
-            .await;
+            .await
         }
-        id
-    };
-    audit::write(
-        &mut tx,
-        &actor,
-        if id == 0 { "create" } else { "update" },
-        "policy",
-        saved_id.to_string(),
-        None,
-        actor.region.as_str(),
-        before.map(|b| serde_json::to_value(b).unwrap_or_default()),
-        Some(serde_json::to_value(&row).unwrap_or_default()),
-        format!("政策“{}”", row.name),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Redirect::to(&format!("/policies/{saved_id}?notice=saved")).into_response())
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Evaluates the (possibly unsaved) rules on one household in the actor's
@@ -666,86 +571,26 @@ pub struct StandardForm {
     effective_from: String,
 }
 
-/// Parses a standard's value as the user types it: yuan for money, whole
-/// numbers otherwise. Range checks for the percentages the rules bound.
-pub fn parse_standard(key: &str, raw: &str) -> Result<i64, String> {
-    let def = standards::def(key).ok_or("未知的标准")?;
-    let raw = raw.trim();
-    let v = match def.unit {
-        Unit::Fen => doudi_domain::Money::parse_yuan(raw)
-            .map_err(|e| e.to_string())?
-            .fen(),
-        _ => raw.parse::<i64>().map_err(|_| "请输入整数".to_string())?,
-    };
-    if v < 0 {
-        return Err("不能为负数".into());
-    }
-    match key {
-        "disability_severe_pct" | "disability_other_pct" => {
-            let (s, o) = if key == "disability_severe_pct" {
-                (v, 20)
-            } else {
-                (35, v)
-            };
-            let r = if key == "disability_severe_pct" {
-                doudi_domain::benefits::validate_disability_pcts(s as u32, o as u32)
-            } else {
-                doudi_domain::benefits::validate_disability_pcts(s as u32, o as u32)
-            };
-            r?;
-        }
-        "medical_ratio_pct" => doudi_domain::benefits::validate_medical_ratio(v as u32)?,
-        "nursing_home_gov_pct" => doudi_domain::benefits::validate_nursing_home_pct(v as u32)?,
-        "dibian_multiplier_pct" if !(100..=300).contains(&v) => {
-            return Err("低保边缘收入线应在低保标准的 100% 至 300% 之间".into());
-        }
-        _ => {}
-    }
-    Ok(v)
-}
-
 pub async fn standards_add(
     State(state): State<AppState>,
     actor: Actor,
     Form(f): Form<StandardForm>,
 ) -> Result<Response, AppError> {
     access::role(&state.db, &actor, Action::ManagePolicies).await?;
-    let mut errors = Vec::new();
-    let value = parse_standard(&f.key, &f.value)
-        .map_err(|e| errors.push(("value".to_string(), e)))
-        .ok();
-    let region = f.region.trim().to_string();
-    if doudi_domain::region::RegionCode::parse(&region).is_err() || !actor.region.contains(&region)
-    {
-        errors.push((
-            "region".into(),
-            "地区代码应为本区或下辖乡镇（街道）、村（社区）代码".into(),
-        ));
-    }
-    let Ok(from) = NaiveDate::parse_from_str(f.effective_from.trim(), "%Y-%m-%d") else {
-        errors.push((
-            "effective_from".into(),
-            "生效日期格式应为 YYYY-MM-DD".into(),
-        ));
-        return standards_page(&state, &actor, errors).await;
+    let input = doudi_app::policies::NewStandard {
+        key: f.key.clone(),
+        region: f.region.clone(),
+        value: f.value.clone(),
+        effective_from: f.effective_from.clone(),
     };
-    if !errors.is_empty() {
-        return standards_page(&state, &actor, errors).await;
+    match doudi_app::policies::set_standard(&state.db, &actor, &input).await {
+        Ok(()) => Ok(Redirect::to("/standards?notice=saved").into_response()),
+        Err(doudi_app::Error::Invalid(fe)) => {
+            let errors = fe.into_iter().map(|e| (e.field, e.message)).collect();
+            standards_page(&state, &actor, errors).await
+        }
+        Err(e) => Err(e.into()),
     }
-    let value = value.expect("checked");
-    let mut tx = state.db.begin_write().await?;
-    doudi_store::cases::set_standard(
-        &mut tx,
-        &f.key,
-        &region,
-        value,
-        &from.to_string(),
-        &actor.user.username,
-    )
-    .await?;
-    audit::write(&mut tx, &actor, "create", "standard", f.key.clone(), None, &region, None, Some(serde_json::json!({"key": f.key, "region": region, "value": value, "effective_from": from.to_string()})), format!("新标准自 {from} 起生效（已作出的决定不受影响）")).await?;
-    tx.commit().await?;
-    Ok(Redirect::to("/standards?notice=saved").into_response())
 }
 
 // ----------------------------------------------------------------- finder ---
@@ -1044,31 +889,7 @@ pub async fn lead_close(
     Path(id): Path<i64>,
     Form(f): Form<CloseLead>,
 ) -> Result<Response, AppError> {
-    let (village_code, household_id, status) = access::lead(&state.db, &actor, id).await?;
-    if status != "open" {
-        return Err(AppError::conflict("该线索已办结"));
-    }
-    if f.note.trim().is_empty() {
-        return Err(AppError::bad_request("请填写核实情况后再办结"));
-    }
-    let mut tx = state.db.begin_write().await?;
-    if !pol::close_lead(&mut tx, id, f.note.trim()).await? {
-        return Err(AppError::conflict("该线索已被他人办结"));
-    }
-    audit::write(
-        &mut tx,
-        &actor,
-        "update",
-        "lead",
-        id.to_string(),
-        Some(household_id),
-        &village_code,
-        Some(serde_json::json!({"status": "open"})),
-        Some(serde_json::json!({"status": "closed", "note": f.note.trim()})),
-        "线索办结".into(),
-    )
-    .await?;
-    tx.commit().await?;
+    doudi_app::policies::close_lead(&state.db, &actor, id, &f.note).await?;
     Ok(Redirect::to("/leads?notice=saved").into_response())
 }
 
@@ -1174,7 +995,7 @@ pub async fn simulate_run(
     let change = if f.value.trim().is_empty() {
         None
     } else {
-        match parse_standard(&f.key, &f.value) {
+        match doudi_app::policies::parse_standard(&f.key, &f.value) {
             Ok(v) => Some((f.key.as_str(), v)),
             Err(e) => {
                 errors.push(("value".into(), e));
