@@ -1,6 +1,6 @@
 //! Accounts: signing in (with throttling by account and source address), password
-//! hashing and strength, secrets for sessions and API tokens. (The account
-//! administration pages' use cases move here next; see docs/architecture.md.)
+//! hashing and strength, secrets for sessions and API tokens, changing one's
+//! own password, and the administration of accounts and their API tokens.
 
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
@@ -600,4 +600,343 @@ mod tests {
         assert_eq!(secret_hash(&a), secret_hash(&a));
         assert_ne!(secret_hash(&a), a);
     }
+}
+
+// ------------------------------------------------------- administration
+
+use doudi_domain::access::{Action, Role};
+use doudi_domain::{Coded, RegionCode};
+use doudi_store::users::{self as user_store, NewUser};
+
+use crate::caller::Caller;
+use crate::error::{Error, FieldError, field};
+
+/// An account as typed by an administrator (every field text, so that a
+/// refused form can be shown back).
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct AccountInput {
+    pub version: String,
+    pub username: String,
+    pub display_name: String,
+    pub role: String,
+    pub region_code: String,
+    pub department: String,
+    pub phone: String,
+    /// The initial password of a person's account (creation only).
+    pub password: String,
+    /// Non-empty: a machine account (API tokens, no password sign-in).
+    pub machine: String,
+    /// Non-empty: the account is active.
+    pub active: String,
+}
+
+/// The refusal of an account placed outside the administrator's jurisdiction.
+pub const FOREIGN_REGION: &str = "所在区划不在您的管辖范围内";
+
+/// Checks an account; `creating` also checks the user name and the initial
+/// password. A region outside the caller's jurisdiction is audited.
+pub async fn check_account(
+    db: &doudi_store::Db,
+    caller: &Caller,
+    f: &AccountInput,
+    creating: bool,
+) -> Result<NewUser, Vec<FieldError>> {
+    let mut errors = vec![];
+    let username = f.username.trim().to_string();
+    if creating
+        && (username.len() < 3
+            || !username
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+    {
+        errors.push(field(
+            "username",
+            "用户名为 3 位以上的字母、数字、下划线或点",
+        ));
+    }
+    if f.display_name.trim().is_empty() {
+        errors.push(field("display_name", "请填写姓名"));
+    }
+    let role = Role::from_code(&f.role);
+    if role.is_none() {
+        errors.push(field("role", "请选择角色"));
+    }
+    match RegionCode::parse(&f.region_code) {
+        Ok(r) if !caller.covers(r.as_str()) => {
+            crate::audit::denied(db, caller, "user", 0, r.as_str()).await;
+            errors.push(field("region_code", FOREIGN_REGION));
+        }
+        Ok(r) => {
+            if let Some(level) = role.and_then(|ro| ro.home_level()) {
+                if r.level() != level {
+                    errors.push(field(
+                        "region_code",
+                        format!(
+                            "{}应设在{}一级",
+                            role.map(|r| r.label()).unwrap_or(""),
+                            level.label()
+                        ),
+                    ));
+                }
+            }
+        }
+        Err(_) => errors.push(field("region_code", "请选择所在区划")),
+    }
+    let phone = crate::households::check_phone(&f.phone).unwrap_or_else(|m| {
+        errors.push(field("phone", m));
+        None
+    });
+    let machine = !f.machine.is_empty();
+    if creating && !machine {
+        if let Err(m) = check_password_strength(&f.password) {
+            errors.push(field("password", format!("初始密码：{m}")));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let password = if machine {
+        new_secret()
+    } else {
+        f.password.clone()
+    };
+    Ok(NewUser {
+        username,
+        display_name: f.display_name.trim().into(),
+        password_hash: if creating {
+            hash_password(&password)
+        } else {
+            String::new()
+        },
+        role: role.expect("checked").code().into(),
+        region_code: f.region_code.clone(),
+        department: (!f.department.trim().is_empty()).then(|| f.department.trim().to_string()),
+        phone,
+        is_machine: machine,
+    })
+}
+
+/// Creates an account in the administrator's jurisdiction.
+pub async fn create_account(
+    db: &doudi_store::Db,
+    caller: &Caller,
+    f: &AccountInput,
+) -> crate::Result<i64> {
+    crate::access::role(db, caller, Action::ManageUsers).await?;
+    let u = check_account(db, caller, f, true)
+        .await
+        .map_err(Error::Invalid)?;
+    let mut tx = db.begin_write().await?;
+    let id = match user_store::insert(&mut tx, &u).await {
+        Ok(id) => id,
+        Err(doudi_store::StoreError::Invalid(m)) => return Err(Error::invalid("username", m)),
+        Err(e) => return Err(e.into()),
+    };
+    crate::audit::write(
+        &mut tx,
+        caller,
+        "admin",
+        "user",
+        id.to_string(),
+        None,
+        &u.region_code,
+        None,
+        Some(serde_json::json!({"username": u.username, "role": u.role, "region": u.region_code})),
+        format!("新建账号 {}", u.username),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Edits an account (optimistic `version`); the user name and the kind of
+/// account stay. An administrator cannot deactivate their own account.
+pub async fn update_account(
+    db: &doudi_store::Db,
+    caller: &Caller,
+    id: i64,
+    f: &AccountInput,
+) -> crate::Result<()> {
+    let u = crate::access::user(db, caller, id).await?;
+    let version: i64 = f
+        .version
+        .trim()
+        .parse()
+        .map_err(|_| Error::invalid("version", "表单版本无效，请刷新页面后重试"))?;
+    let mut f = f.clone();
+    f.username = u.username.clone();
+    f.machine = if u.is_machine {
+        "1".into()
+    } else {
+        String::new()
+    };
+    let active = !f.active.is_empty();
+    let checked = check_account(db, caller, &f, false).await;
+    let mut errors = checked.as_ref().err().cloned().unwrap_or_default();
+    if id == caller.user.id && !active {
+        errors.push(field("active", "不能停用自己的账号"));
+    }
+    let nu = match checked {
+        Ok(nu) if errors.is_empty() => nu,
+        _ => return Err(Error::Invalid(errors)),
+    };
+    let mut tx = db.begin_write().await?;
+    user_store::update(&mut tx, id, version, &nu, active).await?;
+    crate::audit::write(
+        &mut tx,
+        caller,
+        "admin",
+        "user",
+        id.to_string(),
+        None,
+        &nu.region_code,
+        Some(serde_json::json!({"role": u.role, "region": u.region_code, "active": u.active})),
+        Some(serde_json::json!({"role": nu.role, "region": nu.region_code, "active": active})),
+        format!("修改账号 {}", u.username),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Sets a new password on an account of the administrator's jurisdiction.
+pub async fn reset_password(
+    db: &doudi_store::Db,
+    caller: &Caller,
+    id: i64,
+    password: &str,
+) -> crate::Result<()> {
+    let u = crate::access::user(db, caller, id).await?;
+    check_password_strength(password).map_err(|m| Error::invalid("password", m))?;
+    let pw = password.to_string();
+    let hash = tokio::task::spawn_blocking(move || hash_password(&pw)).await?;
+    let mut tx = db.begin_write().await?;
+    user_store::set_password(&mut tx, id, &hash).await?;
+    crate::audit::write(
+        &mut tx,
+        caller,
+        "admin",
+        "user",
+        id.to_string(),
+        None,
+        &u.region_code,
+        None,
+        None,
+        format!("重置账号 {} 的密码", u.username),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Changes the caller's own password; every session of the account ends
+/// (the caller's page opens a new one).
+pub async fn change_own_password(
+    db: &doudi_store::Db,
+    caller: &Caller,
+    current: &str,
+    new: &str,
+    repeat: &str,
+) -> crate::Result<()> {
+    let mut errors = vec![];
+    let (hash, cur) = (caller.user.password_hash.clone(), current.to_string());
+    if !tokio::task::spawn_blocking(move || verify_password(&hash, &cur)).await? {
+        errors.push(field("current", "当前密码不正确"));
+    }
+    if let Err(m) = check_password_strength(new) {
+        errors.push(field("new", m));
+    }
+    if new != repeat {
+        errors.push(field("repeat", "两次输入的新密码不一致"));
+    }
+    if !errors.is_empty() {
+        return Err(Error::Invalid(errors));
+    }
+    let pw = new.to_string();
+    let hash = tokio::task::spawn_blocking(move || hash_password(&pw)).await?;
+    let mut tx = db.begin_write().await?;
+    user_store::set_password(&mut tx, caller.user.id, &hash).await?;
+    crate::audit::write(
+        &mut tx,
+        caller,
+        "password",
+        "user",
+        caller.user.id.to_string(),
+        None,
+        caller.region.as_str(),
+        None,
+        None,
+        "修改本人密码".into(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Creates an API token for a machine account; returns the secret, shown
+/// once (only its hash is stored).
+pub async fn create_token(
+    db: &doudi_store::Db,
+    caller: &Caller,
+    id: i64,
+    name: &str,
+) -> crate::Result<String> {
+    let u = crate::access::user(db, caller, id).await?;
+    if !u.is_machine {
+        return Err(Error::invalid(
+            "name",
+            "只有接口账号可以生成 API 令牌；人员账号请用用户名和密码登录",
+        ));
+    }
+    let name = if name.trim().is_empty() {
+        format!("令牌 {}", doudi_store::now_ts())
+    } else {
+        name.trim().to_string()
+    };
+    let token = new_secret();
+    let mut tx = db.begin_write().await?;
+    user_store::create_token(&mut tx, id, &name, &secret_hash(&token)).await?;
+    crate::audit::write(
+        &mut tx,
+        caller,
+        "admin",
+        "api_token",
+        id.to_string(),
+        None,
+        &u.region_code,
+        None,
+        None,
+        format!("为账号 {} 创建 API 令牌“{name}”", u.username),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(token)
+}
+
+/// Revokes one API token of an account.
+pub async fn revoke_token(
+    db: &doudi_store::Db,
+    caller: &Caller,
+    id: i64,
+    token_id: i64,
+) -> crate::Result<()> {
+    let u = crate::access::user(db, caller, id).await?;
+    let mut tx = db.begin_write().await?;
+    user_store::revoke_token(&mut tx, id, token_id).await?;
+    crate::audit::write(
+        &mut tx,
+        caller,
+        "admin",
+        "api_token",
+        token_id.to_string(),
+        None,
+        &u.region_code,
+        None,
+        None,
+        format!("吊销账号 {} 的 API 令牌", u.username),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }

@@ -20,6 +20,7 @@ pub mod imports;
 pub mod jobs;
 pub mod monitoring;
 pub mod policies;
+pub mod regions;
 pub mod registry;
 
 pub use caller::Caller;

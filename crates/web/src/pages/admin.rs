@@ -6,11 +6,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use doudi_domain::access::{Action, Role};
-use doudi_domain::{Coded, RegionCode, RegionLevel};
-use doudi_store::audit::{self, AuditEntry, AuditFilter};
+use doudi_store::audit::{self, AuditFilter};
 use doudi_store::regions::{self, RegionRow};
-use doudi_store::users::{self, NewUser};
-use doudi_store::{StoreError, now_ts};
+use doudi_store::users;
 use serde::Deserialize;
 
 use crate::AppState;
@@ -189,43 +187,21 @@ pub async fn password_change(
     actor: Actor,
     Form(f): Form<PasswordForm>,
 ) -> Result<Response, AppError> {
-    let mut errors = vec![];
-    if !auth::verify_password(&actor.user.password_hash, &f.current) {
-        errors.push(err("current", "当前密码不正确"));
+    match doudi_app::accounts::change_own_password(&state.db, &actor, &f.current, &f.new, &f.repeat)
+        .await
+    {
+        Ok(()) => {}
+        Err(doudi_app::Error::Invalid(errors)) => {
+            return Ok(with_status(
+                render(&PasswordPage {
+                    page: Page::new(&state, &actor, "修改密码", "").await,
+                    errors,
+                })?,
+                422,
+            ));
+        }
+        Err(e) => return Err(e.into()),
     }
-    if let Err(m) = auth::check_password_strength(&f.new) {
-        errors.push(err("new", m));
-    }
-    if f.new != f.repeat {
-        errors.push(err("repeat", "两次输入的新密码不一致"));
-    }
-    if !errors.is_empty() {
-        return Ok(with_status(
-            render(&PasswordPage {
-                page: Page::new(&state, &actor, "修改密码", "").await,
-                errors,
-            })?,
-            422,
-        ));
-    }
-    let mut tx = state.db.begin_write().await?;
-    users::set_password(&mut tx, actor.user.id, &auth::hash_password(&f.new)).await?;
-    audit::record(
-        &mut *tx,
-        &actor.audit(),
-        AuditEntry {
-            action: "password",
-            entity: "user",
-            entity_id: actor.user.id.to_string(),
-            household_id: None,
-            region_code: actor.region.as_str(),
-            before: None,
-            after: None,
-            detail: "修改本人密码".into(),
-        },
-    )
-    .await?;
-    tx.commit().await?;
     // Every session of the account ended with the change; this browser gets a new one.
     let token = auth::new_secret();
     let expires = (chrono::Utc::now() + chrono::Duration::hours(state.cfg.session_hours))
@@ -444,86 +420,19 @@ pub async fn region_create(
     Form(f): Form<RegionForm>,
 ) -> Result<Response, AppError> {
     access::role(&state.db, &actor, Action::ManageRegions).await?;
-    let mut errors = vec![];
-    let code = RegionCode::parse(f.code.trim());
-    let parent = RegionCode::parse(f.parent.trim());
-    match (&code, &parent) {
-        (Ok(c), Ok(p)) => {
-            if c.parent().as_ref().map(|x| x.as_str()) != Some(p.as_str()) {
-                errors.push(err(
-                    "code",
-                    format!(
-                        "代码 {} 不属于上级 {}：乡镇/街道为上级代码后加 3 位，村/社区再加 3 位",
-                        c.as_str(),
-                        p.as_str()
-                    ),
-                ));
-            }
-            if !actor.region.contains(p.as_str()) {
-                doudi_app::audit::denied(&state.db, &actor, "region", 0, p.as_str()).await;
-                errors.push(err("parent", "上级区划不在您的管辖范围内"));
-            }
-        }
-        (Err(e), _) => errors.push(err("code", format!("区划代码：{e}"))),
-        (_, Err(_)) => errors.push(err("parent", "请选择上级区划")),
-    }
-    let name = f.name.trim().to_string();
-    if name.is_empty() {
-        errors.push(err("name", "请填写名称"));
-    }
-    let kind = match (&code, f.kind.trim()) {
-        (Ok(c), "") => match c.level() {
-            RegionLevel::Town => c
-                .town_kind()
-                .map(|k| k.label().to_string())
-                .unwrap_or_else(|| "街道".into()),
-            RegionLevel::Village => {
-                if name.ends_with('村') {
-                    "村".into()
-                } else {
-                    "社区".into()
-                }
-            }
-            RegionLevel::County => "区".into(),
-        },
-        (_, k) => k.to_string(),
+    let r = doudi_app::regions::NewRegion {
+        parent: f.parent.clone(),
+        code: f.code.clone(),
+        name: f.name.clone(),
+        kind: f.kind.clone(),
     };
-    if errors.is_empty() {
-        let c = code.expect("checked");
-        let row = RegionRow {
-            code: c.as_str().into(),
-            name,
-            level: c.level().code().into(),
-            kind,
-            parent_code: Some(parent.expect("checked").as_str().into()),
-            active: true,
-        };
-        let mut tx = state.db.begin_write().await?;
-        match regions::insert(&mut tx, &row).await {
-            Ok(()) => {
-                audit::record(
-                    &mut *tx,
-                    &actor.audit(),
-                    AuditEntry {
-                        action: "admin",
-                        entity: "region",
-                        entity_id: row.code.clone(),
-                        household_id: None,
-                        region_code: &row.code,
-                        before: None,
-                        after: Some(serde_json::to_value(&row).unwrap_or_default()),
-                        detail: format!("新增区划 {}", row.name),
-                    },
-                )
-                .await?;
-                tx.commit().await?;
-                return Ok(Redirect::to("/admin/regions?msg=created").into_response());
-            }
-            Err(StoreError::Invalid(m)) => errors.push(err("code", m)),
-            Err(e) => return Err(e.into()),
+    match doudi_app::regions::create(&state.db, &actor, &r).await {
+        Ok(_) => Ok(Redirect::to("/admin/regions?msg=created").into_response()),
+        Err(doudi_app::Error::Invalid(errors)) => {
+            regions_page(&state, &actor, f, errors, None).await
         }
+        Err(e) => Err(e.into()),
     }
-    regions_page(&state, &actor, f, errors, None).await
 }
 
 pub async fn region_update(
@@ -532,39 +441,7 @@ pub async fn region_update(
     Path(code): Path<String>,
     Form(f): Form<RegionForm>,
 ) -> Result<Response, AppError> {
-    access::role(&state.db, &actor, Action::ManageRegions).await?;
-    if !actor.region.contains(&code) {
-        return Err(access::refuse(&state.db, &actor, "region", &code)
-            .await
-            .into());
-    }
-    let before = regions::get(&state.db, &code)
-        .await?
-        .ok_or_else(AppError::not_found)?;
-    let name = if f.name.trim().is_empty() {
-        before.name.clone()
-    } else {
-        f.name.trim().to_string()
-    };
-    let active = f.active == "1";
-    let mut tx = state.db.begin_write().await?;
-    regions::rename(&mut tx, &code, &name, active).await?;
-    audit::record(
-        &mut *tx,
-        &actor.audit(),
-        AuditEntry {
-            action: "admin",
-            entity: "region",
-            entity_id: code.clone(),
-            household_id: None,
-            region_code: &code,
-            before: Some(serde_json::json!({"name": before.name, "active": before.active})),
-            after: Some(serde_json::json!({"name": name, "active": active})),
-            detail: format!("修改区划 {name}"),
-        },
-    )
-    .await?;
-    tx.commit().await?;
+    doudi_app::regions::update(&state.db, &actor, &code, &f.name, f.active == "1").await?;
     Ok(Redirect::to("/admin/regions?msg=saved").into_response())
 }
 
@@ -618,20 +495,7 @@ struct UserFormPage {
     user_id: i64,
 }
 
-#[derive(Deserialize, Default, Clone)]
-#[serde(default)]
-pub struct UserForm {
-    pub version: String,
-    pub username: String,
-    pub display_name: String,
-    pub role: String,
-    pub region_code: String,
-    pub department: String,
-    pub phone: String,
-    pub password: String,
-    pub machine: String,
-    pub active: String,
-}
+pub use doudi_app::accounts::AccountInput as UserForm;
 
 async fn user_form_page(
     state: &AppState,
@@ -710,124 +574,18 @@ pub async fn user_new_form(
     .await
 }
 
-const FOREIGN_REGION: &str = "所在区划不在您的管辖范围内";
-
-/// An account placed outside the administrator's jurisdiction is a refusal
-/// by jurisdiction: audited like every other.
-async fn audit_foreign_region(
-    state: &AppState,
-    actor: &Actor,
-    f: &UserForm,
-    errors: &[FieldError],
-) {
-    if errors.iter().any(|e| e.message == FOREIGN_REGION) {
-        doudi_app::audit::denied(&state.db, actor, "user", 0, f.region_code.trim()).await;
-    }
-}
-
-fn validate_user(
-    actor: &Actor,
-    f: &UserForm,
-    creating: bool,
-) -> (Vec<FieldError>, Option<NewUser>) {
-    let mut errors = vec![];
-    let username = f.username.trim().to_string();
-    if creating
-        && (username.len() < 3
-            || !username
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.'))
-    {
-        errors.push(err("username", "用户名为 3 位以上的字母、数字、下划线或点"));
-    }
-    if f.display_name.trim().is_empty() {
-        errors.push(err("display_name", "请填写姓名"));
-    }
-    let role = Role::from_code(&f.role);
-    if role.is_none() {
-        errors.push(err("role", "请选择角色"));
-    }
-    match RegionCode::parse(&f.region_code) {
-        Ok(r) => {
-            if !actor.region.contains(r.as_str()) {
-                errors.push(err("region_code", FOREIGN_REGION));
-            } else if let Some(level) = role.and_then(|ro| ro.home_level()) {
-                if r.level() != level {
-                    errors.push(err(
-                        "region_code",
-                        format!(
-                            "{}应设在{}一级",
-                            role.map(|r| r.label()).unwrap_or(""),
-                            level.label()
-                        ),
-                    ));
-                }
-            }
-        }
-        Err(_) => errors.push(err("region_code", "请选择所在区划")),
-    }
-    let phone = crate::forms::check_phone(&f.phone).unwrap_or_else(|m| {
-        errors.push(err("phone", m));
-        None
-    });
-    let machine = !f.machine.is_empty();
-    if creating && !machine {
-        if let Err(m) = auth::check_password_strength(&f.password) {
-            errors.push(err("password", format!("初始密码：{m}")));
-        }
-    }
-    if !errors.is_empty() {
-        return (errors, None);
-    }
-    let password = if machine {
-        auth::new_secret()
-    } else {
-        f.password.clone()
-    };
-    (
-        errors,
-        Some(NewUser {
-            username,
-            display_name: f.display_name.trim().into(),
-            password_hash: if creating {
-                auth::hash_password(&password)
-            } else {
-                String::new()
-            },
-            role: role.expect("checked").code().into(),
-            region_code: f.region_code.clone(),
-            department: (!f.department.trim().is_empty()).then(|| f.department.trim().to_string()),
-            phone,
-            is_machine: machine,
-        }),
-    )
-}
-
 pub async fn user_create(
     State(state): State<AppState>,
     actor: Actor,
     Form(f): Form<UserForm>,
 ) -> Result<Response, AppError> {
-    access::role(&state.db, &actor, Action::ManageUsers).await?;
-    let (mut errors, user) = validate_user(&actor, &f, true);
-    audit_foreign_region(&state, &actor, &f, &errors).await;
-    if let Some(u) = user {
-        let mut tx = state.db.begin_write().await?;
-        match users::insert(&mut tx, &u).await {
-            Ok(id) => {
-                audit::record(
-                    &mut *tx,
-                    &actor.audit(),
-                    AuditEntry { action: "admin", entity: "user", entity_id: id.to_string(), household_id: None, region_code: &u.region_code, before: None, after: Some(serde_json::json!({"username": u.username, "role": u.role, "region": u.region_code})), detail: format!("新建账号 {}", u.username) },
-                )
-                .await?;
-                tx.commit().await?;
-                return Ok(Redirect::to(&format!("/admin/users/{id}?msg=created")).into_response());
-            }
-            Err(StoreError::Invalid(m)) => errors.push(err("username", m)),
-            Err(e) => return Err(e.into()),
+    let errors = match doudi_app::accounts::create_account(&state.db, &actor, &f).await {
+        Ok(id) => {
+            return Ok(Redirect::to(&format!("/admin/users/{id}?msg=created")).into_response());
         }
-    }
+        Err(doudi_app::Error::Invalid(errors)) => errors,
+        Err(e) => return Err(e.into()),
+    };
     let mut f = f;
     f.password.clear();
     user_form_page(
@@ -890,43 +648,12 @@ pub async fn user_edit(
     let u = doudi_app::access::user(&state.db, &actor, id).await?;
     let mut f = f;
     f.username = u.username.clone();
-    f.machine = if u.is_machine {
-        "1".into()
-    } else {
-        String::new()
+    let errors = match doudi_app::accounts::update_account(&state.db, &actor, id, &f).await {
+        Ok(()) => return Ok(Redirect::to("/admin/users?msg=saved").into_response()),
+        Err(doudi_app::Error::Invalid(errors)) => errors,
+        Err(doudi_app::Error::Conflict(m)) => vec![err("display_name", m)],
+        Err(e) => return Err(e.into()),
     };
-    let version = crate::forms::parse_version(&f.version)?;
-    let (mut errors, nu) = validate_user(&actor, &f, false);
-    audit_foreign_region(&state, &actor, &f, &errors).await;
-    if id == actor.user.id && f.active.is_empty() {
-        errors.push(err("active", "不能停用自己的账号"));
-    }
-    if let (Some(nu), true) = (nu, errors.is_empty()) {
-        let mut tx = state.db.begin_write().await?;
-        match users::update(&mut tx, id, version, &nu, !f.active.is_empty()).await {
-            Ok(()) => {
-                audit::record(
-                    &mut *tx,
-                    &actor.audit(),
-                    AuditEntry {
-                        action: "admin",
-                        entity: "user",
-                        entity_id: id.to_string(),
-                        household_id: None,
-                        region_code: &nu.region_code,
-                        before: Some(serde_json::json!({"role": u.role, "region": u.region_code, "active": u.active})),
-                        after: Some(serde_json::json!({"role": nu.role, "region": nu.region_code, "active": !f.active.is_empty()})),
-                        detail: format!("修改账号 {}", u.username),
-                    },
-                )
-                .await?;
-                tx.commit().await?;
-                return Ok(Redirect::to("/admin/users?msg=saved").into_response());
-            }
-            Err(StoreError::Conflict(m)) => errors.push(err("display_name", m)),
-            Err(e) => return Err(e.into()),
-        }
-    }
     user_form_page(
         &state,
         &actor,
@@ -952,39 +679,24 @@ pub async fn user_reset_password(
     Path(id): Path<i64>,
     Form(f): Form<ResetForm>,
 ) -> Result<Response, AppError> {
-    let u = doudi_app::access::user(&state.db, &actor, id).await?;
-    if let Err(m) = auth::check_password_strength(&f.password) {
-        return user_form_page(
-            &state,
-            &actor,
-            format!("/admin/users/{id}"),
-            false,
-            form_of(&u),
-            vec![err("password", m)],
-            id,
-            String::new(),
-        )
-        .await;
+    match doudi_app::accounts::reset_password(&state.db, &actor, id, &f.password).await {
+        Ok(()) => Ok(Redirect::to("/admin/users?msg=saved").into_response()),
+        Err(doudi_app::Error::Invalid(errors)) => {
+            let u = doudi_app::access::user(&state.db, &actor, id).await?;
+            user_form_page(
+                &state,
+                &actor,
+                format!("/admin/users/{id}"),
+                false,
+                form_of(&u),
+                errors,
+                id,
+                String::new(),
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
     }
-    let mut tx = state.db.begin_write().await?;
-    users::set_password(&mut tx, id, &auth::hash_password(&f.password)).await?;
-    audit::record(
-        &mut *tx,
-        &actor.audit(),
-        AuditEntry {
-            action: "admin",
-            entity: "user",
-            entity_id: id.to_string(),
-            household_id: None,
-            region_code: &u.region_code,
-            before: None,
-            after: None,
-            detail: format!("重置账号 {} 的密码", u.username),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Redirect::to("/admin/users?msg=saved").into_response())
 }
 
 #[derive(Deserialize, Default)]
@@ -1001,35 +713,18 @@ pub async fn token_create(
     Form(f): Form<TokenForm>,
 ) -> Result<Response, AppError> {
     let u = doudi_app::access::user(&state.db, &actor, id).await?;
-    if !u.is_machine {
-        return Err(AppError::bad_request(
-            "只有接口账号可以生成 API 令牌；人员账号请用用户名和密码登录",
-        ));
-    }
-    let name = if f.name.trim().is_empty() {
-        format!("令牌 {}", now_ts())
-    } else {
-        f.name.trim().to_string()
+    let token = match doudi_app::accounts::create_token(&state.db, &actor, id, &f.name).await {
+        Ok(t) => t,
+        Err(doudi_app::Error::Invalid(fe)) => {
+            return Err(AppError::bad_request(
+                fe.into_iter()
+                    .map(|e| e.message)
+                    .collect::<Vec<_>>()
+                    .join("；"),
+            ));
+        }
+        Err(e) => return Err(e.into()),
     };
-    let token = auth::new_secret();
-    let mut tx = state.db.begin_write().await?;
-    users::create_token(&mut tx, id, &name, &auth::secret_hash(&token)).await?;
-    audit::record(
-        &mut *tx,
-        &actor.audit(),
-        AuditEntry {
-            action: "admin",
-            entity: "api_token",
-            entity_id: id.to_string(),
-            household_id: None,
-            region_code: &u.region_code,
-            before: None,
-            after: None,
-            detail: format!("为账号 {} 创建 API 令牌“{name}”", u.username),
-        },
-    )
-    .await?;
-    tx.commit().await?;
     user_form_page(
         &state,
         &actor,
@@ -1048,24 +743,6 @@ pub async fn token_revoke(
     actor: Actor,
     Path((id, tid)): Path<(i64, i64)>,
 ) -> Result<Response, AppError> {
-    let u = doudi_app::access::user(&state.db, &actor, id).await?;
-    let mut tx = state.db.begin_write().await?;
-    users::revoke_token(&mut tx, id, tid).await?;
-    audit::record(
-        &mut *tx,
-        &actor.audit(),
-        AuditEntry {
-            action: "admin",
-            entity: "api_token",
-            entity_id: tid.to_string(),
-            household_id: None,
-            region_code: &u.region_code,
-            before: None,
-            after: None,
-            detail: format!("吊销账号 {} 的 API 令牌", u.username),
-        },
-    )
-    .await?;
-    tx.commit().await?;
+    doudi_app::accounts::revoke_token(&state.db, &actor, id, tid).await?;
     Ok(Redirect::to(&format!("/admin/users/{id}?msg=token")).into_response())
 }
