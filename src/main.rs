@@ -428,7 +428,7 @@ async fn run(cli: Cli) -> AnyResult<()> {
                     let id = setup::create_user(
                         &db,
                         &setup::DemoAccount {
-                            username,
+                            username: username.clone(),
                             role,
                             region_code: region,
                             region_name,
@@ -438,37 +438,16 @@ async fn run(cli: Cli) -> AnyResult<()> {
                         &password,
                     )
                     .await?;
+                    doudi_app::accounts::operator_created(&db, &username).await?;
                     println!("已创建账号，编号 {id}");
                 }
                 UserCmd::Passwd { username, password } => {
-                    doudi_app::accounts::check_password_strength(&password)?;
-                    let u = doudi_store::users::by_username(&db, &username)
-                        .await?
-                        .ok_or("没有该用户")?;
-                    let mut tx = db.begin_write().await?;
-                    doudi_store::users::set_password(
-                        &mut tx,
-                        u.id,
-                        &doudi_app::accounts::hash_password(&password),
-                    )
-                    .await?;
-                    tx.commit().await?;
+                    doudi_app::accounts::operator_set_password(&db, &username, &password).await?;
                     println!("密码已修改。");
                 }
                 UserCmd::Token { username, name } => {
-                    let u = doudi_store::users::by_username(&db, &username)
-                        .await?
-                        .ok_or("没有该用户")?;
-                    let token = doudi_app::accounts::new_secret();
-                    let mut tx = db.begin_write().await?;
-                    doudi_store::users::create_token(
-                        &mut tx,
-                        u.id,
-                        &name,
-                        &doudi_app::accounts::secret_hash(&token),
-                    )
-                    .await?;
-                    tx.commit().await?;
+                    let token =
+                        doudi_app::accounts::operator_create_token(&db, &username, &name).await?;
                     println!("{token}");
                 }
                 UserCmd::List => {

@@ -940,3 +940,95 @@ pub async fn revoke_token(
     tx.commit().await?;
     Ok(())
 }
+
+// ------------------------------------------------- the server's operator
+
+/// The command line acts as the server's operator (whoever may run the
+/// binary on the database): not an account, but audited as `system` like
+/// any other write.
+async fn operator_audit(
+    tx: &mut doudi_store::Tx,
+    u: &doudi_store::users::UserRow,
+    entity: &str,
+    detail: String,
+) -> crate::Result<()> {
+    doudi_store::audit::record(
+        &mut **tx,
+        &doudi_store::audit::AuditActor::system(),
+        doudi_store::audit::AuditEntry {
+            action: "admin",
+            entity,
+            entity_id: u.id.to_string(),
+            household_id: None,
+            region_code: &u.region_code,
+            before: None,
+            after: None,
+            detail,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Sets an account's password from the command line.
+pub async fn operator_set_password(
+    db: &doudi_store::Db,
+    username: &str,
+    password: &str,
+) -> crate::Result<()> {
+    check_password_strength(password).map_err(|m| Error::invalid("password", m))?;
+    let u = user_store::by_username(db, username)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let mut tx = db.begin_write().await?;
+    user_store::set_password(&mut tx, u.id, &hash_password(password)).await?;
+    operator_audit(
+        &mut tx,
+        &u,
+        "user",
+        format!("命令行重置账号 {} 的密码", u.username),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Creates an API token from the command line; returns the secret.
+pub async fn operator_create_token(
+    db: &doudi_store::Db,
+    username: &str,
+    name: &str,
+) -> crate::Result<String> {
+    let u = user_store::by_username(db, username)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let token = new_secret();
+    let mut tx = db.begin_write().await?;
+    user_store::create_token(&mut tx, u.id, name, &secret_hash(&token)).await?;
+    operator_audit(
+        &mut tx,
+        &u,
+        "api_token",
+        format!("命令行为账号 {} 创建 API 令牌“{name}”", u.username),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(token)
+}
+
+/// Records an account created from the command line (`doudi user add`).
+pub async fn operator_created(db: &doudi_store::Db, username: &str) -> crate::Result<()> {
+    let u = user_store::by_username(db, username)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let mut tx = db.begin_write().await?;
+    operator_audit(
+        &mut tx,
+        &u,
+        "user",
+        format!("命令行新建账号 {}（{}）", u.username, u.role),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

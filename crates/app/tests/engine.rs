@@ -365,3 +365,38 @@ async fn writes_queue_on_one_writer(pg: bool) {
     }
 }
 both!(writes_queue_on_one_writer);
+
+/// The command line's account acts (`doudi user passwd|token|add`) are
+/// audited as the operator, and a weak password changes nothing.
+async fn operator_acts_are_audited(pg: bool) {
+    let t = fresh(pg, 10).await;
+    let db = &t.db;
+    let count = || async {
+        doudi_store::sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM audit_log WHERE username = 'system' AND action = 'admin'",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+    };
+    let hash = || async {
+        doudi_store::users::by_username(db, "cun_xieli")
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash
+    };
+    let (before, old_hash) = (count().await, hash().await);
+    let weak = doudi_app::accounts::operator_set_password(db, "cun_xieli", "123").await;
+    assert!(matches!(weak, Err(Error::Invalid(_))));
+    assert_eq!((count().await, hash().await), (before, old_hash.clone()));
+    doudi_app::accounts::operator_set_password(db, "cun_xieli", "Xihu-Beishan-2027")
+        .await
+        .unwrap();
+    assert_ne!(hash().await, old_hash);
+    doudi_app::accounts::operator_create_token(db, "yibao", "医保结算系统")
+        .await
+        .unwrap();
+    assert_eq!(count().await, before + 2, "each act audited once");
+}
+both!(operator_acts_are_audited);
