@@ -847,7 +847,7 @@ async fn restore_from(
     }
     if !filled.is_empty() {
         if !opts.force {
-            filled.sort_by(|a, b| b.1.cmp(&a.1));
+            filled.sort_by_key(|f| std::cmp::Reverse(f.1));
             let list: Vec<String> = filled
                 .iter()
                 .take(5)
