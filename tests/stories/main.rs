@@ -12,6 +12,7 @@ mod webdriver;
 
 mod api;
 mod api_fuzz;
+mod backup;
 mod browser;
 mod cases;
 mod crash;

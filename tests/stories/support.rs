@@ -32,6 +32,17 @@ pub fn pg_url() -> String {
 impl TestApp {
     /// A fresh database with the demo regions, accounts and `households` households.
     pub async fn new(backend: Backend, households: usize) -> TestApp {
+        let app = TestApp::empty(backend).await;
+        let today = doudi_store::today_cn();
+        doudi::setup::demo(&app.db, 2026, households, today, &|_| {})
+            .await
+            .expect("demo");
+        app
+    }
+
+    /// A fresh, migrated database without any data (a SQLite temp file or a
+    /// new PostgreSQL schema).
+    pub async fn empty(backend: Backend) -> TestApp {
         let unique = format!("t{}_{}", std::process::id(), rand_suffix());
         let mut cleanup_file = None;
         let (db, cleanup_schema) = match backend {
@@ -63,10 +74,7 @@ impl TestApp {
                 )
             }
         };
-        let today = doudi_store::today_cn();
-        doudi::setup::demo(&db, 2026, households, today, &|_| {})
-            .await
-            .expect("demo");
+        db.migrate().await.expect("migrate");
         let state = AppState::new(db.clone(), Config::default());
         TestApp {
             state,

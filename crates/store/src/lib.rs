@@ -6,6 +6,7 @@
 //! own migrations folder because DDL differs (identity columns, composite keys, triggers).
 
 pub mod audit;
+pub mod backup;
 pub mod bulk;
 pub mod cases;
 pub mod households;
