@@ -54,7 +54,10 @@ async fn source(backend: Backend) -> TestApp {
             ("kind_temp_emergency", "1"),
             ("kind_dibao", "1"),
         ],
-        Some(("住院证明.png", b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0scan")),
+        Some((
+            "住院证明.png",
+            b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0scan",
+        )),
     )
     .await;
     let at = html.find("error-summary").unwrap_or(0);

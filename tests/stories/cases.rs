@@ -1091,6 +1091,12 @@ async fn intake_through_the_api(backend: Backend) {
     .await
     .unwrap();
     assert_eq!(items, 2, "one item per kind, each with its workflow");
+    let (s, body) = app
+        .api("GET", &format!("/api/v1/applications/{id}"), &token, None)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["items"].as_array().unwrap().len(), 2, "{body}");
+    assert_eq!(body["channel"], "窗口申请");
 
     let denied = app
         .scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'denied'")

@@ -245,6 +245,28 @@ pub async fn open_application(
     Ok(app_id)
 }
 
+/// An application with its items, for case handlers; audited as a view.
+pub async fn read_application(
+    db: &Db,
+    caller: &Caller,
+    id: i64,
+) -> Result<(cases::ApplicationRow, Vec<ItemRow>)> {
+    let a = access::application(db, caller, id).await?;
+    let items = cases::items_of_application(db, id).await?;
+    crate::audit::event(
+        db,
+        caller,
+        "view",
+        "application",
+        id.to_string(),
+        Some(a.household_id),
+        &a.village_code,
+        format!("查看申请 #{id}"),
+    )
+    .await?;
+    Ok((a, items))
+}
+
 // ------------------------------------------------------------ one step ---
 
 /// One step of an item, as typed by the person acting.

@@ -43,6 +43,48 @@ pub async fn open_application(
     ))
 }
 
+/// An application as people see it, with its items.
+#[derive(Serialize, ToSchema)]
+pub struct Application {
+    pub id: i64,
+    pub household_id: i64,
+    /// 窗口申请, 网上申请, 主动发现 or 预警核查.
+    pub channel: String,
+    pub proxy_name: String,
+    pub situation: String,
+    pub separate_registration: bool,
+    pub created_at: String,
+    pub items: Vec<Item>,
+}
+
+/// One application of the caller's jurisdiction with its items (case handlers). Audited.
+#[utoipa::path(get, path = "/api/v1/applications/{id}", params(("id" = i64, Path)), responses((status = 200, body = Application), (status = 403, body = ApiErrorBody), (status = 404, body = ApiErrorBody)), security(("bearer" = [])))]
+pub async fn get_application(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+) -> Result<Json<Application>, ApiError> {
+    let (a, items) = doudi_app::cases::read_application(&state.db, &actor, id).await?;
+    let channel = match a.channel.as_str() {
+        "window" => "窗口申请",
+        "online" => "网上申请",
+        "discovery" => "主动发现",
+        "warning" => "预警核查",
+        other => other,
+    }
+    .to_string();
+    Ok(Json(Application {
+        id: a.id,
+        household_id: a.household_id,
+        channel,
+        proxy_name: a.proxy_name,
+        situation: a.situation,
+        separate_registration: a.separate_registration,
+        created_at: a.created_at,
+        items: items.iter().map(Item::from).collect(),
+    }))
+}
+
 fn yuan(fen: Option<i64>) -> Option<String> {
     fen.map(|f| Money::from_fen(f).to_string())
 }

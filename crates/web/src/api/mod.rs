@@ -93,6 +93,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(households::get_person))
         .routes(routes!(households::assistance_status))
         .routes(routes!(cases::open_application))
+        .routes(routes!(cases::get_application))
         .routes(routes!(cases::get_item))
         .routes(routes!(cases::act))
         .routes(routes!(cases::list_referrals))
