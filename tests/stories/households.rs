@@ -1060,6 +1060,48 @@ async fn registration_oracle(backend: Backend) {
     assert!(!body.to_string().contains(&village_name), "{body}");
     assert_eq!(body["fields"][0]["field"], "id_number", "{body}");
 
+    // One request cannot ask more than the answers left: the API account has
+    // used 1 of 20, a household of 20 members registered elsewhere is
+    // refused before any number is looked up.
+    let foreign_ids: Vec<String> = doudi_store::sqlx::query_scalar(
+        "SELECT id_number FROM persons WHERE village_code NOT LIKE $1 ORDER BY id LIMIT 20",
+    )
+    .bind(format!("{}%", &xixi[..9]))
+    .fetch_all(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(foreign_ids.len(), 20);
+    let members: Vec<serde_json::Value> = foreign_ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            serde_json::json!({"name": "查重成员", "id_number": id,
+                "relation": if i == 0 { "head" } else { "child" },
+                "employment": "other", "schooling": "graduated"})
+        })
+        .collect();
+    let (s, body) = app
+        .api(
+            "POST",
+            "/api/v1/households",
+            &token,
+            Some(serde_json::json!({
+                "household": {"village_code": xixi, "registration_address": "西溪路9号"},
+                "members": members
+            })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.to_string().contains("暂停"), "{body}");
+    assert!(!body.to_string().contains("已在本区登记"), "{body}");
+    let api_answers: i64 = doudi_store::sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'duplicate_id' AND username LIKE 'api_cun_xieli2_%'",
+    )
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(api_answers, 1, "no answer given past what was left");
+
     // Up to the limit the answers keep coming, each audited (counted per
     // account: the API account above has its own count) …
     let limit = doudi_app::households::FOREIGN_DUPLICATE_LIMIT;

@@ -159,6 +159,17 @@ async fn feeds_and_warnings(backend: Backend) {
     );
     assert_eq!(count(&app, "SELECT COUNT(*) FROM feed_records").await, 1);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM feed_batches").await, 2);
+    // The pending record's key sent again with a registered person's ID
+    // number reads as a duplicate too: a key cannot be used to test who is
+    // registered.
+    let probe = medical_csv(&[(&id, &name, "JS003", &date)]);
+    let (_, _, loc) = upload(&app, &liaison, "medical", "probe.csv", &probe).await;
+    let (_, page) = app.get(&loc.unwrap(), &liaison).await;
+    assert!(
+        page.contains("id=\"accepted\">0<") && page.contains("id=\"duplicates\">1<"),
+        "{page}"
+    );
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM feed_batches").await, 3);
 
     // The API push with a machine token: same rules.
     let token = app.token_for("yibao").await;

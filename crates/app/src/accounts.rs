@@ -701,14 +701,18 @@ pub async fn check_account(
     } else {
         f.password.clone()
     };
+    let password_hash = if creating {
+        // argon2 is deliberately slow: off the async threads.
+        tokio::task::spawn_blocking(move || hash_password(&password))
+            .await
+            .map_err(|e| vec![field("password", format!("密码处理失败：{e}"))])?
+    } else {
+        String::new()
+    };
     Ok(NewUser {
         username,
         display_name: f.display_name.trim().into(),
-        password_hash: if creating {
-            hash_password(&password)
-        } else {
-            String::new()
-        },
+        password_hash,
         role: role.expect("checked").code().into(),
         region_code: f.region_code.clone(),
         department: (!f.department.trim().is_empty()).then(|| f.department.trim().to_string()),
@@ -1002,6 +1006,12 @@ pub async fn operator_create_token(
     let u = user_store::by_username(db, username)
         .await?
         .ok_or(Error::NotFound)?;
+    if !u.is_machine {
+        return Err(Error::invalid(
+            "username",
+            "只有接口账号可以生成 API 令牌；人员账号请用用户名和密码登录",
+        ));
+    }
     let token = new_secret();
     let mut tx = db.begin_write().await?;
     user_store::create_token(&mut tx, u.id, name, &secret_hash(&token)).await?;

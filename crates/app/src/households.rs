@@ -305,12 +305,15 @@ pub async fn ensure_unregistered(
     let Some(first_field) = ids.first().map(|(f, _)| f.as_str()) else {
         return Ok(());
     };
-    if foreign_duplicates_left(db, caller).await? <= 0 {
+    // More numbers than answers left: refused before anything is looked up,
+    // so the refusal says nothing about the numbers.
+    if foreign_duplicates_left(db, caller).await? < ids.len() as i64 {
         return Err(duplicate_limit_reached(db, caller, first_field).await);
     }
     let numbers: Vec<String> = ids.iter().map(|(_, id)| id.as_str().to_string()).collect();
     let held = hh::id_number_villages(db, &numbers).await?;
     let mut errors = Vec::new();
+    let mut foreign = Vec::new();
     for (field_name, id) in ids {
         let Some(village) = held.get(id.as_str()) else {
             continue;
@@ -324,20 +327,19 @@ pub async fn ensure_unregistered(
                 ),
             ));
         } else {
-            crate::audit::event(
-                db,
-                caller,
-                FOREIGN_DUPLICATE,
-                "person",
-                id.masked(),
-                None,
-                village,
-                format!(
+            foreign.push(doudi_store::audit::AuditEntry {
+                action: FOREIGN_DUPLICATE,
+                entity: "person",
+                entity_id: id.masked(),
+                household_id: None,
+                region_code: village,
+                before: None,
+                after: None,
+                detail: format!(
                     "建档查重：身份证号 {} 已在其他辖区登记（未告知位置）",
                     id.masked()
                 ),
-            )
-            .await?;
+            });
             errors.push(field(
                 field_name,
                 format!(
@@ -347,11 +349,33 @@ pub async fn ensure_unregistered(
             ));
         }
     }
+    // The answers are recorded, and counted, atomically: requests of one
+    // account sent in parallel cannot get more than the limit between them.
+    if !foreign.is_empty() && !record_foreign_answers(db, &caller.audit(), foreign).await? {
+        return Err(duplicate_limit_reached(db, caller, first_field).await);
+    }
     if errors.is_empty() {
         Ok(())
     } else {
         Err(Error::Invalid(errors))
     }
+}
+
+/// Records "registered elsewhere" answers unless they would exceed the limit.
+pub async fn record_foreign_answers(
+    db: &Db,
+    actor: &doudi_store::audit::AuditActor,
+    entries: Vec<doudi_store::audit::AuditEntry<'_>>,
+) -> Result<bool> {
+    Ok(doudi_store::audit::append_within_limit(
+        db,
+        actor,
+        FOREIGN_DUPLICATE,
+        FOREIGN_DUPLICATE_LIMIT,
+        chrono::Duration::hours(24),
+        entries,
+    )
+    .await?)
 }
 
 /// Creates a household with its members. Field names of refusals:

@@ -498,7 +498,9 @@ async fn split_registered(
             }
         };
     for p in parsed {
-        if left <= 0 {
+        // A household with more members than answers left is not checked.
+        if left < p.record.members.len() as i64 {
+            left = 0;
             reject(&mut bad, &p, &|_| LIMIT_REACHED.to_string());
             continue;
         }
@@ -512,28 +514,38 @@ async fn split_registered(
             ok.push(p);
             continue;
         }
-        for (m, place) in p.record.members.iter().zip(&places) {
-            if let Some(village) = place.filter(|v| !scope.covers(v)) {
-                left -= 1;
-                audit::record(
-                    db.writer(),
-                    actor,
-                    AuditEntry {
-                        action: crate::households::FOREIGN_DUPLICATE,
-                        entity: "person",
-                        entity_id: m.id_number.masked(),
-                        household_id: None,
-                        region_code: village,
-                        before: None,
-                        after: None,
-                        detail: format!(
-                            "导入查重：身份证号 {} 已在其他辖区登记（未告知位置）",
-                            m.id_number.masked()
-                        ),
-                    },
-                )
-                .await?;
+        let foreign: Vec<AuditEntry<'_>> = p
+            .record
+            .members
+            .iter()
+            .zip(&places)
+            .filter_map(|(m, place)| {
+                let village = place.filter(|v| !scope.covers(v))?;
+                Some(AuditEntry {
+                    action: crate::households::FOREIGN_DUPLICATE,
+                    entity: "person",
+                    entity_id: m.id_number.masked(),
+                    household_id: None,
+                    region_code: village,
+                    before: None,
+                    after: None,
+                    detail: format!(
+                        "导入查重：身份证号 {} 已在其他辖区登记（未告知位置）",
+                        m.id_number.masked()
+                    ),
+                })
+            })
+            .collect();
+        let n = foreign.len() as i64;
+        if n > 0 {
+            // Recorded and counted atomically (parallel imports of one
+            // account cannot get more answers than the limit between them).
+            if !crate::households::record_foreign_answers(db, actor, foreign).await? {
+                left = 0;
+                reject(&mut bad, &p, &|_| LIMIT_REACHED.to_string());
+                continue;
             }
+            left -= n;
         }
         reject(&mut bad, &p, &|i| {
             match places[i] {

@@ -83,6 +83,53 @@ pub async fn count_within(
     .await?)
 }
 
+/// Appends `entries` for `actor` only if, with them, the actor has caused at
+/// most `limit` entries of `action` within `window`; returns whether they
+/// were written. Counting and appending happen in one write transaction
+/// that first locks the account's row (a no-op update: the row lock on
+/// PostgreSQL, the write lock on SQLite), so concurrent requests of one
+/// account are counted one after the other.
+pub async fn append_within_limit(
+    db: &crate::Db,
+    actor: &AuditActor,
+    action: &str,
+    limit: i64,
+    window: chrono::Duration,
+    entries: Vec<AuditEntry<'_>>,
+) -> Result<bool> {
+    let Some(user_id) = actor.user_id else {
+        for e in entries {
+            record(db.writer(), actor, e).await?;
+        }
+        return Ok(true);
+    };
+    let since = (chrono::Utc::now() - window)
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string();
+    let mut tx = db.begin_write().await?;
+    sqlx::query("UPDATE users SET version = version WHERE id = $1")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    let used: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE user_id = $1 AND action = $2 AND at >= $3",
+    )
+    .bind(user_id)
+    .bind(action.to_string())
+    .bind(since)
+    .fetch_one(&mut *tx)
+    .await?;
+    if used + entries.len() as i64 > limit {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    for e in entries {
+        record(&mut *tx, actor, e).await?;
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct AuditRow {
     pub id: i64,

@@ -157,7 +157,9 @@ pub async fn store_batch(
             // registry (issue 10, item 5). Kept until the person is registered.
             let done = sqlx::query(
                 "INSERT INTO feed_pending (id_number, kind, source, record_key, event_date, amount_fen, attributes, batch_id, received_at) \
-                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT DO NOTHING",
+                 SELECT $1,$2,$3,$4,$5,$6,$7,$8,$9 WHERE NOT EXISTS \
+                 (SELECT 1 FROM feed_records r WHERE r.source = $3 AND r.kind = $2 AND r.record_key = $4) \
+                 ON CONFLICT DO NOTHING",
             )
             .bind(v.id_number.clone())
             .bind(v.kind.clone())
@@ -179,8 +181,12 @@ pub async fn store_batch(
             continue;
         };
         let done = sqlx::query(
+            // A record already kept as pending is the same record (a resend
+            // must read as a duplicate whether its person is registered or not).
             "INSERT INTO feed_records (county_code, town_code, village_code, household_id, person_id, kind, source, record_key, event_date, amount_fen, attributes, batch_id, received_at) \
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13) ON CONFLICT DO NOTHING",
+             SELECT $1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13 WHERE NOT EXISTS \
+             (SELECT 1 FROM feed_pending p WHERE p.source = $7 AND p.kind = $6 AND p.record_key = $8) \
+             ON CONFLICT DO NOTHING",
         )
         .bind(place.county_code.clone())
         .bind(place.town_code.clone())
@@ -225,13 +231,16 @@ pub async fn claim_pending(db: &Db) -> Result<u64> {
     let moved = sqlx::query(
         "INSERT INTO feed_records (county_code, town_code, village_code, household_id, person_id, kind, source, record_key, event_date, amount_fen, attributes, batch_id, received_at) \
          SELECT p.county_code, p.town_code, p.village_code, p.household_id, p.id, f.kind, f.source, f.record_key, f.event_date, f.amount_fen, f.attributes, f.batch_id, f.received_at \
-         FROM feed_pending f JOIN persons p ON p.id_number = f.id_number ON CONFLICT DO NOTHING",
+         FROM feed_pending f JOIN persons p ON p.id_number = f.id_number WHERE true ON CONFLICT DO NOTHING",
     )
     .execute(&mut *tx)
     .await?
     .rows_affected();
     sqlx::query(
-        "DELETE FROM feed_pending WHERE EXISTS (SELECT 1 FROM persons p WHERE p.id_number = feed_pending.id_number)",
+        // Only what is now in feed_records (a person registered between the
+        // two statements keeps their records pending until the next sweep).
+        "DELETE FROM feed_pending WHERE EXISTS (SELECT 1 FROM feed_records r WHERE r.source = feed_pending.source \
+         AND r.kind = feed_pending.kind AND r.record_key = feed_pending.record_key)",
     )
     .execute(&mut *tx)
     .await?;

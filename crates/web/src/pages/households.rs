@@ -937,6 +937,10 @@ pub async fn edit(
     Path(id): Path<i64>,
     Form(form): Form<HouseholdForm>,
 ) -> Result<Response, AppError> {
+    // Lookup and role first: a foreign or read-only attempt is refused (and
+    // audited) whatever the form holds.
+    let (_, h) = access::household(&state.db, &actor, id).await?;
+    access::role(&state.db, &actor, Action::EditHousehold).await?;
     let version = parse_version(&form.version)?;
     let mut status = 422;
     let errors = match form.parse() {
@@ -962,7 +966,6 @@ pub async fn edit(
         }
         Err(e) => e,
     };
-    let (_, h) = access::household(&state.db, &actor, id).await?;
     let m = MemberForm::default();
     let mut resp = render(&HouseholdFormPage {
         page: Page::new(
