@@ -269,6 +269,52 @@ pub async fn close_lead(db: &Db, caller: &Caller, id: i64, note: &str) -> Result
     Ok(())
 }
 
+/// The household a rule is tried out on in a test panel (policies and
+/// warning rules alike), with its facts and the standards in force there.
+/// `household` is the number typed; refusals are field errors on
+/// `test_household`; a household outside the caller's jurisdiction is
+/// refused and audited, and the view is audited with `what`.
+pub async fn rule_test_subject(
+    db: &Db,
+    caller: &Caller,
+    household: &str,
+    what: &str,
+) -> Result<(
+    pol::HouseholdPlace,
+    Facts,
+    doudi_rules::standards::StandardValues,
+)> {
+    let today = today_cn();
+    let Ok(hid) = household.trim().parse::<i64>() else {
+        return Err(Error::invalid(
+            "test_household",
+            "请输入要测试的家庭编号（家庭档案页地址中的数字）",
+        ));
+    };
+    let Some((place, input, feeds)) = pol::household_input(db, hid, today).await? else {
+        return Err(Error::invalid("test_household", "没有这个家庭编号"));
+    };
+    if !caller.covers(&place.village_code) {
+        audit::denied(db, caller, "household", hid, &place.village_code).await;
+        return Err(Error::invalid("test_household", "该家庭不在您的管辖范围内"));
+    }
+    audit::event(
+        db,
+        caller,
+        "view",
+        "household",
+        hid.to_string(),
+        Some(hid),
+        &place.village_code,
+        what.to_string(),
+    )
+    .await?;
+    let rows = pol::standard_rows(db).await?;
+    let std = doudi_rules::standards::in_force(&rows, &place.village_code, &today.to_string());
+    let facts = Facts::build(&input.with_feeds(&feeds, today), &std, today);
+    Ok((place, facts, std))
+}
+
 /// Compiles a policy's rules; errors are keyed by form field.
 pub fn compile_policy(p: &PolicyRow) -> Result<CompiledPolicy, Vec<(String, String)>> {
     let mut errors = Vec::new();

@@ -12,12 +12,9 @@ use chrono::NaiveDate;
 use doudi_domain::Coded;
 use doudi_domain::access::Action;
 use doudi_domain::grading::{self, Colour};
-use doudi_rules::facts::Facts;
-use doudi_rules::standards;
 use doudi_rules::{Env, Rule, RuleKind};
 use doudi_sheets::feeds::{self as feeds, FeedKind};
 use doudi_store::monitoring::{self as mon, SweepRow, WarningRuleRow};
-use doudi_store::policies::{self as pol};
 use doudi_store::today_cn;
 use serde::Deserialize;
 
@@ -526,40 +523,15 @@ async fn test_rule(
     if !actor.may(Action::ViewHousehold) {
         return Ok((None, vec![("test_household".into(), "测试规则需要查看家庭档案的权限（管理员不查看家庭数据）；规则保存前已在样例家庭上检查".into())]));
     }
-    let Ok(hid) = household.trim().parse::<i64>() else {
-        return Ok((
-            None,
-            vec![("test_household".into(), "请输入要测试的家庭编号".into())],
-        ));
-    };
-    let today = today_cn();
-    let Some((place, input, events)) = pol::household_input(&state.db, hid, today).await? else {
-        return Ok((
-            None,
-            vec![("test_household".into(), "没有这个家庭编号".into())],
-        ));
-    };
-    if !actor.region.contains(&place.village_code) {
-        audit::denied(&state.db, actor, "household", hid, &place.village_code).await;
-        return Ok((
-            None,
-            vec![("test_household".into(), "该家庭不在您的管辖范围内".into())],
-        ));
-    }
-    audit::event(
-        &state.db,
-        actor,
-        "view",
-        "household",
-        hid.to_string(),
-        Some(hid),
-        &place.village_code,
-        format!("预警规则测试：{}", r.name),
-    )
-    .await?;
-    let rows = pol::standard_rows(&state.db).await?;
-    let std = standards::in_force(&rows, &place.village_code, &today.to_string());
-    let facts = Facts::build(&input.with_feeds(&events, today), &std, today);
+    let what = format!("预警规则测试：{}", r.name);
+    let (place, facts, std) =
+        match doudi_app::policies::rule_test_subject(&state.db, actor, household, &what).await {
+            Ok(t) => t,
+            Err(doudi_app::Error::Invalid(fe)) => {
+                return Ok((None, fe.into_iter().map(|e| (e.field, e.message)).collect()));
+            }
+            Err(e) => return Err(e.into()),
+        };
     let env = Env::new(&std);
     let scope = env.scope(&facts);
     let conditions = rule
@@ -578,7 +550,11 @@ async fn test_rule(
     };
     Ok((
         Some((
-            format!("家庭 {hid}（{} 人）", facts.hh.size),
+            format!(
+                "{}户（{} 人）",
+                doudi_domain::mask::mask_name(&place.head_name),
+                facts.hh.size
+            ),
             conditions,
             verdict.to_string(),
         )),

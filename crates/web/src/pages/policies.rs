@@ -411,46 +411,15 @@ async fn test_panel(
         Ok(c) => c,
         Err(e) => return Ok((None, e)),
     };
-    let Ok(hid) = household.trim().parse::<i64>() else {
-        return Ok((
-            None,
-            vec![(
-                "test_household".into(),
-                "请输入要测试的家庭编号（家庭档案页地址中的数字）".into(),
-            )],
-        ));
-    };
-    let today = today_cn();
-    let Some((place, input, feeds)) = pol::household_input(&state.db, hid, today).await? else {
-        return Ok((
-            None,
-            vec![("test_household".into(), "没有这个家庭编号".into())],
-        ));
-    };
-    // Administrators test rules on any household of the district; everyone
-    // else only within their jurisdiction.
-    if !actor.region.contains(&place.village_code) {
-        audit::denied(&state.db, actor, "household", hid, &place.village_code).await;
-        return Ok((
-            None,
-            vec![("test_household".into(), "该家庭不在您的管辖范围内".into())],
-        ));
-    }
-    audit::event(
-        &state.db,
-        actor,
-        "view",
-        "household",
-        hid.to_string(),
-        Some(hid),
-        &place.village_code,
-        format!("政策规则测试：{}", row.name),
-    )
-    .await?;
-    let rows = pol::standard_rows(&state.db).await?;
-    let std = standards::in_force(&rows, &place.village_code, &today.to_string());
-    let input = input.with_feeds(&feeds, today);
-    let facts = Facts::build(&input, &std, today);
+    let what = format!("政策规则测试：{}", row.name);
+    let (place, facts, std) =
+        match doudi_app::policies::rule_test_subject(&state.db, actor, household, &what).await {
+            Ok(t) => t,
+            Err(doudi_app::Error::Invalid(fe)) => {
+                return Ok((None, fe.into_iter().map(|e| (e.field, e.message)).collect()));
+            }
+            Err(e) => return Err(e.into()),
+        };
     let env = Env::new(&std);
     let scope = env.scope(&facts);
     let conditions = compiled
@@ -479,7 +448,7 @@ async fn test_panel(
         Some(TestResult {
             household: format!(
                 "{}（户主 {}，{} 人，人均月收入 {} 元）",
-                hid,
+                place.id,
                 doudi_domain::mask::mask_name(&place.head_name),
                 facts.hh.size,
                 money(facts.hh.per_capita_income)
