@@ -144,7 +144,18 @@ async fn import_modes(backend: Backend) {
     let before = counts(&app).await;
 
     // All or nothing: nothing is written.
+    let denied_before = app
+        .scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'denied' AND username = 'cun_xieli'")
+        .await;
     let (html, job) = upload(&app, &cookie, "家庭.csv", &file, "all").await;
+    assert_eq!(
+        app.scalar(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'denied' AND username = 'cun_xieli'"
+        )
+        .await,
+        denied_before + 1,
+        "the foreign village refused and audited once"
+    );
     assert!(html.contains("未导入任何数据"), "{html}");
     assert_eq!(counts(&app).await, before, "all-or-nothing wrote nothing");
     for line in ["<td>5</td>", "<td>8</td>", "<td>10</td>"] {

@@ -229,17 +229,44 @@ pub async fn run_import(
         .filter(|r| r.level == "village" && r.active)
         .map(|r| r.code)
         .collect();
-    let village_ok = |code: &str| -> Result<(), String> {
-        if villages.contains(code) {
-            Ok(())
-        } else {
-            Err(format!(
-                "村社区代码：{code} 不存在、已停用或不在您的管辖范围内"
-            ))
-        }
-    };
+    // Villages refused because they lie outside the importer's jurisdiction
+    // (not merely unknown): each is audited once per import, like every
+    // refusal by jurisdiction.
     let today = today_cn();
-    let (parsed, rejected) = doudi_sheets::validate_rows(&rows, today, &village_ok);
+    let (parsed, rejected, foreign) = {
+        let foreign = std::cell::RefCell::new(std::collections::BTreeSet::new());
+        let village_ok = |code: &str| -> Result<(), String> {
+            if villages.contains(code) {
+                Ok(())
+            } else {
+                if doudi_domain::RegionCode::parse(code).is_ok() && !scope.covers(code) {
+                    foreign.borrow_mut().insert(code.to_string());
+                }
+                Err(format!(
+                    "村社区代码：{code} 不存在、已停用或不在您的管辖范围内"
+                ))
+            }
+        };
+        let (parsed, rejected) = doudi_sheets::validate_rows(&rows, today, &village_ok);
+        (parsed, rejected, foreign.into_inner())
+    };
+    for code in foreign {
+        audit::record(
+            db.writer(),
+            actor,
+            AuditEntry {
+                action: "denied",
+                entity: "household",
+                entity_id: "0".into(),
+                household_id: None,
+                region_code: &code,
+                before: None,
+                after: None,
+                detail: format!("导入 {filename}：村（社区）{code} 不在导入人的管辖范围内"),
+            },
+        )
+        .await?;
+    }
     let mut rejected: Vec<RejectedRow> = rejected.iter().map(RejectedRow::from).collect();
     let (parsed, conflicts) = split_registered(db, actor, scope, parsed).await?;
     rejected.extend(conflicts);
