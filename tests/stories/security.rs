@@ -477,3 +477,74 @@ async fn refusals_are_in_chinese_and_say_what_to_do() {
     assert!(text.contains("超过大小上限"), "{text}");
     app.finish().await;
 }
+
+/// An office behind one address signing in together is not slowed down: the
+/// source's limit counts failures only. Password spraying from one address
+/// (wrong passwords on many accounts) is still stopped after the limit.
+async fn an_office_signs_in_together(backend: Backend) {
+    use tower::ServiceExt;
+    let app = TestApp::new(backend, 10).await;
+    let per_source = doudi_app::accounts::THROTTLE.per_source;
+    let village = app.region_of("cun_xieli").await;
+    let staff = per_source as usize + 10;
+    for i in 0..staff {
+        doudi_app::demo::create_user(
+            &app.db,
+            &doudi_app::demo::DemoAccount {
+                username: format!("office{i}"),
+                role: doudi_domain::access::Role::VillageAssistant,
+                region_code: village.clone(),
+                region_name: "测试社区".into(),
+                display_name: format!("协理员{i}"),
+                department: None,
+            },
+            support::PASSWORD,
+        )
+        .await
+        .unwrap();
+    }
+    let office = "198.51.100.20:40000";
+    let mut burst = Vec::new();
+    for i in 0..staff {
+        let state = app.state.clone();
+        burst.push(tokio::spawn(async move {
+            doudi_web::router(state)
+                .oneshot(login_from(office, &format!("office{i}"), support::PASSWORD))
+                .await
+                .unwrap()
+                .status()
+        }));
+    }
+    for b in burst {
+        assert_eq!(
+            b.await.unwrap(),
+            StatusCode::SEE_OTHER,
+            "every colleague gets in"
+        );
+    }
+
+    // Spraying: one wrong password on each of many accounts from one address.
+    let sprayer = "203.0.113.50:1";
+    let mut evaluated = 0;
+    for i in 0..(per_source + 5) {
+        let (s, _, _) = app
+            .request(login_from(
+                sprayer,
+                &format!("office{}", i % staff as i64),
+                "wrong-pass-123",
+            ))
+            .await;
+        if s == StatusCode::UNAUTHORIZED {
+            evaluated += 1;
+        } else {
+            assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+        }
+    }
+    assert_eq!(
+        evaluated, per_source,
+        "the address is stopped after {per_source} failures"
+    );
+    app.finish().await;
+}
+
+on_both_backends!(an_office_signs_in_together);

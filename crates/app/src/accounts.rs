@@ -339,7 +339,7 @@ pub fn check_password_strength(pw: &str) -> Result<(), String> {
 pub struct Throttle {
     /// Attempts on one account from one source address per window.
     pub per_account_and_source: i64,
-    /// Attempts from one source address on any accounts per window (password spraying).
+    /// Failed attempts from one source address on any accounts per window (password spraying).
     pub per_source: i64,
     pub window_minutes: i64,
 }
@@ -372,10 +372,13 @@ fn ts(t: chrono::DateTime<chrono::Utc>) -> String {
 
 /// Signs in `username` from `source` (the client address, or `unknown`).
 ///
-/// The attempt is counted before the password is checked, in one write transaction with
-/// an UPSERT per counter (account + source, source), so a burst of concurrent attempts
-/// has exactly `per_account_and_source` evaluated. Over the limit only this source waits
-/// until its window ends; the owner signing in from another address is not affected.
+/// The attempt is counted on the account + source counter before the password is
+/// checked, in one write transaction with an UPSERT, so a burst of concurrent attempts
+/// has exactly `per_account_and_source` evaluated. The source's own counter holds its
+/// failures (password spraying across accounts), counted after each wrong password, so
+/// many people signing in together behind one address are never slowed down. Over a
+/// limit only this source waits until its window ends; the owner signing in from
+/// another address is not affected.
 /// Failures and refusals on an existing account are audited on that account.
 pub async fn sign_in(
     db: &doudi_store::Db,
@@ -394,8 +397,12 @@ pub async fn sign_in(
     let mut tx = db.begin_write().await?;
     let (n_account, first_account) =
         users::count_login_attempt(&mut tx, &account_key, &window_start).await?;
-    let (n_source, first_source) =
-        users::count_login_attempt(&mut tx, &source_key, &window_start).await?;
+    // The source's counter holds its failures only (counted below, after a
+    // wrong password): an office behind one address signing in together is
+    // not slowed down by its own successful sign-ins.
+    let (failures_from_source, first_source) =
+        users::login_failures(&mut tx, &source_key, &window_start).await?;
+    let n_source = failures_from_source + 1;
     let over = [
         (n_account > t.per_account_and_source, first_account),
         (n_source > t.per_source, first_source),
@@ -446,6 +453,7 @@ pub async fn sign_in(
         (true, Some(u)) => u,
         (_, user) => {
             users::record_login_attempt(&mut tx, username, source, false).await?;
+            users::count_login_attempt(&mut tx, &source_key, &window_start).await?;
             tx.commit().await?;
             if let Some(u) = &user {
                 audit_attempt(
@@ -462,7 +470,7 @@ pub async fn sign_in(
     let failures_elsewhere =
         users::failures_elsewhere_since_last_success(&mut tx, username, source).await?;
     users::record_login_attempt(&mut tx, username, source, true).await?;
-    users::clear_login_attempts(&mut tx, &account_key, &source_key).await?;
+    users::clear_login_attempts(&mut tx, &account_key).await?;
     doudi_store::audit::record(
         &mut *tx,
         &actor_of(&user),

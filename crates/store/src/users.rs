@@ -234,18 +234,26 @@ pub async fn count_login_attempt(
     Ok((row.get(0), row.get(1)))
 }
 
-/// After a successful sign-in: the account's counter for this source is cleared and the
-/// source's counter gives back the attempt that succeeded.
-pub async fn clear_login_attempts(tx: &mut Tx, account_key: &str, source_key: &str) -> Result<()> {
+/// After a successful sign-in: the account's counter for this source is cleared.
+pub async fn clear_login_attempts(tx: &mut Tx, account_key: &str) -> Result<()> {
     sqlx::query("DELETE FROM login_throttle WHERE key = $1")
         .bind(account_key.to_string())
         .execute(&mut **tx)
         .await?;
-    sqlx::query("UPDATE login_throttle SET count = count - 1 WHERE key = $1 AND count > 0")
-        .bind(source_key.to_string())
-        .execute(&mut **tx)
-        .await?;
     Ok(())
+}
+
+/// The count under `key` in its current window (0 when the window is over),
+/// and the window's start; nothing is counted.
+pub async fn login_failures(tx: &mut Tx, key: &str, window_start: &str) -> Result<(i64, String)> {
+    let row: Option<(i64, String)> = sqlx::query_as(
+        "SELECT count, first_at FROM login_throttle WHERE key = $1 AND first_at > $2",
+    )
+    .bind(key.to_string())
+    .bind(window_start.to_string())
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.unwrap_or((0, now_ts())))
 }
 
 /// The history of attempts (kept for the owner's notice and for the audit).
