@@ -441,6 +441,48 @@ async fn policies_finder_notices_and_status(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(st["registered"], covered.covers(&village_of));
+    // One audit entry either way (a foreign person and an unknown number
+    // cost the same): a denial with the purpose for the foreign one.
+    let entries = |app: &TestApp| {
+        let pool = app.db.pool.clone();
+        async move {
+            doudi_store::sqlx::query_as::<_, (String, String)>(
+                "SELECT action, detail FROM audit_log WHERE entity = 'assistance_status' AND username LIKE 'api_cun_xieli2_%' ORDER BY id",
+            )
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let rows = entries(&app).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    if !covered.covers(&village_of) {
+        assert_eq!(rows[0].0, "denied");
+        assert!(rows[0].1.contains("核对救助情况"), "{rows:?}");
+    }
+    let unknown = doudi_domain::IdNumber::from_parts(
+        "330106",
+        chrono::NaiveDate::from_ymd_opt(1990, 1, 1).unwrap(),
+        995,
+    )
+    .unwrap();
+    let (s, st) = app
+        .api(
+            "POST",
+            "/api/v1/assistance-status",
+            &other,
+            Some(json!({"id_number": unknown.as_str(), "purpose": "核对救助情况"})),
+        )
+        .await;
+    assert_eq!(
+        (s, st["registered"].clone()),
+        (StatusCode::OK, json!(false))
+    );
+    assert_eq!(
+        entries(&app).await.len(),
+        2,
+        "one entry for the unknown number too"
+    );
     // Admins hold no household data: refused.
     let admin = app.token_for("admin").await;
     let (s, _) = app

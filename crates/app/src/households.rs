@@ -157,16 +157,17 @@ pub async fn assistance_status(
                 h.village_code.clone(),
             )
         }
-        Scoped::OutOfScope { village_code } => {
-            crate::audit::denied(db, caller, "assistance_status", 0, &village_code).await;
-            (not_registered(), None, caller.region.as_str().to_string())
-        }
+        // Answered like a person nobody registered, and with the same one
+        // audit entry (a denial instead of a view), so neither the answer
+        // nor its timing tells the two apart.
+        Scoped::OutOfScope { village_code } => (not_registered(), None, village_code),
         Scoped::Missing => (not_registered(), None, caller.region.as_str().to_string()),
     };
+    let foreign = !status.registered && region != caller.region.as_str();
     crate::audit::event(
         db,
         caller,
-        "view",
+        if foreign { "denied" } else { "view" },
         "assistance_status",
         id.masked(),
         household_id,
@@ -184,6 +185,8 @@ pub async fn assistance_status(
                     },
                     status.ledger.len()
                 )
+            } else if foreign {
+                "辖区外人员，按未登记答复".to_string()
             } else {
                 "辖区内未登记".to_string()
             }
