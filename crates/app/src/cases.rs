@@ -286,9 +286,9 @@ pub struct ActInput {
     pub on: String,
 }
 
-/// One step of an item: the state machine decides; a refused command
-/// changes nothing (the error says why, by field).
-pub async fn act(db: &Db, caller: &Caller, id: i64, f: &ActInput) -> Result<ItemRow> {
+/// An item the caller handles: looked up in scope, then the case handler's
+/// role (both refusals audited).
+async fn handled_item(db: &Db, caller: &Caller, id: i64) -> Result<ItemRow> {
     let i = access::item(db, caller, id).await?;
     access::require(
         db,
@@ -299,6 +299,13 @@ pub async fn act(db: &Db, caller: &Caller, id: i64, f: &ActInput) -> Result<Item
         &i.village_code,
     )
     .await?;
+    Ok(i)
+}
+
+/// One step of an item: the state machine decides; a refused command
+/// changes nothing (the error says why, by field).
+pub async fn act(db: &Db, caller: &Caller, id: i64, f: &ActInput) -> Result<ItemRow> {
+    let i = handled_item(db, caller, id).await?;
     if f.version.trim() != i.version.to_string() {
         return Err(Error::Conflict(
             "该事项已被他人办理，页面已刷新为最新进度，请核对后再办理".into(),
@@ -631,16 +638,7 @@ pub async fn send_referral(
     r: &NewReferralInput,
     today: NaiveDate,
 ) -> Result<i64> {
-    let i = access::item(db, caller, item_id).await?;
-    access::require(
-        db,
-        caller,
-        Action::HandleCase,
-        "case_item",
-        item_id,
-        &i.village_code,
-    )
-    .await?;
+    let i = handled_item(db, caller, item_id).await?;
     let mut errors = vec![];
     if !referral_targets().contains(&r.to_name) {
         errors.push(crate::error::field("to_name", "请选择接收部门或机构"));
@@ -714,16 +712,7 @@ pub async fn record_conference(
     c: &Conference,
     today: NaiveDate,
 ) -> Result<()> {
-    let i = access::item(db, caller, item_id).await?;
-    access::require(
-        db,
-        caller,
-        Action::HandleCase,
-        "case_item",
-        item_id,
-        &i.village_code,
-    )
-    .await?;
+    let i = handled_item(db, caller, item_id).await?;
     let attendees: Vec<&str> = c
         .attendees
         .split(['，', ',', '、', ' '])
