@@ -531,6 +531,19 @@ async fn move_split_death(backend: Backend) {
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("请填写迁移原因"));
+    // Every refusal of the form at once: a bad target and no reason.
+    let (s, html, _) = app
+        .post(
+            &format!("/persons/{}/move", member.0),
+            &cookie,
+            &[("target", "abc"), ("relation", "other"), ("reason", "")],
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        html.contains("请填写目标家庭的户编号") && html.contains("请填写迁移原因"),
+        "both errors shown together"
+    );
     let (s, _, _) = app
         .post(
             &format!("/persons/{}/move", member.0),

@@ -605,6 +605,14 @@ pub struct MoveMember {
     pub reason: String,
 }
 
+/// The free-text checks of a move, for a form to show with its own.
+pub fn check_move_text(reason: &str) -> Option<crate::error::FieldError> {
+    reason
+        .trim()
+        .is_empty()
+        .then(|| field("reason", "请填写迁移原因"))
+}
+
 /// Moves a member; refusals name `target`, `new_head` or `reason`. A foreign
 /// or missing target gets the same answer (nothing to learn from it), and a
 /// foreign one is audited.
@@ -615,8 +623,8 @@ pub async fn move_member(
     today: NaiveDate,
 ) -> Result<()> {
     editable_person(db, caller, mv.person_id).await?;
-    if mv.reason.trim().is_empty() {
-        return Err(Error::invalid("reason", "请填写迁移原因"));
+    if let Some(e) = check_move_text(&mv.reason) {
+        return Err(Error::Invalid(vec![e]));
     }
     const NO_TARGET: &str = "目标家庭不存在或不在您的管辖范围内";
     match hh::get(db, &caller.scope(), mv.target_household_id).await? {
@@ -659,17 +667,23 @@ pub struct Split {
     pub reason: String,
 }
 
+/// The free-text checks of a split, for a form to show with its own.
+pub fn check_split_text(residence_address: &str, reason: &str) -> Vec<crate::error::FieldError> {
+    let mut errors = Vec::new();
+    if residence_address.trim().is_empty() {
+        errors.push(field("residence_address", "请填写新户的居住地址"));
+    }
+    if reason.trim().is_empty() {
+        errors.push(field("reason", "请填写分户原因"));
+    }
+    errors
+}
+
 /// Splits a household; returns the new household's id. Refusals name
 /// `members`, `remaining_head`, `residence_address` or `reason`.
 pub async fn split(db: &Db, caller: &Caller, s: &Split, today: NaiveDate) -> Result<i64> {
     editable_household(db, caller, s.household_id).await?;
-    let mut errors = Vec::new();
-    if s.residence_address.trim().is_empty() {
-        errors.push(field("residence_address", "请填写新户的居住地址"));
-    }
-    if s.reason.trim().is_empty() {
-        errors.push(field("reason", "请填写分户原因"));
-    }
+    let errors = check_split_text(&s.residence_address, &s.reason);
     if !errors.is_empty() {
         return Err(Error::Invalid(errors));
     }

@@ -1261,6 +1261,8 @@ pub async fn move_member(
     if relation.is_none() {
         errors.push(err("relation", "请选择在新家庭中与户主的关系"));
     }
+    // All the form's refusals at once: the move's own text check as well.
+    errors.extend(app_hh::check_move_text(&f.reason));
     if errors.is_empty() {
         let mv = app_hh::MoveMember {
             person_id: pid,
@@ -1385,6 +1387,7 @@ pub async fn split(
         errors.push(err("phone", m));
         None
     });
+    errors.extend(app_hh::check_split_text(&f.residence_address, &f.reason));
     if errors.is_empty() {
         let split = app_hh::Split {
             household_id: id,
