@@ -981,13 +981,7 @@ on_both_backends!(
 );
 
 async fn duplicate_answers(app: &TestApp, username: &str) -> i64 {
-    doudi_store::sqlx::query_scalar(
-        "SELECT COUNT(*) FROM audit_log WHERE action = 'duplicate_id' AND username = $1",
-    )
-    .bind(username.to_string())
-    .fetch_one(&app.db.pool)
-    .await
-    .unwrap()
+    app.audit_count("duplicate_id", username).await
 }
 
 /// Issue 10, item 5: an assistant typing the ID number of a person registered

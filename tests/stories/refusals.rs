@@ -7,13 +7,7 @@ use crate::support;
 use support::{Backend, TestApp};
 
 async fn denied_total(app: &TestApp, username: &str) -> i64 {
-    doudi_store::sqlx::query_scalar(
-        "SELECT COUNT(*) FROM audit_log WHERE action = 'denied' AND username = $1",
-    )
-    .bind(username.to_string())
-    .fetch_one(&app.db.pool)
-    .await
-    .unwrap()
+    app.audit_count("denied", username).await
 }
 
 async fn refusals_by_role_are_audited(backend: Backend) {

@@ -239,6 +239,18 @@ impl TestApp {
         token
     }
 
+    /// How many audit entries of `action` the account `username` has caused.
+    pub async fn audit_count(&self, action: &str, username: &str) -> i64 {
+        doudi_store::sqlx::query_scalar(
+            "SELECT COUNT(*) FROM audit_log WHERE action = $1 AND username = $2",
+        )
+        .bind(action.to_string())
+        .bind(username.to_string())
+        .fetch_one(&self.db.pool)
+        .await
+        .unwrap()
+    }
+
     pub async fn scalar(&self, sql: &'static str) -> i64 {
         doudi_store::sqlx::query_scalar(sql)
             .fetch_one(&self.db.pool)

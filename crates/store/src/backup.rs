@@ -436,33 +436,12 @@ async fn insert_batch(
         return Ok(());
     }
     let col_list: Vec<String> = cols.iter().map(|c| quote(c)).collect();
-    let mut sql = format!(
-        "INSERT INTO {} ({}) VALUES ",
+    let sql = format!(
+        "INSERT INTO {} ({}) VALUES {}",
         quote(table),
-        col_list.join(", ")
+        col_list.join(", "),
+        crate::bulk::values_placeholders(backend, rows.len(), cols.len())
     );
-    let mut n = 0;
-    for (r, _) in rows.iter().enumerate() {
-        if r > 0 {
-            sql.push(',');
-        }
-        sql.push('(');
-        for c in 0..cols.len() {
-            if c > 0 {
-                sql.push(',');
-            }
-            n += 1;
-            // SQLite: positional `?` (its `$N` are named parameters, quadratic to resolve).
-            match backend {
-                Backend::Sqlite => sql.push('?'),
-                Backend::Postgres => {
-                    sql.push('$');
-                    sql.push_str(&n.to_string());
-                }
-            }
-        }
-        sql.push(')');
-    }
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
     for row in rows {
         for (v, ty) in row.iter().zip(types) {

@@ -24,9 +24,36 @@ fn opt_i(v: Option<i64>) -> Val {
     v.map(Val::I).unwrap_or(Val::NullI)
 }
 
+/// `(…),(…)` placeholders for `rows` rows of `cols` values. SQLite gets
+/// positional `?`: it treats `$N` as named parameters, and resolving
+/// thousands of names per statement is quadratic.
+pub(crate) fn values_placeholders(backend: Backend, rows: usize, cols: usize) -> String {
+    let mut sql = String::with_capacity(rows * (cols * 4 + 3));
+    let mut n = 0;
+    for r in 0..rows {
+        if r > 0 {
+            sql.push(',');
+        }
+        sql.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                sql.push(',');
+            }
+            n += 1;
+            match backend {
+                Backend::Sqlite => sql.push('?'),
+                Backend::Postgres => {
+                    sql.push('$');
+                    sql.push_str(&n.to_string());
+                }
+            }
+        }
+        sql.push(')');
+    }
+    sql
+}
+
 /// Inserts `rows` into `table` in chunks that stay under both backends' parameter limits.
-/// SQLite gets positional `?` placeholders: it treats `$N` as named parameters and
-/// resolving thousands of names per statement is quadratic.
 pub async fn insert_rows(
     tx: &mut Tx,
     backend: Backend,
@@ -40,27 +67,11 @@ pub async fn insert_rows(
     // Moderate statements: SQLite parses huge VALUES lists slowly.
     let per_chunk = (8_000 / cols.len()).clamp(1, 400);
     for chunk in rows.chunks(per_chunk) {
-        let mut sql = format!("INSERT INTO {table} ({}) VALUES ", cols.join(", "));
-        let mut n = 0;
-        for (i, _) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push(',');
-            }
-            sql.push('(');
-            for c in 0..cols.len() {
-                if c > 0 {
-                    sql.push(',');
-                }
-                n += 1;
-                if backend == Backend::Sqlite {
-                    sql.push('?');
-                } else {
-                    sql.push('$');
-                    sql.push_str(&n.to_string());
-                }
-            }
-            sql.push(')');
-        }
+        let sql = format!(
+            "INSERT INTO {table} ({}) VALUES {}",
+            cols.join(", "),
+            values_placeholders(backend, chunk.len(), cols.len())
+        );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for row in chunk {
             for v in row {

@@ -55,12 +55,6 @@ impl From<StoreError> for AppError {
     }
 }
 
-impl From<doudi_store::sqlx::Error> for AppError {
-    fn from(e: doudi_store::sqlx::Error) -> Self {
-        AppError::from(StoreError::Db(e))
-    }
-}
-
 impl From<doudi_app::Error> for AppError {
     fn from(e: doudi_app::Error) -> Self {
         use doudi_app::Error as E;
