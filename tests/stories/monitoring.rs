@@ -457,6 +457,46 @@ async fn grading_and_visits(backend: Backend) {
 
 on_both_backends!(feeds_and_warnings, grading_and_visits);
 
+/// 核对 (issue 11, defect 2): a declared house the real-estate registry does
+/// not know and a declared unemployment with no registration are shown as
+/// differences with both figures, not as "一致".
+async fn check_report_shows_differences(backend: Backend) {
+    let app = TestApp::new(backend, 20).await;
+    let village = app.region_of("cun_xieli").await;
+    let (_, _, hid) = person_in(&app, &village).await;
+    let w = app.db.writer();
+    for sql in [
+        "DELETE FROM assets WHERE household_id = $1",
+        "DELETE FROM feed_records WHERE household_id = $1",
+        "INSERT INTO assets (county_code, household_id, kind, description, value_fen, created_at) SELECT county_code, id, 'house', '自建房', 20000000, '2026-01-01T00:00:00.000Z' FROM households WHERE id = $1",
+        "UPDATE persons SET employment = CASE WHEN relation = 'head' THEN 'unemployed' ELSE 'retired' END WHERE household_id = $1",
+    ] {
+        doudi_store::sqlx::query(sql).bind(hid).execute(w).await.unwrap();
+    }
+    let assistant = app.login("cun_xieli").await;
+    let (s, page) = app
+        .get(&format!("/households/{hid}/monitoring"), &assistant)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let report = &page[page.find("id=\"check-report\"").expect("report")..];
+    let report = &report[..report.find("</section>").unwrap()];
+    let row = |item: &str| {
+        let start = report.find(item).unwrap_or_else(|| panic!("{item}: {report}"));
+        let rest = &report[start..];
+        rest[..rest.find("</tr>").unwrap()].to_string()
+    };
+    let house = row("房产（套）");
+    assert!(house.contains("有差异</strong>：申报 1，部门 0"), "{house}");
+    assert!(house.contains("部门无记录"), "{house}");
+    let unemployed = row("失业登记");
+    assert!(unemployed.contains("有差异</strong>：申报 1，部门 0"), "{unemployed}");
+    let cars = row("车辆（辆）");
+    assert!(cars.contains("一致") && !cars.contains("有差异"), "{cars}");
+    app.finish().await;
+}
+
+on_both_backends!(check_report_shows_differences);
+
 /// A rule verified at town level cannot be closed by a village; a finding
 /// of another town is refused and the attempt audited.
 async fn verify_levels_and_refusals(backend: Backend) {

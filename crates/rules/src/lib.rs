@@ -8,6 +8,7 @@
 //! side effects, always terminates) — see docs/decisions.md.
 
 pub mod catalogue;
+pub mod check;
 pub mod facts;
 pub mod finder;
 pub mod standards;

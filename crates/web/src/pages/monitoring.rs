@@ -799,7 +799,7 @@ struct HouseholdMonitoringPage {
     visits: Vec<mon::VisitRow>,
     helpers: Vec<mon::HelperRow>,
     warnings: Vec<mon::WarningRow>,
-    check: Vec<(String, String, String, bool)>,
+    check: Vec<CheckView>,
     records: Vec<(String, String, String, String, String)>,
     today: String,
     can_edit: bool,
@@ -810,90 +810,10 @@ fn colour_label(code: &str) -> String {
     Colour::from_code(code).map_or(String::from("未评估"), |c| format!("{}色", c.label()))
 }
 
-/// 核对: declared facts against what the departments reported.
-fn check_lines(
-    input: &doudi_rules::HouseholdInput,
-    events: &[doudi_rules::facts::FeedEvent],
-    today: NaiveDate,
-) -> Vec<(String, String, String, bool)> {
-    let aggs = doudi_rules::facts::feed_aggregates(events, today);
-    let count = |kind: &str| events.iter().filter(|e| e.kind == kind).count();
-    let declared = |kind: &str| input.assets.iter().filter(|(k, _)| k == kind).count();
-    let mut lines = Vec::new();
-    let houses = (declared("house"), count("property"));
-    lines.push((
-        "房产（套）".to_string(),
-        houses.0.to_string(),
-        houses.1.to_string(),
-        houses.1 > houses.0,
-    ));
-    let cars = (declared("vehicle"), count("vehicle"));
-    lines.push((
-        "车辆（辆）".into(),
-        cars.0.to_string(),
-        cars.1.to_string(),
-        cars.1 > cars.0,
-    ));
-    let business = (declared("business"), count("business"));
-    lines.push((
-        "经营主体".into(),
-        business.0.to_string(),
-        business.1.to_string(),
-        business.1 > business.0,
-    ));
-    let fund: i64 = events
-        .iter()
-        .filter(|e| e.kind == "housing_fund")
-        .filter_map(|e| e.amount_fen)
-        .max()
-        .unwrap_or(0);
-    // A housing-fund deposit of X a month implies a wage of at least X
-    // (deposits are a share of wages): more than all declared income is a gap.
-    lines.push((
-        "月收入（元）/ 公积金月缴存".into(),
-        money(input.income_monthly_fen),
-        money(fund),
-        fund > input.income_monthly_fen,
-    ));
-    // Medical self-pay is not declared in the household file: shown for the
-    // check, not compared.
-    lines.push((
-        "近12个月医疗自付（元）".into(),
-        "—".into(),
-        money(aggs["medical_selfpay_12m"]),
-        false,
-    ));
-    let recorded_deaths = input.members.iter().filter(|m| !m.alive).count();
-    lines.push((
-        "死亡注销（人）".into(),
-        recorded_deaths.to_string(),
-        count("death").to_string(),
-        count("death") > recorded_deaths,
-    ));
-    let disabled = input
-        .members
-        .iter()
-        .filter(|m| m.disability_grade > 0)
-        .count();
-    lines.push((
-        "残疾证（人）".into(),
-        disabled.to_string(),
-        count("disability").to_string(),
-        count("disability") != disabled && count("disability") > 0,
-    ));
-    lines.push((
-        "失业登记（近90天）".into(),
-        input
-            .members
-            .iter()
-            .filter(|m| m.employment == "unemployed")
-            .count()
-            .to_string(),
-        aggs["unemployed_registered_90d"].to_string(),
-        aggs["unemployed_registered_90d"] > 0
-            && !input.members.iter().any(|m| m.employment == "unemployed"),
-    ));
-    lines
+/// One 核对 line as shown, with the department records behind it.
+struct CheckView {
+    line: doudi_rules::check::CheckLine,
+    records: Vec<String>,
 }
 
 pub async fn household_monitoring(
@@ -956,8 +876,28 @@ async fn monitoring_page(
         }
         None => (String::new(), false, 0),
     };
-    let records = mon::household_feed_records(&state.db, hid)
-        .await?
+    let feed_rows = mon::household_feed_records(&state.db, hid).await?;
+    let check = doudi_rules::check::check_report(&input, &events, today)
+        .into_iter()
+        .map(|line| CheckView {
+            records: feed_rows
+                .iter()
+                .filter(|r| r.0 == line.feed_kind)
+                .map(|(_, date, source, amount, _, name)| {
+                    let mut s = format!("{date} {source}");
+                    if !name.is_empty() {
+                        s.push_str(&format!(" {}", doudi_domain::mask::mask_name(name)));
+                    }
+                    if let Some(a) = amount {
+                        s.push_str(&format!(" {} 元", money(*a)));
+                    }
+                    s
+                })
+                .collect(),
+            line,
+        })
+        .collect();
+    let records = feed_rows
         .into_iter()
         .map(|(kind, date, source, amount, _attrs, name)| {
             (
@@ -993,7 +933,7 @@ async fn monitoring_page(
             visits,
             helpers: mon::helpers(&state.db, hid).await?,
             warnings: mon::warnings_of_household(&state.db, hid).await?,
-            check: check_lines(&input, &events, today),
+            check,
             records,
             today: today.to_string(),
             can_edit: actor.may(Action::HandleCase),
