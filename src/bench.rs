@@ -976,6 +976,14 @@ pub async fn load(
             Err(_) => failed_logins += 1,
         }
     }
+    // Statistics taken after the accounts and sessions exist: with the
+    // 50-row tables still "empty" to the planner, PostgreSQL joins them by
+    // nested sequential scans (0.28 ms per request instead of 0.03 ms).
+    if db.backend == Backend::Postgres {
+        for table in ["ANALYZE users", "ANALYZE sessions"] {
+            doudi_store::sqlx::query(table).execute(&db.pool).await?;
+        }
+    }
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let workers: Vec<_> = signed_in
         .into_iter()

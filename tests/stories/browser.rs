@@ -53,8 +53,11 @@ async fn log_in_search_open_and_fix_a_form() {
         // Search by the head's name and open the file.
         b.find("#q")?.send_keys(&head)?;
         b.find("form[role=search] button[type=submit]")?.click()?;
+        // The results page (its address carries the query), not the page
+        // the search was typed on, which may link the same household.
         b.wait_until("search results", wait, |b| {
-            Ok(b.page_source()?.contains(&format!("/households/{hid}\"")))
+            Ok(b.current_url()?.contains("q=")
+                && b.page_source()?.contains(&format!("/households/{hid}\"")))
         })?;
         b.find(&format!("a[href='/households/{hid}']"))?.click()?;
         b.wait_for("h1", wait)?;

@@ -881,10 +881,11 @@ pub async fn household_cases(
     db: &Db,
     household_id: i64,
 ) -> Result<(Vec<ItemRow>, Vec<cases::LedgerRow>, Vec<cases::ReferralRow>)> {
+    let (items, ledger, referrals) = cases::household_case_presence(db, household_id).await?;
     Ok((
-        cases::items_of_household(db, household_id).await?,
-        cases::ledger(db, household_id).await?,
-        cases::referrals_of_household(db, household_id).await?,
+        if items { cases::items_of_household(db, household_id).await? } else { vec![] },
+        if ledger { cases::ledger(db, household_id).await? } else { vec![] },
+        if referrals { cases::referrals_of_household(db, household_id).await? } else { vec![] },
     ))
 }
 

@@ -163,9 +163,17 @@ pub struct AuditFilter {
 pub async fn list(pool: &sqlx::AnyPool, f: &AuditFilter) -> Result<Vec<AuditRow>> {
     let mut sql = String::from(
         "SELECT id, at, username, role, action, entity, entity_id, household_id, region_code, \
-         before_json, after_json, detail FROM audit_log WHERE region_code >= $1 AND region_code < $2",
+         before_json, after_json, detail FROM audit_log WHERE 1 = 1",
     );
-    let mut n = 2;
+    // No region condition when the whole log is in reach (a household's own
+    // history): PostgreSQL's generic plan would otherwise intersect with a
+    // scan of the region index over the entire log.
+    let by_region = !f.region_prefix.is_empty();
+    let mut n = 0;
+    if by_region {
+        sql.push_str(" AND region_code >= $1 AND region_code < $2");
+        n = 2;
+    }
     let mut push = |sql: &mut String, cond: &str| {
         n += 1;
         sql.push_str(&format!(" AND {cond} ${n}"));
@@ -187,9 +195,12 @@ pub async fn list(pool: &sqlx::AnyPool, f: &AuditFilter) -> Result<Vec<AuditRow>
     }
     sql.push_str(" ORDER BY id DESC LIMIT ");
     sql.push_str(&f.limit.clamp(1, 1000).to_string());
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(f.region_prefix.clone())
-        .bind(crate::prefix_successor(&f.region_prefix));
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    if by_region {
+        q = q
+            .bind(f.region_prefix.clone())
+            .bind(crate::prefix_successor(&f.region_prefix));
+    }
     if let Some(h) = f.household_id {
         q = q.bind(h);
     }

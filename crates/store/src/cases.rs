@@ -429,6 +429,21 @@ pub async fn overdue(db: &Db, scope: &Scope, today: &str, limit: i64) -> Result<
     Ok(rows.into_iter().map(item_from_row).collect())
 }
 
+/// Whether the household has items, ledger lines and referrals at all: one
+/// probe, so that a file view of a household without any (most of them)
+/// costs one query instead of three.
+pub async fn household_case_presence(db: &Db, household_id: i64) -> Result<(bool, bool, bool)> {
+    let (items, ledger, referrals): (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM case_items WHERE household_id = $1 LIMIT 1) a), \
+                (SELECT COUNT(*) FROM (SELECT 1 FROM ledger WHERE household_id = $1 LIMIT 1) b), \
+                (SELECT COUNT(*) FROM (SELECT 1 FROM referrals WHERE household_id = $1 LIMIT 1) c)",
+    )
+    .bind(household_id)
+    .fetch_one(&db.pool)
+    .await?;
+    Ok((items > 0, ledger > 0, referrals > 0))
+}
+
 pub async fn items_of_household(db: &Db, household_id: i64) -> Result<Vec<ItemRow>> {
     let sql = format!("SELECT {I_COLS} FROM {I_FROM} WHERE i.household_id = $1 ORDER BY i.id DESC");
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))

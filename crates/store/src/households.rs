@@ -659,52 +659,58 @@ pub async fn file(db: &Db, household: HouseholdRow) -> Result<HouseholdFile> {
         .into_iter()
         .map(person_from_row)
         .collect();
-    let incomes = sqlx::query("SELECT id, person_id, kind, description, monthly_fen FROM income_items WHERE household_id = $1 ORDER BY id")
-        .bind(id)
-        .fetch_all(&db.pool)
-        .await?
-        .into_iter()
-        .map(|r| IncomeRow { id: r.get(0), person_id: r.get(1), kind: r.get(2), description: r.get(3), monthly_fen: r.get(4) })
-        .collect();
-    let assets = sqlx::query(
-        "SELECT id, kind, description, value_fen FROM assets WHERE household_id = $1 ORDER BY id",
+    // The file's four small parts in one round trip: a file view is the
+    // most frequent page of the day, and each query costs more in protocol
+    // and planning than in reading these few rows.
+    let parts = sqlx::query(
+        "SELECT CAST(1 AS BIGINT) AS part, id, person_id, kind AS t1, description AS t2, monthly_fen AS amount, \
+                CAST(NULL AS TEXT) AS d1, CAST(NULL AS TEXT) AS d2, CAST(NULL AS TEXT) AS t3 \
+           FROM income_items WHERE household_id = $1 \
+         UNION ALL SELECT 2, id, NULL, kind, description, value_fen, NULL, NULL, NULL \
+           FROM assets WHERE household_id = $1 \
+         UNION ALL SELECT 3, id, NULL, category, '', NULL, start_date, end_date, NULL \
+           FROM household_categories WHERE household_id = $1 \
+         UNION ALL SELECT 4, m.id, m.person_id, p.name, m.relation, m.household_id, m.start_date, m.end_date, m.reason \
+           FROM memberships m JOIN persons p ON p.id = m.person_id WHERE m.household_id = $1 \
+         ORDER BY part, d1, id",
     )
     .bind(id)
     .fetch_all(&db.pool)
-    .await?
-    .into_iter()
-    .map(|r| AssetRow {
-        id: r.get(0),
-        kind: r.get(1),
-        description: r.get(2),
-        value_fen: r.get(3),
-    })
-    .collect();
-    let categories = sqlx::query("SELECT id, category, start_date, end_date FROM household_categories WHERE household_id = $1 ORDER BY start_date, id")
-        .bind(id)
-        .fetch_all(&db.pool)
-        .await?
-        .into_iter()
-        .map(|r| CategoryRow { id: r.get(0), category: r.get(1), start_date: r.get(2), end_date: r.get(3) })
-        .collect();
-    let memberships = sqlx::query(
-        "SELECT m.person_id, p.name, m.household_id, m.relation, m.start_date, m.end_date, m.reason \
-         FROM memberships m JOIN persons p ON p.id = m.person_id WHERE m.household_id = $1 ORDER BY m.start_date, m.id",
-    )
-    .bind(id)
-    .fetch_all(&db.pool)
-    .await?
-    .into_iter()
-    .map(|r| MembershipRow {
-        person_id: r.get(0),
-        person_name: r.get(1),
-        household_id: r.get(2),
-        relation: r.get(3),
-        start_date: r.get(4),
-        end_date: r.get(5),
-        reason: r.get(6),
-    })
-    .collect();
+    .await?;
+    let (mut incomes, mut assets, mut categories, mut memberships) = (vec![], vec![], vec![], vec![]);
+    for r in parts {
+        let part: i64 = r.get(0);
+        match part {
+            1 => incomes.push(IncomeRow {
+                id: r.get(1),
+                person_id: r.get(2),
+                kind: r.get(3),
+                description: r.get(4),
+                monthly_fen: r.get(5),
+            }),
+            2 => assets.push(AssetRow {
+                id: r.get(1),
+                kind: r.get(3),
+                description: r.get(4),
+                value_fen: r.get(5),
+            }),
+            3 => categories.push(CategoryRow {
+                id: r.get(1),
+                category: r.get(3),
+                start_date: r.get(6),
+                end_date: r.get(7),
+            }),
+            _ => memberships.push(MembershipRow {
+                person_id: r.get(2),
+                person_name: r.get(3),
+                household_id: r.get(5),
+                relation: r.get(4),
+                start_date: r.get(6),
+                end_date: r.get(7),
+                reason: r.get(8),
+            }),
+        }
+    }
     let mut timeline = audit::list(
         &db.pool,
         &audit::AuditFilter {
@@ -822,10 +828,23 @@ pub async fn search(
                             .into(),
                     ));
                 }
-                (
-                    "SELECT household_id FROM persons WHERE county_code = $1 AND name >= $2 AND name < $3",
-                    vec![c, name.clone(), crate::prefix_successor(&name)],
-                )
+                // Within one village, that village's persons only: a surname
+                // is common across a district but a handful in a village.
+                let village = match f.village.as_deref().filter(|v| !v.is_empty()) {
+                    Some(v) => Some(v.to_string()),
+                    None => (scope.0.level() == RegionLevel::Village)
+                        .then(|| scope.0.as_str().to_string()),
+                };
+                match village {
+                    Some(v) => (
+                        "SELECT household_id FROM persons WHERE village_code = $1 AND name >= $2 AND name < $3",
+                        vec![v, name.clone(), crate::prefix_successor(&name)],
+                    ),
+                    None => (
+                        "SELECT household_id FROM persons WHERE county_code = $1 AND name >= $2 AND name < $3",
+                        vec![c, name.clone(), crate::prefix_successor(&name)],
+                    ),
+                }
             }
         };
         let limited = format!("SELECT * FROM ({sql}) m LIMIT {}", MATCH_SCAN_LIMIT);
@@ -872,7 +891,10 @@ pub async fn search(
         "SELECT {H_COLS} FROM households h LEFT JOIN regions r ON r.code = h.village_code WHERE {where_} \
          ORDER BY h.id DESC LIMIT {per_page} OFFSET {offset}"
     );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    // The text holds the matched ids, so it differs from search to search:
+    // not kept as a prepared statement, where it would push the everyday
+    // statements out of each connection's cache.
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
     for b in &binds {
         q = q.bind(b.clone());
     }
@@ -886,7 +908,7 @@ pub async fn search(
         "SELECT COUNT(*) FROM (SELECT 1 FROM households h WHERE {where_} LIMIT {}) t",
         cap + 1
     );
-    let mut cq = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(count_sql));
+    let mut cq = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(count_sql)).persistent(false);
     for b in &binds {
         cq = cq.bind(b.clone());
     }

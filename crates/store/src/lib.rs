@@ -92,6 +92,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         8,
         include_str!("../migrations/sqlite/0008_registry_oracle.sql"),
     ),
+    (9, include_str!("../migrations/sqlite/0009_read_paths.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgresql/0001_init.sql")),
@@ -113,6 +114,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
         8,
         include_str!("../migrations/postgresql/0008_registry_oracle.sql"),
     ),
+    (9, include_str!("../migrations/postgresql/0009_read_paths.sql")),
 ];
 
 impl Db {

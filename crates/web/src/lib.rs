@@ -52,6 +52,8 @@ pub struct AppState {
     pub progress: doudi_app::imports::ProgressMap,
     /// Prepared registries for rule previews, by jurisdiction code.
     pub previews: doudi_app::policies::Previews,
+    /// Names of the signed-in users' regions for the page header.
+    pub region_names: Arc<views::RegionNames>,
 }
 
 impl AppState {
@@ -61,6 +63,7 @@ impl AppState {
             cfg: Arc::new(cfg),
             progress: Default::default(),
             previews: Default::default(),
+            region_names: Default::default(),
         }
     }
 }

@@ -30,12 +30,10 @@ impl Page {
         title: impl Into<String>,
         section: &str,
     ) -> Page {
-        let region = doudi_store::regions::get(&state.db, actor.region.as_str())
-            .await
-            .ok()
-            .flatten()
-            .map(|r| r.name)
-            .unwrap_or_else(|| actor.region.as_str().to_string());
+        let region = state
+            .region_names
+            .name(&state.db, actor.region.as_str())
+            .await;
         let mut nav = vec![NavItem {
             href: "/",
             label: "工作台",
@@ -341,5 +339,34 @@ pub fn item_line(i: &doudi_store::cases::ItemRow, today: &str) -> ItemLine {
         household: i.head_name.clone(),
         village: i.village_name.clone(),
         household_id: i.household_id,
+    }
+}
+
+/// The page header's region name, cached for a minute: every page shows it,
+/// and it is one query per page otherwise. A renamed region shows its new
+/// name in every header within a minute.
+#[derive(Debug, Default)]
+pub struct RegionNames {
+    names: std::sync::RwLock<std::collections::HashMap<String, (String, std::time::Instant)>>,
+}
+
+impl RegionNames {
+    const FRESH: std::time::Duration = std::time::Duration::from_secs(60);
+
+    pub async fn name(&self, db: &doudi_store::Db, code: &str) -> String {
+        if let Some((name, at)) = self.names.read().ok().and_then(|m| m.get(code).cloned())
+            && at.elapsed() < Self::FRESH
+        {
+            return name;
+        }
+        match doudi_store::regions::get(db, code).await {
+            Ok(Some(r)) => {
+                if let Ok(mut m) = self.names.write() {
+                    m.insert(code.to_string(), (r.name.clone(), std::time::Instant::now()));
+                }
+                r.name
+            }
+            _ => code.to_string(),
+        }
     }
 }
