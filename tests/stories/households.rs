@@ -1159,3 +1159,56 @@ async fn registration_oracle(backend: Backend) {
     app.finish().await;
 }
 on_both_backends!(registration_oracle);
+
+/// The audit log as people read it (issue 11, defect 4): a change shows its
+/// fields labelled, money in yuan, codes by name, the person by name and
+/// post, the household by head and village; no JSON, no field codes.
+async fn audit_log_reads_as_text(backend: Backend) {
+    let app = TestApp::new(backend, 10).await;
+    let village = app.region_of("cun_xieli").await;
+    let id = app.household_in(&village).await;
+    let (head, village_name): (String, String) = doudi_store::sqlx::query_as(
+        "SELECT h.head_name, r.name FROM households h JOIN regions r ON r.code = h.village_code WHERE h.id = $1",
+    )
+    .bind(id)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    let version: i64 = doudi_store::sqlx::query_scalar("SELECT version FROM households WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    let assistant = app.login("cun_xieli").await;
+    let (s, body, _) = app
+        .post(
+            &format!("/households/{id}/items"),
+            &assistant,
+            &[
+                ("version", &version.to_string()),
+                ("op", "add_asset"),
+                ("kind", "house"),
+                ("description", "自建房两层"),
+                ("amount", "52000"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
+    let supervisor = app.login("qu_jiandu").await;
+    let (s, page) = app.get(&format!("/audit?household={id}"), &supervisor).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("价值：52,000.00 元"), "{page}");
+    assert!(page.contains("类型：房产"), "{page}");
+    assert!(page.contains("说明：自建房两层"), "{page}");
+    assert!(page.contains("张协理员"), "the person by name: {page}");
+    assert!(
+        page.contains(&format!("{head}户（{village_name}）")),
+        "the household by head and village"
+    );
+    for code in ["value_fen", "&#34;kind&#34;", "\"kind\"", "{&#34;", "add_asset", "cun_xieli<"] {
+        assert!(!page.contains(code), "{code} shown: {page}");
+    }
+    app.finish().await;
+}
+
+on_both_backends!(audit_log_reads_as_text);

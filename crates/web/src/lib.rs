@@ -3,6 +3,7 @@
 //! the actor's permission and scope, call the store, render.
 
 pub mod api;
+pub mod audit_view;
 pub mod auth;
 pub mod error;
 pub mod forms;

@@ -236,7 +236,8 @@ pub struct AuditView {
     pub action: String,
     pub target: String,
     pub detail: String,
-    pub household_id: Option<i64>,
+    /// The household (id, "head户（village）") the entry is about.
+    pub household: Option<(i64, String)>,
     pub changes: String,
 }
 
@@ -307,24 +308,55 @@ pub async fn audit(
             auth::url_encode(&q.household)
         )
     });
+    // People by name, households by head and village, regions by name:
+    // looked up once per page for the entries shown.
+    let scope = actor.scope();
+    let region_names: std::collections::HashMap<String, String> =
+        doudi_store::regions::subtree(&state.db, actor.region.as_str())
+            .await?
+            .into_iter()
+            .map(|r| (r.code, r.name))
+            .collect();
+    let mut people: std::collections::HashMap<String, String> = Default::default();
+    let mut households: std::collections::HashMap<i64, String> = Default::default();
+    for a in &list {
+        if !people.contains_key(&a.username) {
+            let name = doudi_store::users::by_username(&state.db, &a.username)
+                .await?
+                .map_or_else(|| a.username.clone(), |u| u.display_name);
+            people.insert(a.username.clone(), name);
+        }
+        if let Some(h) = a.household_id
+            && !households.contains_key(&h)
+        {
+            let label = match doudi_store::households::get(&state.db, &scope, h).await? {
+                doudi_store::households::Scoped::Found(row) => {
+                    format!("{}户（{}）", row.head_name, row.village_name)
+                }
+                _ => "本辖区外的家庭".to_string(),
+            };
+            households.insert(h, label);
+        }
+    }
+    let regions = |c: &str| region_names.get(c).cloned();
     let rows = list
         .into_iter()
         .map(|a| {
-            let changes = match (&a.before_json, &a.after_json) {
-                (Some(b), Some(af)) => format!("前：{b}\n后：{af}"),
-                (None, Some(af)) => af.clone(),
-                (Some(b), None) => format!("前：{b}"),
-                _ => String::new(),
-            };
+            let changes = crate::audit_view::describe_changes(
+                a.before_json.as_deref(),
+                a.after_json.as_deref(),
+                &regions,
+            )
+            .join("\n");
             AuditView {
                 id: a.id,
                 at: local_time(&a.at),
-                who: a.username,
+                who: people.get(&a.username).cloned().unwrap_or_default(),
                 role: views::label::<Role>(&a.role),
                 action: action_label(&a.action).to_string(),
-                target: format!("{} #{}", a.entity, a.entity_id),
+                target: crate::audit_view::entity_label(&a.entity).to_string(),
                 detail: a.detail,
-                household_id: a.household_id,
+                household: a.household_id.map(|h| (h, households.get(&h).cloned().unwrap_or_default())),
                 changes,
             }
         })
