@@ -492,6 +492,18 @@ async fn check_report_shows_differences(backend: Backend) {
     assert!(unemployed.contains("有差异</strong>：申报 1，部门 0"), "{unemployed}");
     let cars = row("车辆（辆）");
     assert!(cars.contains("一致") && !cars.contains("有差异"), "{cars}");
+    // Reached from the household file, and titled by the head and village
+    // (issue 11, defects 3 and 8), not by the household's number.
+    let (head, village_name): (String, String) = doudi_store::sqlx::query_as(
+        "SELECT h.head_name, r.name FROM households h JOIN regions r ON r.code = h.village_code WHERE h.id = $1",
+    )
+    .bind(hid)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert!(page.contains(&format!("<h1>监测与走访 · {head}户（{village_name}）</h1>")), "{page}");
+    let (_, file) = app.get(&format!("/households/{hid}"), &assistant).await;
+    assert!(file.contains(&format!("href=\"/households/{hid}/monitoring\"")), "{file}");
     app.finish().await;
 }
 

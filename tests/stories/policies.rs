@@ -146,11 +146,14 @@ async fn finder_story(backend: Backend) {
         .await
         .expect("excessive household found");
     assert_eq!(e.1, "excessive");
+    // The failed condition in plain Chinese with the household's figures
+    // (issue 11, defect 4), not the rule's expression.
     assert!(
-        e.2.contains("hh.per_capita_income < std.dibao"),
-        "reason names the failed condition: {}",
+        e.2.contains("家庭人均月收入") && e.2.contains("元，不低于低保标准 1,000.00 元"),
+        "reason names the failed condition with its values: {}",
         e.2
     );
+    assert!(!e.2.contains("hh.") && !e.2.contains("std."), "{}", e.2);
     let d = finding_of(&app, run_id, duplicate)
         .await
         .expect("duplicate household found");
@@ -616,3 +619,29 @@ async fn pages_render(backend: Backend) {
 }
 
 on_both_backends!(pages_render);
+
+/// Codes shown to people (issue 11, defect 4): the catalogue and the
+/// standards speak Chinese; the rule name of a standard is shown only to the
+/// administrator who writes rules, and regions appear by name.
+async fn catalogue_without_codes(backend: Backend) {
+    let app = TestApp::new(backend, 5).await;
+    let town = app.login("zhen_jingban").await;
+    let (s, page) = app.get("/policies?per_page=100", &town).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("<td>按月发放现金</td>") || page.contains("<td>一次性"), "{page}");
+    for code in ["monthly_cash", "one_off", "in_kind", ">service<"] {
+        assert!(!page.contains(code), "{code} on /policies");
+    }
+    let (s, page) = app.get("/standards", &town).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("低保标准"));
+    assert!(!page.contains("std."), "rule names shown to a case worker");
+    assert!(!page.contains(">330106<"), "a region shown by its code");
+    let admin = app.login("admin").await;
+    let (_, page) = app.get("/standards", &admin).await;
+    assert!(page.contains("std.dibao"), "the administrator writing rules sees the name");
+    assert!(page.contains("<select id=\"region\""), "regions are chosen, not typed");
+    app.finish().await;
+}
+
+on_both_backends!(catalogue_without_codes);

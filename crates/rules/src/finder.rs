@@ -111,9 +111,20 @@ pub fn check_household(
                 let why = p
                     .eligibility
                     .first_failed(scope)
-                    .map(|c| match c.result {
-                        Ok(_) => format!("不满足条件：{}", c.text),
-                        Err(e) => format!("条件“{}”无法计算：{e}", c.text),
+                    .map(|c| {
+                        let names = |code: &str| {
+                            policies
+                                .iter()
+                                .find(|o| o.receipt_key == code)
+                                .map(|o| o.name.clone())
+                        };
+                        match c.result {
+                            Ok(_) => crate::describe::failed_condition(&c.text, scope, &names),
+                            Err(e) => format!(
+                                "条件无法计算（{}）：{e}",
+                                crate::describe::failed_condition(&c.text, scope, &names)
+                            ),
+                        }
                     })
                     .unwrap_or_else(|| "不满足资格条件".into());
                 out.push(Finding {

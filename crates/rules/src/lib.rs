@@ -9,6 +9,7 @@
 
 pub mod catalogue;
 pub mod check;
+pub mod describe;
 pub mod facts;
 pub mod finder;
 pub mod standards;
@@ -171,6 +172,23 @@ impl Rule {
             .collect()
     }
 
+    /// Each condition with its verdict in Chinese (a failed one says why,
+    /// with the household's values) and a class for the page: `ok`, `fail`
+    /// or `error`. The rule test panels show these.
+    pub fn verdicts(&self, scope: &Scope) -> Vec<(String, String, &'static str)> {
+        self.explain(scope)
+            .into_iter()
+            .map(|c| match c.result {
+                Ok(true) => (c.text, "满足".to_string(), "ok"),
+                Ok(false) => {
+                    let why = describe::failed_condition(&c.text, scope, &|_| None);
+                    (c.text, format!("不满足：{why}"), "fail")
+                }
+                Err(e) => (c.text, format!("无法计算：{e}"), "error"),
+            })
+            .collect()
+    }
+
     /// The first condition that is not true on this household, if any.
     pub fn first_failed(&self, scope: &Scope) -> Option<ConditionOutcome> {
         self.explain(scope)
@@ -189,6 +207,14 @@ pub struct Env {
 /// One household's variables on top of an [`Env`].
 pub struct Scope<'a> {
     ctx: Context<'a>,
+}
+
+impl Scope<'_> {
+    /// The value of an expression on this household (compiled on the spot:
+    /// for explanations, not for runs).
+    pub fn value_of(&self, expr: &str) -> Option<Value> {
+        Program::compile(expr).ok()?.execute(&self.ctx).ok()
+    }
 }
 
 impl Env {

@@ -534,15 +534,7 @@ async fn test_rule(
         };
     let env = Env::new(&std);
     let scope = env.scope(&facts);
-    let conditions = rule
-        .explain(&scope)
-        .into_iter()
-        .map(|c| match c.result {
-            Ok(true) => (c.text, "满足".to_string(), "ok"),
-            Ok(false) => (c.text, "不满足".to_string(), "fail"),
-            Err(e) => (c.text, format!("无法计算：{e}"), "error"),
-        })
-        .collect();
+    let conditions = rule.verdicts(&scope);
     let verdict = match rule.eval_bool(&scope) {
         Ok(true) => "会触发预警",
         Ok(false) => "不会触发预警",
@@ -910,17 +902,18 @@ async fn monitoring_page(
         })
         .collect();
     let code = if errors.is_empty() { 200 } else { 422 };
+    let village = state.region_names.name(&state.db, &place.village_code).await;
     Ok(with_status(
         render(&HouseholdMonitoringPage {
             page: Page::new(
                 state,
                 actor,
-                format!("监测与走访 · 家庭 {hid}"),
+                format!("监测与走访 · {}户（{village}）", place.head_name),
                 "households",
             )
             .await,
             hid,
-            head: doudi_domain::mask::mask_name(&place.head_name),
+            head: format!("{}户（{village}）", place.head_name),
             colour_label: st
                 .as_ref()
                 .map_or("未评估".into(), |m| colour_label(&m.colour)),

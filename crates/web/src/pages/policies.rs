@@ -422,16 +422,7 @@ async fn test_panel(
         };
     let env = Env::new(&std);
     let scope = env.scope(&facts);
-    let conditions = compiled
-        .eligibility
-        .explain(&scope)
-        .into_iter()
-        .map(|c| match c.result {
-            Ok(true) => (c.text, "满足".to_string(), "ok"),
-            Ok(false) => (c.text, "不满足".to_string(), "fail"),
-            Err(e) => (c.text, format!("无法计算：{e}"), "error"),
-        })
-        .collect();
+    let conditions = compiled.eligibility.verdicts(&scope);
     let eligible = match compiled.eligibility.eval_bool(&scope) {
         Ok(true) => "符合".to_string(),
         Ok(false) => "不符合".to_string(),
@@ -469,6 +460,8 @@ struct StandardsPage {
     page: Page,
     rows: Vec<(String, String, String, String, String)>,
     keys: Vec<(&'static str, &'static str)>,
+    /// Regions a standard may be set for, by name (indented by level).
+    regions: Vec<(String, String)>,
     errors: Vec<(String, String)>,
     can_edit: bool,
 }
@@ -500,6 +493,23 @@ async fn standards_page(
             ))
     });
     let code = if errors.is_empty() { 200 } else { 422 };
+    let tree = doudi_store::regions::subtree(&state.db, actor.region.county()).await?;
+    let name_of = |c: &str| {
+        tree.iter()
+            .find(|r| r.code == c)
+            .map_or_else(|| c.to_string(), |r| r.name.clone())
+    };
+    let regions = tree
+        .iter()
+        .map(|r| {
+            let indent = match r.level.as_str() {
+                "town" => "　",
+                "village" => "　　",
+                _ => "",
+            };
+            (r.code.clone(), format!("{indent}{}", r.name))
+        })
+        .collect();
     Ok(with_status(
         render(&StandardsPage {
             page: Page::new(state, actor, "救助标准", "policies").await,
@@ -508,7 +518,7 @@ async fn standards_page(
                 .map(|r| {
                     (
                         standards::def(&r.key).map_or(r.key.clone(), |d| d.label.to_string()),
-                        r.region_code.clone(),
+                        name_of(&r.region_code),
                         show_value(&r.key, r.value),
                         r.effective_from.clone(),
                         standards::def(&r.key)
@@ -517,6 +527,7 @@ async fn standards_page(
                 })
                 .collect(),
             keys: STANDARDS.iter().map(|d| (d.key, d.label)).collect(),
+            regions,
             errors,
             can_edit: actor.may(Action::ManagePolicies),
         })?,
