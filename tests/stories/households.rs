@@ -88,7 +88,14 @@ async fn create_search_and_view(backend: Backend) {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("已登记在您辖区的另一户中"), "{html}");
 
-    // Search by name, full ID, last digits and phone all find it.
+    // Search by name, full ID, last digits, phone, the phone's last digits
+    // and the household number all find it (issue 11, defect 8).
+    let number = location
+        .trim_start_matches("/households/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
     for q in [
         "测试户主",
         "测试",
@@ -96,6 +103,9 @@ async fn create_search_and_view(backend: Backend) {
         good_id.as_str(),
         &good_id[12..],
         "13812345678",
+        "5678",
+        "12345678",
+        number.as_str(),
     ] {
         let (s, html) = app
             .get(&format!("/households?q={}", support::enc(q)), &cookie)

@@ -16,6 +16,7 @@ mod backup;
 mod browser;
 mod cases;
 mod crash;
+mod departments;
 mod households;
 mod imports;
 mod jobs;

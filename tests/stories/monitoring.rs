@@ -26,7 +26,7 @@ fn multipart(kind: &str, filename: &str, bytes: &[u8]) -> (String, Vec<u8>) {
     (format!("multipart/form-data; boundary={b}"), body)
 }
 
-async fn upload(
+pub async fn upload(
     app: &TestApp,
     cookie: &str,
     kind: &str,

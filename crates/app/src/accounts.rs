@@ -695,6 +695,22 @@ pub async fn check_account(
         errors.push(field("phone", m));
         None
     });
+    let department = f.department.trim().to_string();
+    let needs_department = matches!(role, Some(Role::DeptLiaison | Role::Charity));
+    if department.is_empty() {
+        if needs_department {
+            errors.push(field(
+                "department",
+                "部门经办、慈善组织账号须选择所属部门或机构",
+            ));
+        }
+    } else {
+        match crate::departments::active_named(db, &department).await {
+            Ok(Some(_)) => {}
+            Ok(None) => errors.push(crate::departments::not_listed("department")),
+            Err(e) => errors.push(field("department", format!("部门列表读取失败：{e}"))),
+        }
+    }
     let machine = !f.machine.is_empty();
     if creating && !machine {
         if let Err(m) = check_password_strength(&f.password) {
@@ -723,7 +739,7 @@ pub async fn check_account(
         password_hash,
         role: role.expect("checked").code().into(),
         region_code: f.region_code.clone(),
-        department: (!f.department.trim().is_empty()).then(|| f.department.trim().to_string()),
+        department: (!department.is_empty()).then_some(department),
         phone,
         is_machine: machine,
     })

@@ -161,11 +161,15 @@ pub async fn open_application(
         errors.push(crate::error::field("kinds", "请至少选择一项救助事项"));
     }
     let department = intake.department.trim().to_string();
-    if kinds.contains(&ItemKind::DeptItem) && department.is_empty() {
-        errors.push(crate::error::field(
-            "department",
-            "部门事项请填写承办部门，如：区住建局",
-        ));
+    if kinds.contains(&ItemKind::DeptItem) {
+        if department.is_empty() {
+            errors.push(crate::error::field("department", "部门事项请选择承办部门"));
+        } else if crate::departments::active_named(db, &department)
+            .await?
+            .is_none_or(|d| d.kind != "department")
+        {
+            errors.push(crate::departments::not_listed("department"));
+        }
     }
     if kinds.contains(&ItemKind::MutualAid)
         && !matches!(
@@ -289,7 +293,22 @@ pub struct ActInput {
 /// An item the caller handles: looked up in scope, then the case handler's
 /// role (both refusals audited).
 async fn handled_item(db: &Db, caller: &Caller, id: i64) -> Result<ItemRow> {
+    item_where(db, caller, id, false).await
+}
+
+/// An item whose steps the caller may take: a case handler's item in
+/// scope, or a department item addressed to the caller's department (its
+/// liaison takes the 部门办理 step). Refusals audited.
+pub async fn item_for_steps(db: &Db, caller: &Caller, id: i64) -> Result<ItemRow> {
+    item_where(db, caller, id, true).await
+}
+
+async fn item_where(db: &Db, caller: &Caller, id: i64, department_may: bool) -> Result<ItemRow> {
     let i = access::item(db, caller, id).await?;
+    if department_may && crate::departments::handles_department_item(caller, &i.cols.department)
+    {
+        return Ok(i);
+    }
     access::require(
         db,
         caller,
@@ -305,7 +324,7 @@ async fn handled_item(db: &Db, caller: &Caller, id: i64) -> Result<ItemRow> {
 /// One step of an item: the state machine decides; a refused command
 /// changes nothing (the error says why, by field).
 pub async fn act(db: &Db, caller: &Caller, id: i64, f: &ActInput) -> Result<ItemRow> {
-    let i = handled_item(db, caller, id).await?;
+    let i = item_for_steps(db, caller, id).await?;
     if f.version.trim() != i.version.to_string() {
         return Err(Error::Conflict(
             "该事项已被他人办理，页面已刷新为最新进度，请核对后再办理".into(),
@@ -596,30 +615,12 @@ pub async fn end_expired_notices(db: &Db) -> Result<usize> {
 
 // -------------------------------------------------------------- referrals
 
-/// Where a referral can go: the departments and charities of the demo district. A real
-/// deployment lists the departments of its receiving accounts.
-pub fn referral_targets() -> Vec<String> {
-    [
-        "区人力社保局",
-        "区医疗保障局",
-        "区教育局",
-        "区住房和城乡建设局",
-        "区残疾人联合会",
-        "区卫生健康局",
-        "区应急管理局",
-        "区总工会",
-        "区慈善总会",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
-}
-
 /// A referral as the sender types it.
 #[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct NewReferralInput {
-    /// The receiving department or organisation (one of [`referral_targets`]).
+    /// The receiving department or organisation (an active one of the list
+    /// the administrator keeps, see [`crate::departments`]).
     pub to_name: String,
     /// Only what the receiver needs to handle it.
     pub facts: String,
@@ -640,8 +641,9 @@ pub async fn send_referral(
 ) -> Result<i64> {
     let i = handled_item(db, caller, item_id).await?;
     let mut errors = vec![];
-    if !referral_targets().contains(&r.to_name) {
-        errors.push(crate::error::field("to_name", "请选择接收部门或机构"));
+    let target = crate::departments::active_named(db, &r.to_name).await?;
+    if target.is_none() {
+        errors.push(crate::departments::not_listed("to_name"));
     }
     if r.facts.trim().chars().count() < 4 {
         errors.push(crate::error::field(
@@ -664,11 +666,7 @@ pub async fn send_referral(
     let (due, _) = calendar(db)
         .await?
         .add_working_days_provisional(today, days);
-    let to_kind = if r.to_name.contains("慈善") {
-        "charity"
-    } else {
-        "department"
-    };
+    let to_kind = target.map_or_else(|| "department".to_string(), |t| t.kind);
     let mut tx = db.begin_write().await?;
     let id = cases::create_referral(
         &mut tx,
@@ -773,6 +771,63 @@ pub async fn referrals_for_me(
         return Ok(Vec::new());
     };
     Ok(cases::referrals_to(db, dept, limit).await?)
+}
+
+/// What a referral's receiver needs to act on it: whom to contact in the
+/// household and who sent it. Shown to the receiver (the person consented to
+/// the referral) and the sender's side.
+#[derive(Clone, Debug, Default)]
+pub struct ReferralContact {
+    /// "张三户（某村）".
+    pub household: String,
+    /// The household's phone (or the head's), in full: the receiver calls it.
+    pub household_phone: String,
+    /// "李经办（乡镇经办）".
+    pub sender: String,
+    pub sender_phone: String,
+}
+
+/// The contact details of a referral the caller may see (see
+/// [`access::referral`]); the receiver's reading is audited as a view of
+/// household data.
+pub async fn referral_contact(
+    db: &Db,
+    caller: &Caller,
+    r: &cases::ReferralRow,
+    receiver: bool,
+) -> Result<ReferralContact> {
+    let scope = Scope(RegionCode::parse(r.village_code.as_str()).map_err(|_| Error::NotFound)?);
+    let h = match hh::get(db, &scope, r.household_id).await? {
+        Scoped::Found(h) => Some(h),
+        _ => None,
+    };
+    let sender = doudi_store::users::by_id(db, r.sent_by).await?;
+    let mut c = ReferralContact::default();
+    if let Some(h) = &h {
+        c.household = format!("{}户（{}）", h.head_name, h.village_name);
+        c.household_phone = h.phone.clone().unwrap_or_default();
+    }
+    if let Some(u) = sender {
+        let role = doudi_domain::access::Role::from_code(&u.role)
+            .map(|r| r.label())
+            .unwrap_or("");
+        c.sender = format!("{}（{}）", u.display_name, role);
+        c.sender_phone = u.phone.unwrap_or_default();
+    }
+    if receiver {
+        crate::audit::event(
+            db,
+            caller,
+            "view",
+            "referral",
+            r.id.to_string(),
+            Some(r.household_id),
+            &r.village_code,
+            format!("查看转介 #{} 及联系方式", r.id),
+        )
+        .await?;
+    }
+    Ok(c)
 }
 
 /// Accept, reject (with a reason), complete (with outcome and amount, which

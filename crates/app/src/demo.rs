@@ -142,6 +142,15 @@ pub fn demo_accounts(regions: &[DemoRegion]) -> Vec<DemoAccount> {
     ]
 }
 
+/// A stable made-up mobile number for a demo account.
+fn demo_phone(username: &str) -> String {
+    let n = username
+        .bytes()
+        .fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32))
+        % 10_000;
+    format!("1390571{n:04}")
+}
+
 pub async fn create_user(db: &Db, a: &DemoAccount, password: &str) -> Result<i64> {
     let mut tx = db.begin_write().await?;
     let id = users::insert(
@@ -153,7 +162,8 @@ pub async fn create_user(db: &Db, a: &DemoAccount, password: &str) -> Result<i64
             role: a.role.code().into(),
             region_code: a.region_code.clone(),
             department: a.department.clone(),
-            phone: None,
+            // Staff are reached by phone (referrals show the sender's).
+            phone: (!matches!(a.role, Role::Admin)).then(|| demo_phone(&a.username)),
             is_machine: false,
         },
     )
@@ -237,6 +247,53 @@ pub async fn load_households_covering(
     Ok(())
 }
 
+/// The demo district's departments and organisations: the catalogue's
+/// departments (by the same codes, so each runs its policies) and those that
+/// send feeds, with the feed kinds each sends. Names match the demo accounts.
+pub const DEMO_DEPARTMENTS: &[(&str, &str, &str, &str, &[&str])] = &[
+    ("mz", "区民政局", "department", "0571-87011001", &[]),
+    ("rs", "区人力资源和社会保障局", "department", "0571-87011002", &["unemployment"]),
+    ("yb", "区医疗保障局", "department", "0571-87011003", &["medical"]),
+    ("wj", "区卫生健康局", "department", "0571-87011004", &[]),
+    ("jy", "区教育局", "department", "0571-87011005", &["education"]),
+    ("zj", "区住房和城乡建设局", "department", "0571-87011006", &[]),
+    ("yj", "区应急管理局", "department", "0571-87011007", &["disaster"]),
+    ("fg", "区发展和改革局", "department", "0571-87011008", &[]),
+    ("sf", "区司法局", "department", "0571-87011009", &[]),
+    ("cl", "区残疾人联合会", "department", "0571-87011010", &["disability"]),
+    ("gh", "区总工会", "department", "0571-87011011", &[]),
+    ("fl", "区妇女联合会", "department", "0571-87011012", &[]),
+    ("tw", "共青团西湖区委员会", "department", "0571-87011013", &[]),
+    ("ga", "区公安分局", "department", "0571-87011014", &["death", "hukou", "vehicle"]),
+    ("bdc", "区不动产登记中心", "department", "0571-87011015", &["property"]),
+    ("sj", "区市场监督管理局", "department", "0571-87011016", &["business"]),
+    ("gjj", "区住房公积金管理中心", "department", "0571-87011017", &["housing_fund"]),
+    ("sdq", "区水电燃气企业联络组", "department", "0571-87011018", &["utility"]),
+    ("jw", "区纪委监委", "department", "0571-87011019", &[]),
+    ("hsz", "区红十字会", "charity", "0571-87011020", &[]),
+    ("cs", "区慈善总会", "charity", "0571-87011021", &[]),
+];
+
+pub async fn seed_departments(db: &Db) -> Result<()> {
+    let mut tx = db.begin_write().await?;
+    for (code, name, kind, phone, feeds) in DEMO_DEPARTMENTS {
+        doudi_store::departments::insert(
+            &mut tx,
+            code,
+            name,
+            &doudi_store::departments::DepartmentFields {
+                kind: kind.to_string(),
+                phone: phone.to_string(),
+                feed_kinds: feeds.iter().map(|f| f.to_string()).collect(),
+                active: true,
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
 /// A complete demo: migrations, regions, accounts, `households` generated households.
 pub async fn demo(
     db: &Db,
@@ -247,6 +304,7 @@ pub async fn demo(
 ) -> Result<Vec<DemoAccount>> {
     db.migrate().await?;
     let regions = load_regions(db, seed).await?;
+    seed_departments(db).await?;
     let accounts = demo_accounts(&regions);
     for a in &accounts {
         create_user(db, a, DEMO_PASSWORD).await?;
@@ -359,4 +417,46 @@ pub async fn demo_feeds(db: &Db, seed: u64, today: NaiveDate) -> Result<usize> {
         total += b.accepted as usize;
     }
     Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every feed has exactly one sending department, and every demo
+    /// account's department is on the list (the forms only accept those).
+    #[test]
+    fn demo_departments_cover_feeds_and_accounts() {
+        for k in doudi_sheets::FeedKind::all() {
+            let senders = DEMO_DEPARTMENTS
+                .iter()
+                .filter(|d| d.4.contains(&k.code()))
+                .count();
+            assert_eq!(senders, 1, "{}", k.code());
+        }
+        for d in DEMO_DEPARTMENTS {
+            for f in d.4 {
+                assert!(doudi_sheets::FeedKind::from_code(f).is_some(), "{f}");
+            }
+        }
+        let regions = demo_regions(1);
+        for a in demo_accounts(&regions) {
+            if let Some(dept) = &a.department {
+                assert!(
+                    DEMO_DEPARTMENTS.iter().any(|d| d.1 == dept),
+                    "{dept} of {} is listed",
+                    a.username
+                );
+            }
+        }
+        let catalogue = doudi_rules::catalogue::Catalogue::demo();
+        for c in &catalogue.departments {
+            assert!(
+                DEMO_DEPARTMENTS.iter().any(|d| d.0 == c.code && d.1 == c.name),
+                "catalogue department {} ({}) is listed by the same name",
+                c.name,
+                c.code
+            );
+        }
+    }
 }

@@ -920,6 +920,7 @@ pub async fn upload_feed(
     bytes: &[u8],
 ) -> Result<BatchRow> {
     access::role(db, caller, Action::UploadFeed).await?;
+    crate::departments::require_feed(db, caller, kind).await?;
     let rows = feeds::read_feed_table(kind, filename, bytes, FEED_MAX_ROWS)
         .map_err(|e| Error::invalid("file", format!("{}（{}）：{e}", filename, kind.label())))?;
     let (valid, rejected) = feeds::validate_feed_rows(kind, &rows);
@@ -948,6 +949,7 @@ pub async fn push_feed(
     access::role(db, caller, Action::UploadFeed).await?;
     let kind = FeedKind::from_code(kind)
         .ok_or_else(|| Error::invalid("kind", format!("未知的数据类型：{kind}")))?;
+    crate::departments::require_feed(db, caller, kind).await?;
     if records.len() > FEED_MAX_ROWS {
         return Err(Error::invalid(
             "records",

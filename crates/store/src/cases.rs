@@ -414,6 +414,21 @@ pub async fn inbox(db: &Db, scope: &Scope, role: &str, limit: i64) -> Result<Vec
     Ok(rows.into_iter().map(item_from_row).collect())
 }
 
+/// Department items at a step for the department's liaison, addressed to
+/// that department (by its name), soonest deadline first.
+pub async fn inbox_of_department(db: &Db, department: &str, limit: i64) -> Result<Vec<ItemRow>> {
+    let sql = format!(
+        "SELECT {I_COLS} FROM {I_FROM} WHERE i.step_role = 'dept_liaison' AND i.department = $1 AND i.step IS NOT NULL \
+         ORDER BY i.step_due, i.id LIMIT {}",
+        limit.clamp(1, 1000)
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(department.to_string())
+        .fetch_all(&db.pool)
+        .await?;
+    Ok(rows.into_iter().map(item_from_row).collect())
+}
+
 /// Open items in the scope whose current step is past its deadline (visible up the tree).
 pub async fn overdue(db: &Db, scope: &Scope, today: &str, limit: i64) -> Result<Vec<ItemRow>> {
     let col = scope_column(scope, "i.");

@@ -752,6 +752,9 @@ pub enum QueryKind {
     IdNumber(String),
     IdTail(String),
     Phone(String),
+    /// Up to 8 digits: a household number (户编号), or, from 4 digits, the
+    /// end of an ID number or of a phone number.
+    Number(String),
     Name(String),
 }
 
@@ -768,6 +771,9 @@ pub fn classify_query(q: &str) -> QueryKind {
     }
     if q.len() == 11 && q.starts_with('1') && q.chars().all(|c| c.is_ascii_digit()) {
         return QueryKind::Phone(q.to_string());
+    }
+    if q.chars().all(|c| c.is_ascii_digit()) && (1..=8).contains(&q.len()) {
+        return QueryKind::Number(q.to_string());
     }
     if digits_x && (4..=8).contains(&q.len()) {
         return QueryKind::IdTail(q.to_uppercase());
@@ -811,6 +817,36 @@ pub async fn search(
                     "SELECT household_id FROM persons WHERE county_code = $1 AND id_reversed >= $2 AND id_reversed < $3",
                     vec![c, rev.clone(), crate::prefix_successor(&rev)],
                 )
+            }
+            QueryKind::Number(n) => {
+                // The household number itself, and from 4 digits the tails of
+                // ID numbers (indexed) and of phones (within the caller's
+                // jurisdiction: a suffix match reads the scope's rows).
+                let id: i64 = n.parse().unwrap_or(0);
+                if n.len() < 4 {
+                    (
+                        "SELECT id FROM households WHERE id = CAST($1 AS BIGINT)",
+                        vec![id.to_string()],
+                    )
+                } else {
+                    let rev = reversed(&n);
+                    let lo = scope.0.as_str().to_string();
+                    (
+                        "SELECT id FROM households WHERE id = CAST($1 AS BIGINT) \
+                         UNION SELECT household_id FROM persons WHERE county_code = $2 AND id_reversed >= $3 AND id_reversed < $4 \
+                         UNION SELECT household_id FROM persons WHERE village_code >= $5 AND village_code < $6 AND phone LIKE $7 \
+                         UNION SELECT id FROM households WHERE village_code >= $5 AND village_code < $6 AND phone LIKE $7",
+                        vec![
+                            id.to_string(),
+                            c,
+                            rev.clone(),
+                            crate::prefix_successor(&rev),
+                            lo.clone(),
+                            crate::prefix_successor(&lo),
+                            format!("%{n}"),
+                        ],
+                    )
+                }
             }
             QueryKind::Phone(ph) => (
                 "SELECT id FROM households WHERE county_code = $1 AND phone = $2 UNION SELECT household_id FROM persons WHERE county_code = $1 AND phone = $2",

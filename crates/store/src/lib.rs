@@ -9,6 +9,7 @@ pub mod audit;
 pub mod backup;
 pub mod bulk;
 pub mod cases;
+pub mod departments;
 pub mod households;
 pub mod imports;
 pub mod monitoring;
@@ -93,6 +94,10 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0008_registry_oracle.sql"),
     ),
     (9, include_str!("../migrations/sqlite/0009_read_paths.sql")),
+    (
+        10,
+        include_str!("../migrations/sqlite/0010_departments.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgresql/0001_init.sql")),
@@ -115,6 +120,10 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/postgresql/0008_registry_oracle.sql"),
     ),
     (9, include_str!("../migrations/postgresql/0009_read_paths.sql")),
+    (
+        10,
+        include_str!("../migrations/postgresql/0010_departments.sql"),
+    ),
 ];
 
 impl Db {
@@ -323,11 +332,16 @@ mod tests {
             QueryKind::Phone("13812345678".into())
         );
         assert_eq!(classify_query("002x"), QueryKind::IdTail("002X".into()));
+        assert_eq!(
+            classify_query("0021"),
+            QueryKind::Number("0021".into()),
+            "digits: a household number, an ID tail or a phone tail"
+        );
         assert_eq!(classify_query(" 张三 "), QueryKind::Name("张三".into()));
         assert_eq!(
             classify_query("123"),
-            QueryKind::Name("123".into()),
-            "three digits are too few for an ID tail"
+            QueryKind::Number("123".into()),
+            "three digits: a household number only"
         );
     }
 }

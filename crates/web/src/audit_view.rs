@@ -61,6 +61,7 @@ fn field_label(key: &str) -> Option<&'static str> {
         "display_name" => "姓名",
         "role" => "岗位",
         "department" => "部门",
+        "feed_kinds" => "可报送数据",
         "active" => "启用",
         "opinion" => "意见",
         "decision" => "决定",
@@ -143,7 +144,21 @@ fn show(key: &str, v: &Value, regions: &dyn Fn(&str) -> Option<String>) -> Strin
                 ),
                 "kind" => coded::<IncomeKind>(s)
                     .or_else(|| coded::<AssetKind>(s))
-                    .or_else(|| coded::<doudi_domain::workflow::ItemKind>(s)),
+                    .or_else(|| coded::<doudi_domain::workflow::ItemKind>(s))
+                    .or_else(|| {
+                        matches!(s.as_str(), "department" | "charity")
+                            .then(|| doudi_app::departments::kind_label(s).to_string())
+                    }),
+                "feed_kinds" => Some(
+                    s.split(',')
+                        .filter(|c| !c.is_empty())
+                        .map(|c| {
+                            doudi_sheets::FeedKind::from_code(c)
+                                .map_or_else(|| c.to_string(), |k| k.label().to_string())
+                        })
+                        .collect::<Vec<_>>()
+                        .join("、"),
+                ),
                 "village_code" | "residence_village_code" | "region" | "region_code" => regions(s),
                 "id_number" => Some(crate::views::mask_id(s)),
                 "phone" => Some(doudi_domain::mask::mask_phone(s)),
@@ -229,6 +244,7 @@ pub fn entity_label(entity: &str) -> &str {
         "user" => "账号",
         "api_token" => "访问令牌",
         "region" => "区划",
+        "department" => "部门与机构",
         "import" | "import_job" => "批量导入",
         "assistance_status" => "救助状态查询",
         "calendar" => "工作日历",

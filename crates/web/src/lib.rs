@@ -210,6 +210,14 @@ pub fn router(state: AppState) -> Router {
             get(ui_admin::regions).post(ui_admin::region_create),
         )
         .route("/admin/regions/{code}", post(ui_admin::region_update))
+        .route(
+            "/admin/departments",
+            get(ui_admin::departments).post(ui_admin::department_create),
+        )
+        .route(
+            "/admin/departments/{id}",
+            get(ui_admin::department_edit_form).post(ui_admin::department_edit),
+        )
         .route("/admin/users", get(ui_admin::users))
         .route(
             "/admin/users/new",

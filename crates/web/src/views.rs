@@ -137,6 +137,11 @@ impl Page {
                 label: "账号管理",
                 active: section == "users",
             });
+            nav.push(NavItem {
+                href: "/admin/departments",
+                label: "部门与机构",
+                active: section == "departments",
+            });
         }
         Page {
             title: title.into(),
@@ -165,6 +170,10 @@ pub fn notice_text(code: &str) -> Option<&'static str> {
         "password" => "密码已修改，其他设备上的登录已失效。",
         "item" => "已更新。",
         "token" => "令牌已吊销。",
+        "acted" => "已办理并签署，办理记录已保存。",
+        "referred" => "转介已发送，接收方会在其待办中看到；办理进度见下方“已发转介”。",
+        "conference" => "一事一议结果已记录。",
+        "department_created" => "已新增部门。",
         _ => return None,
     })
 }
@@ -182,6 +191,15 @@ pub fn categories_label(codes: &str) -> String {
         .map(label::<Category>)
         .collect::<Vec<_>>()
         .join("、")
+}
+
+/// A household in a list: its head's name (masked, as everywhere in lists)
+/// and 户, e.g. "张*明户"; the village goes in its own column.
+pub fn household_name(head_name: &str) -> String {
+    if head_name.is_empty() {
+        return "（户主未登记）".into();
+    }
+    format!("{}户", doudi_domain::mask::mask_name(head_name))
 }
 
 pub fn money(fen: i64) -> String {

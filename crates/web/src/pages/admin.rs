@@ -521,6 +521,8 @@ struct UserFormPage {
     f: UserForm,
     roles: Vec<(String, String, bool)>,
     regions: Vec<(String, String, bool)>,
+    /// The administrator's list of departments: (name, selected).
+    departments: Vec<(String, bool)>,
     errors: Vec<FieldError>,
     tokens: Vec<users::TokenRow>,
     new_token: String,
@@ -555,6 +557,14 @@ async fn user_form_page(
     } else {
         users::list_tokens(&state.db, user_id).await?
     };
+    let departments = doudi_app::departments::active_names(&state.db)
+        .await?
+        .into_iter()
+        .map(|d| {
+            let selected = d == f.department.trim();
+            (d, selected)
+        })
+        .collect();
     let status = if errors.is_empty() { 200 } else { 422 };
     let page = Page::new(
         state,
@@ -574,6 +584,7 @@ async fn user_form_page(
             creating,
             roles: views::options::<Role>(&f.role),
             regions,
+            departments,
             f,
             errors,
             tokens,
@@ -777,4 +788,165 @@ pub async fn token_revoke(
 ) -> Result<Response, AppError> {
     doudi_app::accounts::revoke_token(&state.db, &actor, id, tid).await?;
     Ok(Redirect::to(&format!("/admin/users/{id}?msg=token")).into_response())
+}
+
+// ---------------------------------------------------------------- departments
+
+#[derive(Template)]
+#[template(path = "departments.html")]
+struct DepartmentsPage {
+    page: Page,
+    /// (department, type label, feeds sent, policies run).
+    rows: Vec<(doudi_store::departments::DepartmentRow, String, String, String)>,
+    /// Set when editing one department.
+    editing: Option<doudi_store::departments::DepartmentRow>,
+    /// Every feed kind: (code, label, checked).
+    feeds: Vec<(&'static str, &'static str, bool)>,
+    form: doudi_app::departments::DepartmentInput,
+    errors: Vec<FieldError>,
+}
+
+/// The form's fields, read from the pairs (feed kinds are one checkbox each).
+fn department_input(pairs: &[(String, String)]) -> doudi_app::departments::DepartmentInput {
+    let mut f = doudi_app::departments::DepartmentInput::default();
+    for (k, v) in pairs {
+        match k.as_str() {
+            "version" => f.version = v.clone(),
+            "code" => f.code = v.clone(),
+            "name" => f.name = v.clone(),
+            "kind" => f.kind = v.clone(),
+            "phone" => f.phone = v.clone(),
+            "active" => f.active = v.clone(),
+            "feed" => f.feed_kinds.push(v.clone()),
+            _ => {}
+        }
+    }
+    f
+}
+
+async fn departments_page(
+    state: &AppState,
+    actor: &Actor,
+    editing: Option<doudi_store::departments::DepartmentRow>,
+    form: doudi_app::departments::DepartmentInput,
+    errors: Vec<FieldError>,
+    msg: Option<&str>,
+) -> Result<Response, AppError> {
+    let all = doudi_app::departments::list(&state.db, actor).await?;
+    let policies = doudi_store::policies::policies(&state.db).await?;
+    let rows = all
+        .into_iter()
+        .map(|d| {
+            let feeds = d
+                .feed_kinds
+                .iter()
+                .filter_map(|k| doudi_sheets::FeedKind::from_code(k))
+                .map(|k| k.label())
+                .collect::<Vec<_>>()
+                .join("、");
+            let runs = policies
+                .iter()
+                .filter(|p| (p.department == d.name || p.department == d.code) && p.status != "retired")
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>();
+            let runs = match runs.len() {
+                0 => String::new(),
+                n if n <= 3 => runs.join("、"),
+                n => format!("{} 等 {n} 项", runs[..3].join("、")),
+            };
+            let kind = doudi_app::departments::kind_label(&d.kind).to_string();
+            (d, kind, feeds, runs)
+        })
+        .collect();
+    let feeds = doudi_sheets::FeedKind::all()
+        .iter()
+        .map(|k| (k.code(), k.label(), form.feed_kinds.iter().any(|f| f == k.code())))
+        .collect();
+    let status = if errors.is_empty() { 200 } else { 422 };
+    Ok(with_status(
+        render(&DepartmentsPage {
+            page: Page::new(state, actor, "部门与机构", "departments")
+                .await
+                .with_notice(msg),
+            rows,
+            editing,
+            feeds,
+            form,
+            errors,
+        })?,
+        status,
+    ))
+}
+
+pub async fn departments(
+    State(state): State<AppState>,
+    actor: Actor,
+    Query(q): Query<crate::render::ShowQuery>,
+) -> Result<Response, AppError> {
+    let form = doudi_app::departments::DepartmentInput {
+        active: "1".into(),
+        ..Default::default()
+    };
+    departments_page(&state, &actor, None, form, vec![], q.msg.as_deref()).await
+}
+
+pub async fn department_create(
+    State(state): State<AppState>,
+    actor: Actor,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    let f = department_input(&pairs);
+    match doudi_app::departments::create(&state.db, &actor, &f).await {
+        Ok(_) => Ok(Redirect::to("/admin/departments?msg=department_created").into_response()),
+        Err(doudi_app::Error::Invalid(errors)) => {
+            departments_page(&state, &actor, None, f, errors, None).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn department_edit_form(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let d = doudi_app::departments::get(&state.db, &actor, id).await?;
+    let form = doudi_app::departments::DepartmentInput {
+        version: d.version.to_string(),
+        code: d.code.clone(),
+        name: d.name.clone(),
+        kind: d.kind.clone(),
+        phone: d.phone.clone(),
+        feed_kinds: d.feed_kinds.clone(),
+        active: if d.active { "1".into() } else { String::new() },
+    };
+    departments_page(&state, &actor, Some(d), form, vec![], None).await
+}
+
+pub async fn department_edit(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    let f = department_input(&pairs);
+    match doudi_app::departments::update(&state.db, &actor, id, &f).await {
+        Ok(()) => Ok(Redirect::to("/admin/departments?msg=saved").into_response()),
+        Err(e @ (doudi_app::Error::Invalid(_) | doudi_app::Error::Conflict(_))) => {
+            let d = doudi_app::departments::get(&state.db, &actor, id).await?;
+            let errors = match e {
+                doudi_app::Error::Invalid(fields) => fields,
+                other => vec![FieldError {
+                    field: "version".into(),
+                    message: other.to_string(),
+                }],
+            };
+            let mut f = f;
+            f.version = d.version.to_string();
+            f.code = d.code.clone();
+            f.name = d.name.clone();
+            departments_page(&state, &actor, Some(d), f, errors, None).await
+        }
+        Err(e) => Err(e.into()),
+    }
 }

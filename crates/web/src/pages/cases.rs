@@ -37,6 +37,8 @@ struct ApplyPage {
     h: hh::HouseholdRow,
     members: Vec<(String, String)>,
     kinds: Vec<(String, String)>,
+    /// Departments a department item can go to (the administrator's list).
+    departments: Vec<String>,
     /// What was typed, shown back when the application is refused.
     f: NewIntake,
     applicant: String,
@@ -88,6 +90,12 @@ async fn apply_page(
             h,
             members,
             kinds,
+            departments: doudi_store::departments::list(&state.db)
+                .await?
+                .into_iter()
+                .filter(|d| d.active && d.kind == "department")
+                .map(|d| d.name)
+                .collect(),
             applicant: f
                 .applicant_person_id
                 .map(|i| i.to_string())
@@ -161,6 +169,8 @@ pub async fn apply(
 #[template(path = "application.html")]
 struct ApplicationPage {
     page: Page,
+    /// "张*户（某村）".
+    household: String,
     a: cases::ApplicationRow,
     channel: String,
     items: Vec<ItemLine>,
@@ -174,15 +184,20 @@ pub async fn application(
 ) -> Result<Response, AppError> {
     let a = access::application(&state.db, &actor, id).await?;
     let today = today_cn().to_string();
-    let items = cases::items_of_application(&state.db, id)
+    let items: Vec<ItemLine> = cases::items_of_application(&state.db, id)
         .await?
         .iter()
         .map(|i| crate::views::item_line(i, &today))
         .collect();
     let attachments = cases::attachments(&state.db, id).await?;
     let channel = channel_label(&a.channel).to_string();
+    let household = items
+        .first()
+        .map(|i| format!("{}户（{}）", i.household, i.village))
+        .unwrap_or_else(|| "查看家庭档案".into());
     render(&ApplicationPage {
         page: Page::new(&state, &actor, format!("申请 #{id}"), "cases").await,
+        household,
         a,
         channel,
         items,
@@ -257,6 +272,13 @@ struct ItemPage {
     today: String,
     version: i64,
     referral_targets: Vec<String>,
+    /// Referrals sent from this item, newest first.
+    referrals: Vec<ReferralLine>,
+    /// Case handlers also record conferences and send referrals; a
+    /// department's liaison only takes its step.
+    handler: bool,
+    /// What was typed, shown back when a form is refused.
+    form: ItemForms,
     letter: bool,
     /// For 低保/特困: the amount by the built-in formula with today's standards.
     suggestion: Option<(String, String)>,
@@ -341,18 +363,37 @@ pub async fn item(
     State(state): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
+    Query(q): Query<crate::render::ShowQuery>,
 ) -> Result<Response, AppError> {
-    let i = access::item(&state.db, &actor, id).await?;
-    access::role(&state.db, &actor, Action::HandleCase).await?;
-    item_page(&state, &actor, i, vec![], 200).await
+    let i = doudi_app::cases::item_for_steps(&state.db, &actor, id).await?;
+    item_page(
+        &state,
+        &actor,
+        i,
+        ItemForms::default(),
+        vec![],
+        200,
+        q.msg.as_deref(),
+    )
+    .await
+}
+
+/// What was typed in the item page's three forms.
+#[derive(Default)]
+pub struct ItemForms {
+    pub act: doudi_app::cases::ActInput,
+    pub refer: ReferForm,
+    pub conference: ConferenceForm,
 }
 
 async fn item_page(
     state: &AppState,
     actor: &Actor,
     i: ItemRow,
+    form: ItemForms,
     errors: Vec<FieldError>,
     code: u16,
+    msg: Option<&str>,
 ) -> Result<Response, AppError> {
     let s = parse_state(&i)?;
     let def = workflow::definition(s.kind);
@@ -401,7 +442,25 @@ async fn item_page(
         s.outcome,
         Some(Outcome::Approved | Outcome::Refused | Outcome::Paid)
     );
-    let page = Page::new(state, actor, format!("救助事项 #{}", i.id), "cases").await;
+    let page = Page::new(state, actor, format!("救助事项 #{}", i.id), "cases")
+        .await
+        .with_notice(msg);
+    let handler = actor.may(Action::HandleCase);
+    let referrals = if handler {
+        cases::referrals_of_household(&state.db, i.household_id)
+            .await?
+            .iter()
+            .filter(|r| r.item_id == Some(i.id))
+            .map(|r| referral_line(r, &today))
+            .collect()
+    } else {
+        vec![]
+    };
+    let referral_targets = if handler {
+        doudi_app::departments::active_names(&state.db).await?
+    } else {
+        vec![]
+    };
     Ok(status(
         render(&ItemPage {
             item_due: s.item_due.map(|d| d.to_string()).unwrap_or_default(),
@@ -421,7 +480,10 @@ async fn item_page(
             notices,
             errors,
             today,
-            referral_targets: doudi_app::cases::referral_targets(),
+            referral_targets,
+            referrals,
+            handler,
+            form,
             letter,
             suggestion: if s.is_open() {
                 suggested_amount(&state.db, s.kind, i.household_id).await?
@@ -454,7 +516,7 @@ pub async fn act(
     Form(f): Form<doudi_app::cases::ActInput>,
 ) -> Result<Response, AppError> {
     match doudi_app::cases::act(&state.db, &actor, id, &f).await {
-        Ok(_) => Ok(Redirect::to(&format!("/items/{id}")).into_response()),
+        Ok(_) => Ok(Redirect::to(&format!("/items/{id}?msg=acted")).into_response()),
         Err(e @ (doudi_app::Error::Invalid(_) | doudi_app::Error::Conflict(_))) => {
             let code = if matches!(e, doudi_app::Error::Conflict(_)) {
                 409
@@ -466,7 +528,16 @@ pub async fn act(
                 other => vec![err("action", other.to_string())],
             };
             let fresh = access::item(&state.db, &actor, id).await?;
-            item_page(&state, &actor, fresh, errors, code).await
+            let mut form = ItemForms {
+                act: f,
+                ..Default::default()
+            };
+            if code == 409 {
+                // Someone else moved the item: what was typed stays, but the
+                // step shown (and its version) is the current one.
+                form.act.version = String::new();
+            }
+            item_page(&state, &actor, fresh, form, errors, code, None).await
         }
         Err(e) => Err(e.into()),
     }
@@ -543,6 +614,14 @@ pub async fn inbox(State(state): State<AppState>, actor: Actor) -> Result<Respon
             .iter()
             .map(|r| referral_line(r, &today))
             .collect();
+        if actor.role == Role::DeptLiaison {
+            // Department items addressed to this department.
+            mine = cases::inbox_of_department(&state.db, &to, 200)
+                .await?
+                .iter()
+                .map(|i| crate::views::item_line(i, &today))
+                .collect();
+        }
     }
     let show_overdue = actor.role != Role::VillageAssistant;
     let (warnings, visits) = if actor.may(Action::HandleCase) {
@@ -636,8 +715,14 @@ pub async fn refer(
         consent: !f.consent.is_empty(),
     };
     match doudi_app::cases::send_referral(&state.db, &actor, id, &r, today_cn()).await {
-        Ok(_) => Ok(Redirect::to(&format!("/items/{id}")).into_response()),
-        Err(doudi_app::Error::Invalid(errors)) => item_page(&state, &actor, i, errors, 422).await,
+        Ok(_) => Ok(Redirect::to(&format!("/items/{id}?msg=referred#referrals")).into_response()),
+        Err(doudi_app::Error::Invalid(errors)) => {
+            let form = ItemForms {
+                refer: f,
+                ..Default::default()
+            };
+            item_page(&state, &actor, i, form, errors, 422, None).await
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -646,6 +731,7 @@ pub async fn refer(
 #[template(path = "referral.html")]
 struct ReferralPage {
     page: Page,
+    contact: doudi_app::cases::ReferralContact,
     amount: String,
     r: cases::ReferralRow,
     status: String,
@@ -675,8 +761,10 @@ async fn referral_page(
     let today = today_cn().to_string();
     let overdue =
         matches!(r.status.as_str(), "sent" | "accepted") && r.due_on.as_str() < today.as_str();
+    let contact = doudi_app::cases::referral_contact(&state.db, actor, &r, receiver).await?;
     Ok(status(
         render(&ReferralPage {
+            contact,
             page: Page::new(state, actor, format!("转介 #{}", r.id), "inbox").await,
             status: cases::referral_status_label(&r.status).into(),
             household: doudi_domain::mask::mask_name(&r.head_name),
@@ -837,8 +925,14 @@ pub async fn conference(
         reasons: f.reasons.clone(),
     };
     match doudi_app::cases::record_conference(&state.db, &actor, id, &c, today_cn()).await {
-        Ok(()) => Ok(Redirect::to(&format!("/items/{id}")).into_response()),
-        Err(doudi_app::Error::Invalid(errors)) => item_page(&state, &actor, i, errors, 422).await,
+        Ok(()) => Ok(Redirect::to(&format!("/items/{id}?msg=conference")).into_response()),
+        Err(doudi_app::Error::Invalid(errors)) => {
+            let form = ItemForms {
+                conference: f,
+                ..Default::default()
+            };
+            item_page(&state, &actor, i, form, errors, 422, None).await
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -46,7 +46,9 @@ use doudi_app::access::{feed_source as source_of, may_see_feeds};
 #[template(path = "feeds.html")]
 struct FeedsPage {
     page: Page,
-    kinds: Vec<(&'static str, &'static str, &'static str)>,
+    kinds: Vec<(&'static str, &'static str, String)>,
+    /// The feeds the caller's department sends (the upload form offers only these).
+    upload_kinds: Vec<(&'static str, &'static str)>,
     batches: Vec<mon::BatchRow>,
     pager: Pager,
     can_upload: bool,
@@ -81,13 +83,32 @@ async fn feeds_page(
     )
     .await?;
     let code = if error.is_empty() { 200 } else { 422 };
+    // Who sends each feed, from the administrator's list of departments.
+    let departments = doudi_store::departments::list(&state.db).await?;
+    let sender = |k: &FeedKind| {
+        departments
+            .iter()
+            .find(|d| d.active && d.sends(k.code()))
+            .map_or_else(|| k.department().to_string(), |d| d.name.clone())
+    };
+    let mine = actor.user.department.as_deref();
+    let upload_kinds = FeedKind::all()
+        .iter()
+        .filter(|k| {
+            departments
+                .iter()
+                .any(|d| d.active && Some(d.name.as_str()) == mine && d.sends(k.code()))
+        })
+        .map(|k| (k.code(), k.label()))
+        .collect();
     Ok(with_status(
         render(&FeedsPage {
             page: Page::new(state, actor, "部门数据", "feeds").await,
             kinds: FeedKind::all()
                 .iter()
-                .map(|k| (k.code(), k.label(), k.department()))
+                .map(|k| (k.code(), k.label(), sender(k)))
                 .collect(),
+            upload_kinds,
             batches,
             pager: Pager::new("", page_no, per_page, total, 1_000_000).with_unit("批"),
             can_upload: actor.may(Action::UploadFeed),
