@@ -75,6 +75,14 @@ async fn count(app: &TestApp, sql: &'static str) -> i64 {
     app.scalar(sql).await
 }
 
+async fn name_of_head(app: &TestApp, hid: i64) -> String {
+    doudi_store::sqlx::query_scalar("SELECT head_name FROM households WHERE id = $1")
+        .bind(hid)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap()
+}
+
 async fn warnings_for(app: &TestApp, hid: i64) -> Vec<(i64, String)> {
     doudi_store::sqlx::query_as("SELECT w.id, w.status FROM warnings w JOIN warning_rules r ON r.id = w.rule_id WHERE w.household_id = $1 AND r.code = 'medical_burden' ORDER BY w.id")
         .bind(hid)
@@ -267,6 +275,13 @@ async fn feeds_and_warnings(backend: Backend) {
         inbox.contains(&format!("/warnings/{wid}")),
         "warning in the village inbox"
     );
+    // The household appears by its head, not by its number (issue 11, defect 8).
+    let head = format!("{}户", doudi_domain::mask::mask_name(&name_of_head(&app, hid).await));
+    let row = inbox
+        .split("<tr>")
+        .find(|r| r.contains(&format!("/warnings/{wid}")))
+        .unwrap();
+    assert!(row.contains(&head) && !row.contains(&format!("<td>{hid}</td>")), "{row}");
     let other = app.login("cun_xieli2").await;
     let (_, other_inbox) = app.get("/inbox", &other).await;
     assert!(!other_inbox.contains(&format!("/warnings/{wid}\"")));

@@ -192,6 +192,15 @@ async fn finder_story(backend: Backend) {
         leads.contains(&format!("/households/{missed}/apply")),
         "the village sees the lead with a way to apply"
     );
+    let head: String = doudi_store::sqlx::query_scalar("SELECT head_name FROM households WHERE id = $1")
+        .bind(missed)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert!(
+        leads.contains(&format!(">{}户</a>", doudi_domain::mask::mask_name(&head))),
+        "the lead names the household by its head: {leads}"
+    );
     let other = app.login("cun_xieli2").await;
     let (_, other_leads) = app.get("/leads", &other).await;
     assert!(
