@@ -973,6 +973,17 @@ async fn tekun_and_expense(backend: Backend) {
         start > decided && start.ends_with("-01"),
         "paid from the month after approval: {start} after {decided}"
     );
+    // The decision registers the category (issue 11, defect 6), audited.
+    let held: (String, Option<String>) = doudi_store::sqlx::query_as(
+        "SELECT start_date, end_date FROM household_categories WHERE household_id = $1 AND category = 'tekun'",
+    )
+    .bind(hid)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(held, (decided.clone(), None));
+    let (_, file) = app.get(&format!("/households/{hid}"), &town).await;
+    assert!(file.contains("经审批登记，随审批决定终止"), "{file}");
 
     // 支出型 above the town's limit (3,000 yuan in the demo standards): the district decides.
     ok(act(&app, &town, expense, "complete", &[]).await);

@@ -1222,3 +1222,123 @@ async fn audit_log_reads_as_text(backend: Backend) {
 }
 
 on_both_backends!(audit_log_reads_as_text);
+
+/// Categories that carry benefits change only by decision (issue 11,
+/// defect 6): the village cannot add or end 低保 by hand; the district
+/// approver corrects an entry only with a reason, audited; other categories
+/// stay the village's to record.
+async fn benefit_categories_by_decision_only(backend: Backend) {
+    let app = TestApp::new(backend, 20).await;
+    let village = app.region_of("cun_xieli").await;
+    let hid = app.household_in(&village).await;
+    let assistant = app.login("cun_xieli").await;
+    let version = |app: &TestApp| {
+        let pool = app.db.pool.clone();
+        async move {
+            let v: i64 = doudi_store::sqlx::query_scalar("SELECT version FROM households WHERE id = $1")
+                .bind(hid)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            v.to_string()
+        }
+    };
+    let count = |app: &TestApp, cat: &'static str| {
+        let pool = app.db.pool.clone();
+        async move {
+            let n: i64 = doudi_store::sqlx::query_scalar(
+                "SELECT COUNT(*) FROM household_categories WHERE household_id = $1 AND category = $2",
+            )
+            .bind(hid)
+            .bind(cat)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            n
+        }
+    };
+    let today = doudi_store::today_cn().to_string();
+    let dibao = count(&app, "dibao").await;
+    let monitor = count(&app, "monitor").await;
+    let (_, file) = app.get(&format!("/households/{hid}"), &assistant).await;
+    assert!(!file.contains("<option value=\"dibao\">"), "the form does not offer 低保");
+    let v = version(&app).await;
+    let (s, html, _) = app
+        .post(
+            &format!("/households/{hid}/items"),
+            &assistant,
+            &[("version", v.as_str()), ("op", "add_category"), ("kind", "dibao"), ("date", today.as_str())],
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    assert!(html.contains("随审批决定登记"), "{html}");
+    assert_eq!(count(&app, "dibao").await, dibao);
+    // A monitoring label is the village's to record.
+    let (s, _, _) = app
+        .post(
+            &format!("/households/{hid}/items"),
+            &assistant,
+            &[("version", v.as_str()), ("op", "add_category"), ("kind", "monitor"), ("date", today.as_str())],
+        )
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert_eq!(count(&app, "monitor").await, monitor + 1);
+
+    // The district approver corrects, with a reason only.
+    let district = app.login("qu_shenpi").await;
+    let v = version(&app).await;
+    let (s, html, _) = app
+        .post(
+            &format!("/households/{hid}/items"),
+            &district,
+            &[("version", v.as_str()), ("op", "add_category"), ("kind", "dibao"), ("date", today.as_str())],
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    assert!(html.contains("须写明理由"), "{html}");
+    assert_eq!(count(&app, "dibao").await, dibao);
+    let (s, _, _) = app
+        .post(
+            &format!("/households/{hid}/items"),
+            &district,
+            &[
+                ("version", v.as_str()),
+                ("op", "add_category"),
+                ("kind", "dibao"),
+                ("date", today.as_str()),
+                ("reason", "补录 2026 年第 12 号审批决定"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert_eq!(count(&app, "dibao").await, dibao + 1);
+    assert_eq!(app.audit_count("category_correction", "qu_shenpi").await, 1);
+    // …and the village still cannot end it.
+    let line: i64 = doudi_store::sqlx::query_scalar(
+        "SELECT MAX(id) FROM household_categories WHERE household_id = $1 AND category = 'dibao'",
+    )
+    .bind(hid)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    let v = version(&app).await;
+    let line = line.to_string();
+    let (s, _, _) = app
+        .post(
+            &format!("/households/{hid}/items"),
+            &assistant,
+            &[("version", v.as_str()), ("op", "end_category"), ("item_id", line.as_str()), ("date", today.as_str())],
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let ended: Option<String> =
+        doudi_store::sqlx::query_scalar("SELECT end_date FROM household_categories WHERE id = $1")
+            .bind(line.parse::<i64>().unwrap())
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(ended, None);
+    app.finish().await;
+}
+
+on_both_backends!(benefit_categories_by_decision_only);

@@ -380,7 +380,7 @@ pub async fn act(db: &Db, caller: &Caller, id: i64, f: &ActInput) -> Result<Item
         &next,
         action,
         f.opinion.trim(),
-        caller.user.id,
+        &caller.audit(),
     )
     .await?;
     let record = StepRecord {
@@ -440,8 +440,9 @@ async fn side_effects(
     next: &ItemState,
     action: ActionKind,
     note: &str,
-    user_id: i64,
+    who: &AuditActor,
 ) -> Result<()> {
+    let user_id = who.user_id.unwrap_or(0);
     let notices = &inputs.notices;
     match action {
         ActionKind::Post => {
@@ -524,6 +525,31 @@ async fn side_effects(
             if monthly { "按月发放" } else { "一次性" },
         )
         .await?;
+        // The decision is what makes a household 低保 or 特困: the category is
+        // registered here, never typed into the file by hand.
+        let category = match kind {
+            ItemKind::Dibao => Some(doudi_domain::household::Category::Dibao),
+            ItemKind::Tekun => Some(doudi_domain::household::Category::Tekun),
+            _ => None,
+        };
+        if let Some(category) = category {
+            let scope = Scope(RegionCode::parse(&i.village_code).map_err(|_| Error::NotFound)?);
+            hh::grant_category(
+                tx,
+                who,
+                &scope,
+                i.household_id,
+                category,
+                decided,
+                decided,
+                format!(
+                    "经审批登记救助类别：{}（自 {decided}，事项 #{}）",
+                    category.label(),
+                    i.id
+                ),
+            )
+            .await?;
+        }
     }
     Ok(())
 }
@@ -590,7 +616,7 @@ pub async fn end_expired_notices(db: &Db) -> Result<usize> {
                     &next,
                     ActionKind::Complete,
                     "",
-                    0,
+                    &system,
                 )
                 .await
                 .ok();

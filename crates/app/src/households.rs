@@ -742,9 +742,36 @@ pub async fn change_item(
     household_id: i64,
     version: i64,
     change: ItemChange,
+    reason: &str,
     today: NaiveDate,
 ) -> Result<()> {
-    editable_household(db, caller, household_id).await?;
+    let h = editable_household(db, caller, household_id).await?;
+    // 低保/特困/低边 are held by decision only: registered when an item is
+    // approved. The district approver may correct a wrong entry, with a
+    // reason that goes into the audit log.
+    let benefit = match &change {
+        ItemChange::AddCategory(c) => c.category.carries_benefits(),
+        ItemChange::EndCategory(line, _) => hh::category_of_line(db, household_id, *line)
+            .await?
+            .and_then(|c| doudi_domain::household::Category::from_code(&c))
+            .is_some_and(|c| c.carries_benefits()),
+        _ => false,
+    };
+    let correction = benefit.then(|| reason.trim().to_string());
+    if benefit {
+        if caller.role != doudi_domain::access::Role::DistrictApprover {
+            return Err(Error::invalid(
+                "kind",
+                "低保、特困、低保边缘类别随审批决定登记和终止，不能在档案中直接修改：请受理申请，审批通过后自动登记；登记有误的，由区级审批人员更正",
+            ));
+        }
+        if reason.trim().chars().count() < 4 {
+            return Err(Error::invalid(
+                "reason",
+                "更正享受类别须写明理由（如：原审批决定登记有误，依据某某决定书更正）",
+            ));
+        }
+    }
     let mut tx = db.begin_write().await?;
     hh::change_item(
         &mut tx,
@@ -757,6 +784,21 @@ pub async fn change_item(
     )
     .await
     .map_err(|e| store_refusal(e, &[], "item"))?;
+    if let Some(reason) = correction {
+        crate::audit::write(
+            &mut tx,
+            caller,
+            "category_correction",
+            "household",
+            household_id.to_string(),
+            Some(household_id),
+            &h.village_code,
+            None,
+            Some(serde_json::json!({"reason": reason})),
+            format!("更正享受类别，理由：{reason}"),
+        )
+        .await?;
+    }
     tx.commit().await?;
     Ok(())
 }

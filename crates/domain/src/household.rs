@@ -25,6 +25,14 @@ coded_enum! {
     }
 }
 
+impl Category {
+    /// Categories that carry benefits: held only by a decision (an approved
+    /// item), never set by hand in a household file.
+    pub fn carries_benefits(self) -> bool {
+        matches!(self, Category::Dibao | Category::Tekun | Category::Dibian)
+    }
+}
+
 coded_enum! {
     /// Income classes as in the household income survey (四类收入).
     pub enum IncomeKind {

@@ -1653,6 +1653,65 @@ pub async fn change_item(
     .await
 }
 
+/// Registers a category decided by an approved item (`detail` says which),
+/// unless the household already holds it. Audited as a change of the file.
+pub async fn grant_category(
+    tx: &mut Tx,
+    actor: &AuditActor,
+    scope: &Scope,
+    household_id: i64,
+    category: doudi_domain::household::Category,
+    start: NaiveDate,
+    today: NaiveDate,
+    detail: String,
+) -> Result<bool> {
+    let h = lock_household(tx, scope, household_id, None).await?;
+    let held: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM household_categories WHERE household_id = $1 AND category = $2 AND end_date IS NULL",
+    )
+    .bind(household_id)
+    .bind(category.code())
+    .fetch_one(&mut **tx)
+    .await?;
+    if held > 0 {
+        return Ok(false);
+    }
+    let c = CategoryRecord {
+        category,
+        start,
+        end: None,
+    };
+    let id = insert_category(tx, &h.county_code, household_id, &c).await?;
+    refresh_summary(tx, household_id, today).await?;
+    audit::record(
+        &mut **tx,
+        actor,
+        AuditEntry {
+            action: "add_category",
+            entity: "household",
+            entity_id: household_id.to_string(),
+            household_id: Some(household_id),
+            region_code: &h.village_code,
+            before: None,
+            after: Some(json!({"id": id, "category": category.code(), "start": start.to_string()})),
+            detail,
+        },
+    )
+    .await?;
+    Ok(true)
+}
+
+/// The category of a household's category line, if it exists.
+pub async fn category_of_line(db: &Db, household_id: i64, line_id: i64) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT category FROM household_categories WHERE id = $1 AND household_id = $2",
+    )
+    .bind(line_id)
+    .bind(household_id)
+    .fetch_optional(&db.pool)
+    .await?)
+}
+
 /// Totals for the dashboard of a scope.
 pub async fn totals(db: &Db, scope: &Scope) -> Result<(i64, i64)> {
     let col = scope.column();

@@ -7,7 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
-use doudi_domain::access::Action;
+use doudi_domain::access::{Action, Role};
 use doudi_domain::household::{
     AssetKind, AssetRecord, Category, CategoryRecord, HouseholdRecord, IncomeKind, IncomeRecord,
 };
@@ -414,6 +414,8 @@ struct FilePage {
     income_kinds: Opts,
     asset_kinds: Opts,
     category_kinds: Opts,
+    /// The district approver may correct benefit categories (with a reason).
+    approver: bool,
     member_opts: Opts,
     today: String,
 }
@@ -543,7 +545,12 @@ async fn render_file(
         .map(|c| ItemView {
             id: c.id,
             kind: label::<Category>(&c.category),
-            description: String::new(),
+            // Benefit categories are held by decision: marked so the file
+            // offers no hand-made change (see app::households::change_item).
+            description: Category::from_code(&c.category)
+                .filter(|k| k.carries_benefits())
+                .map(|_| "经审批登记".to_string())
+                .unwrap_or_default(),
             amount: c.start_date.clone(),
             extra: c.end_date.clone().unwrap_or_default(),
             active: c.end_date.is_none(),
@@ -633,7 +640,14 @@ async fn render_file(
         can_reveal: actor.may(Action::RevealIdNumber),
         income_kinds: views::options::<IncomeKind>(""),
         asset_kinds: views::options::<AssetKind>(""),
-        category_kinds: views::options::<Category>(""),
+        category_kinds: views::options::<Category>("")
+            .into_iter()
+            .filter(|(code, _, _)| {
+                actor.role == Role::DistrictApprover
+                    || Category::from_code(code).is_some_and(|c| !c.carries_benefits())
+            })
+            .collect(),
+        approver: actor.role == Role::DistrictApprover,
         today: today.to_string(),
         page,
         h,
@@ -1516,6 +1530,8 @@ pub struct ItemForm {
     pub description: String,
     pub amount: String,
     pub date: String,
+    /// Why a benefit category is corrected (district approver only).
+    pub reason: String,
 }
 
 /// Confirmation page before removing an item (works without JavaScript).
@@ -1528,6 +1544,8 @@ struct ConfirmPage {
     back: String,
     fields: Vec<(String, String)>,
     needs_date: bool,
+    /// A benefit category's correction needs a reason.
+    needs_reason: bool,
     today: String,
 }
 
@@ -1556,6 +1574,7 @@ pub async fn item_confirm(
             ("item_id".into(), f.item_id.clone()),
         ],
         needs_date: f.op == "end_category",
+        needs_reason: f.op == "end_category" && actor.role == Role::DistrictApprover,
         today: today_cn().to_string(),
     })
 }
@@ -1623,6 +1642,6 @@ pub async fn item_change(
         "end_category" => ItemChange::EndCategory(item_id()?, date(&f.date)?),
         _ => return Err(AppError::bad_request("未知操作")),
     };
-    app_hh::change_item(&state.db, &actor, id, version, change, today).await?;
+    app_hh::change_item(&state.db, &actor, id, version, change, &f.reason, today).await?;
     Ok(Redirect::to(&format!("/households/{id}?msg=item")).into_response())
 }
