@@ -301,6 +301,10 @@ async fn run(cli: Cli) -> AnyResult<()> {
                     })
                     .await?;
                 let feeds = setup::demo_feeds(&db, seed, doudi_store::today_cn()).await?;
+                let (red, yellow, green) =
+                    doudi_app::monitoring::demo_grading(&db, seed, doudi_store::today_cn())
+                        .await?;
+                println!("三色评估：红色 {red} 户，黄色 {yellow} 户，绿色 {green} 户。");
                 let sweep =
                     doudi_app::monitoring::sweep(&db, "demo", doudi_store::today_cn()).await?;
                 println!(

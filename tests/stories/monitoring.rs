@@ -661,3 +661,71 @@ async fn verify_levels_and_refusals(backend: Backend) {
 }
 
 on_both_backends!(verify_levels_and_refusals);
+
+/// The assessment and visit worklists (issue 11, defect 3): key households
+/// never assessed are listed for their village only; assessing one moves it
+/// to the visit plans; the demo's grading gives plans of several colours,
+/// due and missed visits.
+async fn worklists_and_demo_grading(backend: Backend) {
+    let app = TestApp::new(backend, 120).await;
+    let village = app.region_of("cun_xieli").await;
+    // A key household of the village (give one a category if none has).
+    let hid = app.household_in(&village).await;
+    doudi_store::sqlx::query("UPDATE households SET categories = 'monitor' WHERE id = $1 AND categories = ''")
+        .bind(hid)
+        .execute(app.db.writer())
+        .await
+        .unwrap();
+    let assistant = app.login("cun_xieli").await;
+    let (s, page) = app.get("/monitoring/worklist", &assistant).await;
+    assert_eq!(s, StatusCode::OK);
+    let row = |page: &str| {
+        page.split("<tr>")
+            .find(|r| r.contains(&format!("/households/{hid}/monitoring")))
+            .map(str::to_string)
+    };
+    let line = row(&page).unwrap_or_else(|| panic!("{page}"));
+    assert!(line.contains("从未评估"), "{line}");
+    assert!(line.contains(&format!("{}户", doudi_domain::mask::mask_name(&name_of_head(&app, hid).await))), "{line}");
+    let other = app.login("cun_xieli2").await;
+    let (_, page) = app.get("/monitoring/worklist", &other).await;
+    assert!(row(&page).is_none(), "another village's household is not listed");
+
+    let (s, _, _) = app
+        .post(
+            &format!("/households/{hid}/assessment"),
+            &assistant,
+            &[("family_support", "none"), ("recent_events", "1")],
+        )
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (_, page) = app.get("/monitoring/worklist", &assistant).await;
+    assert!(row(&page).is_none(), "assessed: no longer to assess");
+    let (_, page) = app.get("/monitoring/worklist?tab=visits", &assistant).await;
+    assert!(row(&page).is_some(), "its visit plan is listed: {page}");
+
+    // The demo grades its key households with the real engine.
+    let today = doudi_store::today_cn();
+    let (red, yellow, green) = doudi_app::monitoring::demo_grading(&app.db, 7, today)
+        .await
+        .unwrap();
+    let plans = count(&app, "SELECT COUNT(*) FROM monitoring").await;
+    let graded = (red + yellow + green) as i64;
+    assert!(
+        plans == graded || plans == graded + 1,
+        "one plan per graded household (and the one assessed by hand): {plans} / {graded}"
+    );
+    assert!([red, yellow, green].iter().filter(|n| **n > 0).count() >= 2, "{red}/{yellow}/{green}");
+    let town = app.login("zhen_jingban").await;
+    let (_, page) = app.get("/monitoring/worklist?tab=visits&missed=1", &town).await;
+    let missed: i64 = doudi_store::sqlx::query_scalar("SELECT COUNT(*) FROM monitoring WHERE next_visit_due < $1")
+        .bind(today.to_string())
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert!(missed > 0, "some visits are missed in the demo");
+    assert!(page.contains("已超期"), "{page}");
+    app.finish().await;
+}
+
+on_both_backends!(worklists_and_demo_grading);

@@ -709,6 +709,54 @@ pub async fn inbox_lines(
     Ok((warnings, visits))
 }
 
+/// 待评估: key households of the caller's jurisdiction never assessed or
+/// assessed longer ago than the re-assessment period (a standard,
+/// `grading_reassess_months`). Page of `per_page` from `offset`, and the total.
+pub async fn assessment_worklist(
+    db: &Db,
+    caller: &Caller,
+    offset: i64,
+    per_page: i64,
+) -> Result<(Vec<mon::AssessmentDue>, i64)> {
+    access::role(db, caller, Action::HandleCase).await?;
+    let today = today_cn();
+    let rows = pol::standard_rows(db).await?;
+    let std = standards::in_force(&rows, caller.region.as_str(), &today.to_string());
+    let months = std
+        .get("grading_reassess_months")
+        .copied()
+        .unwrap_or(12)
+        .clamp(1, 60) as u32;
+    let cutoff = today
+        .checked_sub_months(chrono::Months::new(months))
+        .unwrap_or(today);
+    Ok(mon::assessments_due(db, &caller.scope(), &cutoff.to_string(), offset, per_page).await?)
+}
+
+/// 待走访: visit plans of the caller's jurisdiction, soonest due first;
+/// `colour` (red/yellow/green) and `missed_only` filter.
+pub async fn visit_worklist(
+    db: &Db,
+    caller: &Caller,
+    colour: &str,
+    missed_only: bool,
+    offset: i64,
+    per_page: i64,
+) -> Result<(Vec<(mon::MonitoringRow, String, String)>, i64)> {
+    access::role(db, caller, Action::HandleCase).await?;
+    let colour = Colour::from_code(colour).map(|c| c.code());
+    let today = today_cn().to_string();
+    Ok(mon::visit_plans(
+        db,
+        &caller.scope(),
+        colour,
+        missed_only.then_some(today.as_str()),
+        offset,
+        per_page,
+    )
+    .await?)
+}
+
 /// The grading thresholds in force for a place (standards with effective
 /// dates; the domain defaults where none is set).
 pub fn grading_config(std: &BTreeMap<String, i64>) -> GradingConfig {
@@ -1121,4 +1169,100 @@ pub async fn save_warning_rule(
     .await?;
     tx.commit().await?;
     Ok(saved)
+}
+
+/// The demo's grading (only `doudi demo`): most key households (those holding
+/// a category) assessed by the real engine at some day of the past year,
+/// with the answers a visit would give drawn at random, and their latest
+/// visit recorded, so that red, yellow and green plans, due and missed
+/// visits and households due for re-assessment all exist. About one in ten
+/// is left unassessed. Returns (red, yellow, green).
+pub async fn demo_grading(db: &Db, seed: u64, today: NaiveDate) -> Result<(usize, usize, usize)> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ 0x6EAD);
+    let rows = pol::standard_rows(db).await?;
+    let county: String = doudi_store::sqlx::query_scalar(
+        "SELECT code FROM regions WHERE level = 'county' ORDER BY code LIMIT 1",
+    )
+    .fetch_one(&db.pool)
+    .await?;
+    let scope = Scope(RegionCode::parse(&county).map_err(|_| Error::NotFound)?);
+    let assessor: i64 = doudi_store::sqlx::query_scalar(
+        "SELECT COALESCE(MIN(id), 0) FROM users WHERE role = 'village_assistant'",
+    )
+    .fetch_one(&db.pool)
+    .await?;
+    let (mut red, mut yellow, mut green) = (0, 0, 0);
+    let mut after = 0;
+    loop {
+        let page = pol::household_inputs(db, &scope, after, 2000, today).await?;
+        let Some(last) = page.last() else { break };
+        after = last.0.id;
+        let page: Vec<_> = page;
+        let mut graded = Vec::new();
+        for (place, input, events) in page {
+            if input.categories.is_empty() || rng.random_range(0..10) == 0 {
+                continue;
+            }
+            let std = standards::in_force(&rows, &place.village_code, &today.to_string());
+            let facts = Facts::build(&input.with_feeds(&events, today), &std, today);
+            let answers = AssessInput {
+                housing_unsafe: (rng.random_range(0..8) == 0).then(|| "1".into()),
+                lives_alone_elderly: (rng.random_range(0..6) == 0).then(|| "1".into()),
+                family_support: ["none", "weak", "weak", "adequate", "adequate"]
+                    [rng.random_range(0..5)]
+                .into(),
+                recent_events: rng.random_range(0..3).to_string(),
+            };
+            let Ok(ai) = assessment_input(
+                &facts,
+                std.get("dibao_standard").copied().unwrap_or(0),
+                &answers,
+            ) else {
+                continue;
+            };
+            let a = grading::assess(&ai, &grading_config(&std));
+            // Assessed at some day of the past 14 months: a few are due for
+            // re-assessment; visited at some day of the past three weeks.
+            let assessed = today - chrono::Days::new(rng.random_range(20..425));
+            let visited = today - chrono::Days::new(rng.random_range(0..21));
+            let rule = grading::visit_rule(a.colour, &visit_config(&std));
+            let due = grading::next_visit_due(rule, &[visited], assessed);
+            match a.colour {
+                Colour::Red => red += 1,
+                Colour::Yellow => yellow += 1,
+                Colour::Green => green += 1,
+            }
+            graded.push((place, a, ai, assessed, visited, due));
+        }
+        let mut tx = db.begin_write().await?;
+        for (place, a, ai, assessed, visited, due) in &graded {
+            mon::add_visit(
+                &mut tx,
+                place,
+                &visited.to_string(),
+                assessor,
+                "村协理员",
+                "home",
+                "入户走访，了解生活情况（演示数据）",
+                "",
+                "",
+            )
+            .await?;
+            mon::record_assessment(
+                &mut tx,
+                place,
+                &assessed.to_string(),
+                assessor,
+                a.score as i64,
+                a.colour.code(),
+                &serde_json::to_string(&a.breakdown).unwrap_or_else(|_| "[]".into()),
+                &serde_json::to_string(ai).unwrap_or_default(),
+                &due.to_string(),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+    }
+    Ok((red, yellow, green))
 }

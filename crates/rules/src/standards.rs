@@ -143,6 +143,13 @@ pub const STANDARDS: &[StandardDef] = &[
         unit: Unit::Count,
         demo_default: 5,
     },
+    StandardDef {
+        key: "grading_reassess_months",
+        cel_name: "grading_reassess_months",
+        label: "三色评估复评周期（月）",
+        unit: Unit::Count,
+        demo_default: 12,
+    },
 ];
 
 pub fn def(key: &str) -> Option<&'static StandardDef> {

@@ -1245,3 +1245,110 @@ mod tests {
         assert_eq!(mask_ids_in("G110105194912310021"), "G110105********0021");
     }
 }
+
+/// One line of the assessment worklist.
+#[derive(Clone, Debug)]
+pub struct AssessmentDue {
+    pub household_id: i64,
+    pub head_name: String,
+    pub village_name: String,
+    pub categories: String,
+    /// The last assessment's date and colour; `None`: never assessed.
+    pub last: Option<(String, String)>,
+}
+
+/// Key households (holding any category) in the scope that were never
+/// assessed or whose assessment is older than `assessed_before`: never
+/// assessed first, then the oldest. Returns the page and the total.
+pub async fn assessments_due(
+    db: &Db,
+    scope: &Scope,
+    assessed_before: &str,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<AssessmentDue>, i64)> {
+    let col = scope.column();
+    let cond = format!(
+        "h.{col} = $1 AND h.status = 'active' AND h.categories <> '' AND (m.household_id IS NULL OR m.plan_start < $2)"
+    );
+    let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM households h LEFT JOIN monitoring m ON m.household_id = h.id WHERE {cond}"
+    )))
+    .bind(scope.0.as_str().to_string())
+    .bind(assessed_before.to_string())
+    .fetch_one(&db.pool)
+    .await?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT h.id, h.head_name, COALESCE(r.name, ''), h.categories, m.plan_start, m.assessed_colour \
+         FROM households h LEFT JOIN monitoring m ON m.household_id = h.id LEFT JOIN regions r ON r.code = h.village_code \
+         WHERE {cond} ORDER BY CASE WHEN m.household_id IS NULL THEN 0 ELSE 1 END, m.plan_start, h.id LIMIT $3 OFFSET $4"
+    )))
+    .bind(scope.0.as_str().to_string())
+    .bind(assessed_before.to_string())
+    .bind(limit.clamp(1, 500))
+    .bind(offset.max(0))
+    .fetch_all(&db.pool)
+    .await?;
+    Ok((
+        rows.iter()
+            .map(|r| AssessmentDue {
+                household_id: r.get(0),
+                head_name: r.get(1),
+                village_name: r.get(2),
+                categories: r.get(3),
+                last: match (r.get::<Option<String>, _>(4), r.get::<Option<String>, _>(5)) {
+                    (Some(d), Some(c)) => Some((d, c)),
+                    _ => None,
+                },
+            })
+            .collect(),
+        total,
+    ))
+}
+
+/// Visit plans in the scope, soonest due first, optionally of one colour
+/// and optionally only those already missed (due before `today`).
+pub async fn visit_plans(
+    db: &Db,
+    scope: &Scope,
+    colour: Option<&str>,
+    missed_before: Option<&str>,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<(MonitoringRow, String, String)>, i64)> {
+    let mut cond = format!("m.{} = $1", scope.column());
+    let mut binds = vec![scope.0.as_str().to_string()];
+    if let Some(c) = colour {
+        binds.push(c.to_string());
+        cond.push_str(&format!(" AND m.colour = ${}", binds.len()));
+    }
+    if let Some(d) = missed_before {
+        binds.push(d.to_string());
+        cond.push_str(&format!(" AND m.next_visit_due < ${}", binds.len()));
+    }
+    let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM monitoring m WHERE {cond}"
+    )));
+    for b in &binds {
+        q = q.bind(b.clone());
+    }
+    let total = q.fetch_one(&db.pool).await?;
+    let sql = format!(
+        "SELECT m.household_id, m.village_code, m.assessed_colour, m.colour, m.raised_by_warning, m.plan_start, m.last_visit, m.next_visit_due, COALESCE(h.head_name,''), COALESCE(r.name,'') \
+         FROM monitoring m LEFT JOIN households h ON h.id = m.household_id LEFT JOIN regions r ON r.code = m.village_code \
+         WHERE {cond} ORDER BY m.next_visit_due, m.household_id LIMIT {} OFFSET {}",
+        limit.clamp(1, 500),
+        offset.max(0)
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for b in &binds {
+        q = q.bind(b.clone());
+    }
+    let rows = q.fetch_all(&db.pool).await?;
+    Ok((
+        rows.iter()
+            .map(|r| (monitoring_from(r), r.get(8), r.get(9)))
+            .collect(),
+        total,
+    ))
+}

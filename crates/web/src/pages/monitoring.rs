@@ -1081,3 +1081,98 @@ pub async fn dashboard(State(state): State<AppState>, actor: Actor) -> Result<Re
 pub fn colour_name(code: &str) -> String {
     colour_label(code)
 }
+
+// ------------------------------------------------------------ worklists ---
+
+#[derive(Template)]
+#[template(path = "worklist.html")]
+struct WorklistPage {
+    page: Page,
+    tab: String,
+    /// 待评估: (household id, "张*户", village, categories, last assessment).
+    assess: Vec<(i64, String, String, String, String)>,
+    /// 待走访: (household id, "张*户", village, colour, due, missed).
+    visits: Vec<(i64, String, String, String, String, bool)>,
+    colour: String,
+    missed: bool,
+    pager: Pager,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct WorklistQuery {
+    pub tab: String,
+    pub colour: String,
+    pub missed: String,
+    pub page: Option<i64>,
+}
+
+/// 评估与走访工作清单: households to assess (never or not recently) and
+/// visit plans, for the village and the town, paged and filtered.
+pub async fn worklist(
+    State(state): State<AppState>,
+    actor: Actor,
+    Query(q): Query<WorklistQuery>,
+) -> Result<Response, AppError> {
+    let per_page = 50;
+    let page_no = q.page.unwrap_or(1).max(1);
+    let offset = (page_no - 1) * per_page;
+    let today = today_cn().to_string();
+    let tab = if q.tab == "visits" { "visits" } else { "assess" };
+    let missed = !q.missed.is_empty();
+    let (assess, visits, total, base) = if tab == "assess" {
+        let (rows, total) =
+            doudi_app::monitoring::assessment_worklist(&state.db, &actor, offset, per_page).await?;
+        let lines = rows
+            .into_iter()
+            .map(|r| {
+                let last = r.last.map_or_else(
+                    || "从未评估".to_string(),
+                    |(d, c)| format!("{d}（{}色）", colour_name(&c)),
+                );
+                (
+                    r.household_id,
+                    crate::views::household_name(&r.head_name),
+                    r.village_name,
+                    crate::views::categories_label(&r.categories),
+                    last,
+                )
+            })
+            .collect();
+        (lines, vec![], total, "tab=assess".to_string())
+    } else {
+        let (rows, total) = doudi_app::monitoring::visit_worklist(
+            &state.db, &actor, &q.colour, missed, offset, per_page,
+        )
+        .await?;
+        let lines = rows
+            .into_iter()
+            .map(|(m, head, village)| {
+                let late = m.next_visit_due < today;
+                (
+                    m.household_id,
+                    crate::views::household_name(&head),
+                    village,
+                    colour_name(&m.colour),
+                    m.next_visit_due.clone(),
+                    late,
+                )
+            })
+            .collect();
+        let base = format!(
+            "tab=visits&colour={}{}",
+            crate::auth::url_encode(&q.colour),
+            if missed { "&missed=1" } else { "" }
+        );
+        (vec![], lines, total, base)
+    };
+    render(&WorklistPage {
+        page: Page::new(&state, &actor, "评估与走访清单", "monitoring").await,
+        tab: tab.into(),
+        assess,
+        visits,
+        colour: q.colour.clone(),
+        missed,
+        pager: Pager::new(&base, page_no, per_page, total, 1_000_000),
+    })
+}
