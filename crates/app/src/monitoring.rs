@@ -1206,13 +1206,24 @@ pub async fn demo_grading(db: &Db, seed: u64, today: NaiveDate) -> Result<(usize
             }
             let std = standards::in_force(&rows, &place.village_code, &today.to_string());
             let facts = Facts::build(&input.with_feeds(&events, today), &std, today);
+            // Most households have some family support and no recent
+            // event; the household file's facts (income, illness,
+            // disability) do the rest.
+            let events = match rng.random_range(0..20) {
+                0 => 2,
+                1..=3 => 1,
+                _ => 0,
+            };
             let answers = AssessInput {
-                housing_unsafe: (rng.random_range(0..8) == 0).then(|| "1".into()),
-                lives_alone_elderly: (rng.random_range(0..6) == 0).then(|| "1".into()),
-                family_support: ["none", "weak", "weak", "adequate", "adequate"]
-                    [rng.random_range(0..5)]
+                housing_unsafe: (rng.random_range(0..25) == 0).then(|| "1".into()),
+                lives_alone_elderly: (rng.random_range(0..12) == 0).then(|| "1".into()),
+                family_support: match rng.random_range(0..10) {
+                    0 => "none",
+                    1..=3 => "weak",
+                    _ => "adequate",
+                }
                 .into(),
-                recent_events: rng.random_range(0..3).to_string(),
+                recent_events: events.to_string(),
             };
             let Ok(ai) = assessment_input(
                 &facts,
@@ -1223,9 +1234,11 @@ pub async fn demo_grading(db: &Db, seed: u64, today: NaiveDate) -> Result<(usize
             };
             let a = grading::assess(&ai, &grading_config(&std));
             // Assessed at some day of the past 14 months: a few are due for
-            // re-assessment; visited at some day of the past three weeks.
+            // re-assessment.
             let assessed = today - chrono::Days::new(rng.random_range(20..425));
-            let visited = today - chrono::Days::new(rng.random_range(0..21));
+            // Most are visited on plan; about one in seven has fallen behind.
+            let behind = rng.random_range(0..7) == 0;
+            let visited = today - chrono::Days::new(rng.random_range(if behind { 8..30 } else { 0..4 }));
             let rule = grading::visit_rule(a.colour, &visit_config(&std));
             let due = grading::next_visit_due(rule, &[visited], assessed);
             match a.colour {
