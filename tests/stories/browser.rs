@@ -321,3 +321,106 @@ async fn feed_upload_to_warning_closed_in_the_village_inbox() {
     assert_eq!(status, "closed");
     app.finish().await;
 }
+
+/// A village assistant's day on a 390 px phone (issue 11, defect 11): the
+/// inbox, the assessment worklist, assessing a household, recording the
+/// visit, searching and opening the file. No page scrolls sideways; the
+/// buttons are on screen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn village_assistants_day_on_a_phone() {
+    let app = TestApp::new(Backend::Sqlite, 120).await;
+    let village = app.region_of("cun_xieli").await;
+    let hid = app.household_in(&village).await;
+    doudi_store::sqlx::query("UPDATE households SET categories = 'monitor' WHERE id = $1 AND categories = ''")
+        .bind(hid)
+        .execute(app.db.writer())
+        .await
+        .unwrap();
+    let head: String =
+        doudi_store::sqlx::query_scalar("SELECT head_name FROM households WHERE id = $1")
+            .bind(hid)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = doudi_web::router(app.state.clone());
+    let server = tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let shots = std::env::var("DOUDI_SCREENSHOTS").ok();
+    let result = tokio::task::spawn_blocking(move || -> Result<(), String> {
+        let b = Browser::start()?;
+        b.set_window_size(390, 844)?;
+        let wait = Duration::from_secs(10);
+        let fits = |b: &Browser, what: &str| -> Result<(), String> {
+            let v = b.execute(
+                "return [document.documentElement.scrollWidth, window.innerWidth];",
+                vec![],
+            )?;
+            let (content, width) = (v[0].as_i64().unwrap_or(0), v[1].as_i64().unwrap_or(0));
+            assert!(width <= 400, "a phone-sized window ({width})");
+            assert!(content <= width + 1, "{what}: the page is {content} px wide on a {width} px screen");
+            Ok(())
+        };
+        b.goto(&format!("{base}/inbox"))?;
+        b.wait_for("#username", wait)?;
+        fits(&b, "login")?;
+        b.find("#username")?.send_keys("cun_xieli")?;
+        b.find("#password")?.send_keys(support::PASSWORD)?;
+        b.find("button[type=submit]")?.click()?;
+        b.wait_until("inbox", wait, |b| Ok(b.current_url()?.ends_with("/inbox")))?;
+        fits(&b, "inbox")?;
+        if let Some(dir) = &shots {
+            b.screenshot_png(format!("{dir}/phone-inbox.png"))?;
+        }
+
+        b.goto(&format!("{base}/monitoring/worklist"))?;
+        b.wait_for("#assess-list", wait)?;
+        fits(&b, "assessment worklist")?;
+        b.find(&format!("a[href='/households/{hid}/monitoring#assess']"))?.click()?;
+        b.wait_for("#family_support", wait)?;
+        fits(&b, "household monitoring")?;
+        b.find("#family_support")?.select_by_value("weak")?;
+        let submit = b.find("#assess button[type=submit]")?;
+        assert!(submit.is_displayed()?, "the assess button is on screen");
+        submit.click()?;
+        b.wait_for("#next-visit", wait)?;
+        b.find("#findings")?.send_keys("老人身体尚可，药品充足")?;
+        b.find("form[action$='/visits'] button[type=submit]")?.click()?;
+        b.wait_until("visit recorded", wait, |b| {
+            Ok(b.page_source()?.contains("老人身体尚可，药品充足"))
+        })?;
+        fits(&b, "after the visit")?;
+        if let Some(dir) = &shots {
+            b.screenshot_png(format!("{dir}/phone-visit.png"))?;
+        }
+
+        b.goto(&format!("{base}/households"))?;
+        b.wait_for("#q", wait)?;
+        fits(&b, "household list")?;
+        b.find("#q")?.send_keys(&head)?;
+        b.find("form[role=search] button[type=submit]")?.click()?;
+        b.wait_until("search results", wait, |b| {
+            Ok(b.current_url()?.contains("q=")
+                && b.page_source()?.contains(&format!("/households/{hid}\""))) 
+        })?;
+        fits(&b, "search results")?;
+        b.goto(&format!("{base}/households/{hid}"))?;
+        b.wait_for("h1", wait)?;
+        fits(&b, "household file")?;
+        if let Some(dir) = &shots {
+            b.screenshot_png(format!("{dir}/phone-household-file.png"))?;
+        }
+        Ok(())
+    })
+    .await
+    .unwrap();
+    server.abort();
+    result.unwrap();
+    let visits: i64 = doudi_store::sqlx::query_scalar("SELECT COUNT(*) FROM visits WHERE household_id = $1")
+        .bind(hid)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(visits, 1, "the visit was recorded once");
+    app.finish().await;
+}

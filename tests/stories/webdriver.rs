@@ -437,6 +437,13 @@ impl Browser {
             .map_err(|e| format!("goto({url:?}) failed: {e}"))
     }
 
+    /// Resizes the window (a phone is 390 × 844).
+    pub fn set_window_size(&self, width: u32, height: u32) -> Result<()> {
+        self.client
+            .post("/window/rect", json!({"width": width, "height": height}))
+            .map(|_| ())
+    }
+
     pub fn back(&self) -> Result<()> {
         self.client.post("/back", json!({})).map(|_| ())
     }
