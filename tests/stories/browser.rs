@@ -144,7 +144,9 @@ async fn mutual_aid_grant_from_application_to_public_notice() {
     let shots = std::env::var("DOUDI_SCREENSHOTS").ok();
     let village2 = village.clone();
     let result = tokio::task::spawn_blocking(move || -> Result<(), String> {
+        // The village handles its 互助社 steps on a phone.
         let b = Browser::start()?;
+        b.set_window_size(390, 844)?;
         let wait = Duration::from_secs(10);
         b.goto(&format!("{base}/login"))?;
         b.wait_for("#username", wait)?.send_keys("cun_xieli")?;
@@ -156,6 +158,7 @@ async fn mutual_aid_grant_from_application_to_public_notice() {
             .click()?;
         b.wait_for("#situation-text", wait)?
             .send_keys("家中突发火灾，衣物被褥全部烧毁")?;
+        fits_on_phone(&b, "application form")?;
         b.find("#channel-select")?.select_by_value("discovery")?;
         b.find("input[name=kind_mutual_aid]")?.click()?;
         let applicant = b
@@ -170,6 +173,8 @@ async fn mutual_aid_grant_from_application_to_public_notice() {
         b.find("a[href^='/items/']")?.click()?;
         // Investigation and opinion, signed.
         b.wait_for("#act-form", wait)?;
+        fits_on_phone(&b, "item page")?;
+        assert!(b.find("#on-input")?.is_displayed()?, "the date field is on screen");
         b.find("#action-select")?.select_by_value("complete")?;
         b.find("#signatures")?.send_keys("张协理员")?;
         b.find("#opinion")?
@@ -285,11 +290,15 @@ async fn feed_upload_to_warning_closed_in_the_village_inbox() {
             Ok(b.page_source()?.contains("完成"))
         })?;
         // The village assistant finds the warning in the inbox and closes it.
+        // On a phone, as village assistants work.
         let assistant = login("cun_xieli")?;
+        assistant.set_window_size(390, 844)?;
         assistant.goto(&format!("{base}/inbox"))?;
         let link = assistant.wait_for("#inbox-warnings a", wait)?;
+        fits_on_phone(&assistant, "inbox with a warning")?;
         link.click()?;
         assistant.wait_for("#close-warning", wait)?;
+        fits_on_phone(&assistant, "warning form")?;
         assert!(assistant.page_source()?.contains("大额医疗支出"));
         assistant.find("#method")?.select_by_value("visit")?;
         assistant
@@ -301,6 +310,7 @@ async fn feed_upload_to_warning_closed_in_the_village_inbox() {
         assistant.find("#close-warning")?.click()?;
         let outcome = assistant.wait_for("#warning-outcome", wait)?.text()?;
         assert!(outcome.contains("政策未落实"), "{outcome}");
+        fits_on_phone(&assistant, "closed warning")?;
         if let Some(dir) = &shots {
             assistant.screenshot_png(format!("{dir}/warning-closed.png"))?;
         }
@@ -351,16 +361,7 @@ async fn village_assistants_day_on_a_phone() {
         let b = Browser::start()?;
         b.set_window_size(390, 844)?;
         let wait = Duration::from_secs(10);
-        let fits = |b: &Browser, what: &str| -> Result<(), String> {
-            let v = b.execute(
-                "return [document.documentElement.scrollWidth, window.innerWidth];",
-                vec![],
-            )?;
-            let (content, width) = (v[0].as_i64().unwrap_or(0), v[1].as_i64().unwrap_or(0));
-            assert!(width <= 400, "a phone-sized window ({width})");
-            assert!(content <= width + 1, "{what}: the page is {content} px wide on a {width} px screen");
-            Ok(())
-        };
+        let fits = fits_on_phone;
         b.goto(&format!("{base}/inbox"))?;
         b.wait_for("#username", wait)?;
         fits(&b, "login")?;
@@ -423,4 +424,19 @@ async fn village_assistants_day_on_a_phone() {
         .unwrap();
     assert_eq!(visits, 1, "the visit was recorded once");
     app.finish().await;
+}
+
+/// Asserts that the page fits a phone-sized window: nothing scrolls sideways.
+fn fits_on_phone(b: &Browser, what: &str) -> Result<(), String> {
+    let v = b.execute(
+        "return [document.documentElement.scrollWidth, window.innerWidth];",
+        vec![],
+    )?;
+    let (content, width) = (v[0].as_i64().unwrap_or(0), v[1].as_i64().unwrap_or(0));
+    assert!(width <= 400, "a phone-sized window ({width})");
+    assert!(
+        content <= width + 1,
+        "{what}: the page is {content} px wide on a {width} px screen"
+    );
+    Ok(())
 }
