@@ -1133,3 +1133,54 @@ async fn intake_through_the_api(backend: Backend) {
     app.finish().await;
 }
 on_both_backends!(intake_through_the_api);
+
+/// The calendar without JSON (issue 11, defect 10): next year's holidays
+/// typed in a form, checked (a refused form keeps what was typed and stores
+/// nothing), and from November on the page says next year is not loaded.
+async fn calendar_by_form(backend: Backend) {
+    use chrono::Datelike;
+    let app = TestApp::new(backend, 5).await;
+    let admin = app.login("admin").await;
+    let today = doudi_store::today_cn();
+    let next = today.year() + 1;
+    let (s, page) = app.get("/admin/calendar", &admin).await;
+    assert_eq!(s, StatusCode::OK);
+    let loaded = doudi_domain::calendar::WorkCalendar::builtin()
+        .years()
+        .contains(&next);
+    assert_eq!(
+        page.contains(&format!("{next} 年节假日安排尚未载入")),
+        today.month() >= 11 && !loaded,
+        "{page}"
+    );
+    let year = next.to_string();
+    let off = format!("{next}-01-01 元旦\n{next}-13-02 春节");
+    let (s, html, _) = app
+        .post(
+            "/admin/calendar/form",
+            &admin,
+            &[("year", year.as_str()), ("off_days", off.as_str()), ("work_days", "")],
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("第 2 行") && html.contains("不是日期"), "{html}");
+    assert!(html.contains(&format!("{next}-01-01 元旦")), "typed text kept: {html}");
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM calendar_years").await, 0);
+    let off = format!("{next}-01-01 元旦\n{next}-10-01 至 {next}-10-07 国庆节");
+    let (s, _, loc) = app
+        .post(
+            "/admin/calendar/form",
+            &admin,
+            &[("year", year.as_str()), ("off_days", off.as_str()), ("work_days", "")],
+        )
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (_, page) = app.get(&loc.unwrap(), &admin).await;
+    assert!(page.contains("节假日安排已载入"), "{page}");
+    assert!(!page.contains("尚未载入</h2>"), "{page}");
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM calendar_years").await, 1);
+    assert!(app.audit_count("admin", "admin").await >= 1);
+    app.finish().await;
+}
+
+on_both_backends!(calendar_by_form);

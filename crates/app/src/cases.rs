@@ -44,6 +44,51 @@ pub async fn load_calendar_year(db: &Db, json: &str, who: &str) -> Result<i32> {
     Ok(year)
 }
 
+/// A year's holidays as typed in the calendar form (days off and adjusted
+/// working days); checked, stored like an uploaded file and audited.
+/// Refusals name `year`, `off_days` or `work_days`.
+pub async fn load_calendar_form(
+    db: &Db,
+    caller: &Caller,
+    year: &str,
+    off_days: &str,
+    work_days: &str,
+) -> Result<i32> {
+    access::role(db, caller, Action::ManageCalendar).await?;
+    let json = doudi_domain::calendar::year_json_from_lists(year, off_days, work_days).map_err(
+        |e| {
+            Error::Invalid(
+                e.into_iter()
+                    .map(|(f, m)| crate::error::field(f, m))
+                    .collect(),
+            )
+        },
+    )?;
+    let year = load_calendar_year(db, &json, &caller.user.username).await?;
+    crate::audit::event(
+        db,
+        caller,
+        "admin",
+        "calendar",
+        year.to_string(),
+        None,
+        caller.region.as_str(),
+        format!("按表单载入 {year} 年节假日安排"),
+    )
+    .await?;
+    Ok(year)
+}
+
+/// From November on: next year, when its holidays are not loaded yet
+/// (deadlines running into it are then only provisional).
+pub async fn next_year_missing(db: &Db, today: NaiveDate) -> Result<Option<i32>> {
+    if today.month() < 11 {
+        return Ok(None);
+    }
+    let next = today.year() + 1;
+    Ok((!calendar(db).await?.years().contains(&next)).then_some(next))
+}
+
 /// The stored columns of an item's state.
 pub fn columns(state: &ItemState, department: &str) -> ItemColumns {
     ItemColumns {

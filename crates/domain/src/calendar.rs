@@ -181,6 +181,141 @@ impl WorkCalendar {
     }
 }
 
+/// A year's arrangement as an administrator types it in a form: the days
+/// off and the adjusted working days (调休上班), one per line, each a date
+/// (`2027-02-16`) or a range (`2027-02-15 至 2027-02-21`), optionally
+/// followed by the holiday's name. Returns the holiday-cn JSON to store, or
+/// refusals by field (`year`, `off_days`, `work_days`) in Chinese.
+pub fn year_json_from_lists(
+    year: &str,
+    off_days: &str,
+    work_days: &str,
+) -> Result<String, Vec<(&'static str, String)>> {
+    let mut errors = Vec::new();
+    let year: i32 = match year.trim().parse() {
+        Ok(y) if (2000..=2100).contains(&y) => y,
+        _ => {
+            errors.push(("year", "请填写年份，如 2027".to_string()));
+            return Err(errors);
+        }
+    };
+    let mut days: Vec<(NaiveDate, bool, String)> = Vec::new();
+    for (field, text, off) in [("off_days", off_days, true), ("work_days", work_days, false)] {
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() {
+                continue;
+            }
+            match parse_day_line(line) {
+                Ok((from, to, name)) => {
+                    let mut d = from;
+                    while d <= to {
+                        if d.year() != year {
+                            errors.push((field, format!("第 {} 行：{d} 不在 {year} 年", n + 1)));
+                            break;
+                        }
+                        if !off && !matches!(d.weekday(), Weekday::Sat | Weekday::Sun) {
+                            errors.push((
+                                field,
+                                format!("第 {} 行：{d} 本来就是工作日，调休上班日应为周六或周日", n + 1),
+                            ));
+                        }
+                        if days.iter().any(|x| x.0 == d) {
+                            errors.push((field, format!("第 {} 行：{d} 重复填写", n + 1)));
+                        }
+                        days.push((d, off, name.clone()));
+                        d = d.succ_opt().expect("date in range");
+                    }
+                }
+                Err(m) => errors.push((field, format!("第 {} 行：{m}", n + 1))),
+            }
+        }
+    }
+    if !days.iter().any(|d| d.1) {
+        errors.push(("off_days", "请至少填写一个放假日期".to_string()));
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    days.sort_by_key(|d| d.0);
+    let entries: Vec<serde_json::Value> = days
+        .iter()
+        .map(|(d, off, name)| {
+            serde_json::json!({"name": name, "date": d.to_string(), "isOffDay": off})
+        })
+        .collect();
+    Ok(serde_json::json!({"year": year, "papers": [], "days": entries}).to_string())
+}
+
+/// `2027-02-16 春节` or `2027-02-15 至 2027-02-21 春节` (also `~`, `-` between).
+fn parse_day_line(line: &str) -> Result<(NaiveDate, NaiveDate, String), String> {
+    let date = |s: &str| {
+        NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+            .map_err(|_| format!("“{}”不是日期，应写成 2027-02-16", s.trim()))
+    };
+    let mut words = line.split_whitespace().collect::<Vec<_>>();
+    if words.is_empty() {
+        return Err("空行".into());
+    }
+    // "2027-02-15至2027-02-21" written without spaces.
+    let first = words.remove(0);
+    let (from, to) = if let Some((a, b)) = first.split_once(['至', '~']) {
+        (date(a)?, if b.is_empty() { date(words.remove(0))? } else { date(b)? })
+    } else if words.first().is_some_and(|w| ["至", "~", "到"].contains(w)) {
+        words.remove(0);
+        if words.is_empty() {
+            return Err("日期范围缺少结束日期".into());
+        }
+        (date(first)?, date(words.remove(0))?)
+    } else {
+        let d = date(first)?;
+        (d, d)
+    };
+    if to < from {
+        return Err("结束日期早于开始日期".into());
+    }
+    if (to - from).num_days() > 31 {
+        return Err("一个范围最长 31 天".into());
+    }
+    Ok((from, to, words.join(" ")))
+}
+
+#[cfg(test)]
+mod form_tests {
+    use super::*;
+
+    #[test]
+    fn a_typed_year_loads_like_the_file() {
+        let json = year_json_from_lists(
+            "2027",
+            "2027-01-01 元旦\n2027-02-06 至 2027-02-12 春节\n",
+            "2027-02-14 春节调休",
+        )
+        .unwrap();
+        let mut c = WorkCalendar::new();
+        assert_eq!(c.load_year_json(&json), Ok(2027));
+        let d = |m, day| NaiveDate::from_ymd_opt(2027, m, day).unwrap();
+        assert!(!c.is_working_day(d(2, 8)).unwrap(), "a Monday of the Spring Festival is off");
+        assert!(c.is_working_day(d(2, 14)).unwrap(), "the adjusted Sunday is worked");
+        assert!(c.is_working_day(d(3, 1)).unwrap());
+    }
+
+    #[test]
+    fn typed_years_are_checked() {
+        let e = year_json_from_lists("2027", "2026-12-31", "").unwrap_err();
+        assert!(e[0].1.contains("不在 2027 年"), "{e:?}");
+        let e = year_json_from_lists("2027", "2027-01-01", "2027-02-10").unwrap_err();
+        assert!(e[0].1.contains("本来就是工作日"), "{e:?}");
+        let e = year_json_from_lists("2027", "2027-13-01", "").unwrap_err();
+        assert!(e[0].1.contains("不是日期"), "{e:?}");
+        let e = year_json_from_lists("2027", "2027-01-01\n2027-01-01", "").unwrap_err();
+        assert!(e[0].1.contains("重复"), "{e:?}");
+        let e = year_json_from_lists("27", "", "").unwrap_err();
+        assert_eq!(e[0].0, "year");
+        assert!(year_json_from_lists("2027", "", "").is_err(), "no day off at all");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

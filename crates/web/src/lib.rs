@@ -134,6 +134,7 @@ pub fn router(state: AppState) -> Router {
             "/admin/calendar",
             get(cases::calendar_page).post(cases::calendar_upload),
         )
+        .route("/admin/calendar/form", post(cases::calendar_form))
         .route("/referrals/{id}", get(cases::referral))
         .route("/referrals/{id}/act", post(cases::referral_act))
         .route("/policies", get(policies::list))

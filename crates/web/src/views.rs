@@ -174,6 +174,7 @@ pub fn notice_text(code: &str) -> Option<&'static str> {
         "referred" => "转介已发送，接收方会在其待办中看到；办理进度见下方“已发转介”。",
         "conference" => "一事一议结果已记录。",
         "department_created" => "已新增部门。",
+        "calendar" => "节假日安排已载入，办理时限按新安排计算。",
         _ => return None,
     })
 }

@@ -815,20 +815,33 @@ struct CalendarPage {
     page: Page,
     years: Vec<(i32, bool)>,
     error: String,
+    /// From November: next year, if not loaded.
+    missing: Option<i32>,
+    form: CalendarForm,
+    errors: Vec<FieldError>,
 }
 
 pub async fn calendar_page(
     State(state): State<AppState>,
     actor: Actor,
+    Query(q): Query<crate::render::ShowQuery>,
 ) -> Result<Response, AppError> {
     access::role(&state.db, &actor, Action::ManageCalendar).await?;
-    calendar_render(&state, &actor, String::new(), 200).await
+    let next = today_cn().year() + 1;
+    let form = CalendarForm {
+        year: next.to_string(),
+        ..Default::default()
+    };
+    calendar_render(&state, &actor, q.msg.as_deref(), String::new(), form, vec![], 200).await
 }
 
 async fn calendar_render(
     state: &AppState,
     actor: &Actor,
+    msg: Option<&str>,
     error: String,
+    form: CalendarForm,
+    errors: Vec<FieldError>,
     code: u16,
 ) -> Result<Response, AppError> {
     let cal = calendar(&state.db).await?;
@@ -844,12 +857,41 @@ async fn calendar_render(
         .collect();
     Ok(status(
         render(&CalendarPage {
-            page: Page::new(state, actor, "工作日历", "calendar").await,
+            page: Page::new(state, actor, "工作日历", "calendar").await.with_notice(msg),
             years,
             error,
+            missing: doudi_app::cases::next_year_missing(&state.db, today_cn()).await?,
+            form,
+            errors,
         })?,
         code,
     ))
+}
+
+/// The calendar form as typed.
+#[derive(Deserialize, Default, Clone)]
+#[serde(default)]
+pub struct CalendarForm {
+    pub year: String,
+    pub off_days: String,
+    pub work_days: String,
+}
+
+/// A year's holidays typed in the form instead of a file.
+pub async fn calendar_form(
+    State(state): State<AppState>,
+    actor: Actor,
+    Form(f): Form<CalendarForm>,
+) -> Result<Response, AppError> {
+    match doudi_app::cases::load_calendar_form(&state.db, &actor, &f.year, &f.off_days, &f.work_days)
+        .await
+    {
+        Ok(_) => Ok(Redirect::to("/admin/calendar?msg=calendar").into_response()),
+        Err(doudi_app::Error::Invalid(errors)) => {
+            calendar_render(&state, &actor, None, String::new(), f, errors, 422).await
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 pub async fn calendar_upload(
@@ -875,7 +917,16 @@ pub async fn calendar_upload(
         }
     }
     if json.trim().is_empty() {
-        return calendar_render(&state, &actor, "请选择节假日安排文件（JSON）".into(), 422).await;
+        return calendar_render(
+            &state,
+            &actor,
+            None,
+            "请选择节假日安排文件（JSON）".into(),
+            CalendarForm::default(),
+            vec![],
+            422,
+        )
+        .await;
     }
     match doudi_app::cases::load_calendar_year(&state.db, &json, &actor.user.username).await {
         Ok(year) => {
@@ -890,9 +941,20 @@ pub async fn calendar_upload(
                 format!("载入 {year} 年节假日安排"),
             )
             .await?;
-            Ok(Redirect::to("/admin/calendar").into_response())
+            Ok(Redirect::to("/admin/calendar?msg=calendar").into_response())
         }
-        Err(e) => calendar_render(&state, &actor, format!("文件无效，未载入：{e}"), 422).await,
+        Err(e) => {
+            calendar_render(
+                &state,
+                &actor,
+                None,
+                format!("文件无效，未载入：{e}"),
+                CalendarForm::default(),
+                vec![],
+                422,
+            )
+            .await
+        }
     }
 }
 
