@@ -654,3 +654,92 @@ async fn catalogue_without_codes(backend: Backend) {
 }
 
 on_both_backends!(catalogue_without_codes);
+
+/// District volume (issue 11, defect 9): a run's findings become leads in
+/// bulk after a confirmation, each once; warnings filter by street and
+/// village (a foreign one refused and audited); the inbox says how many
+/// warnings are open; the region list is searched.
+async fn lists_at_district_volume(backend: Backend) {
+    let app = TestApp::new(backend, 60).await;
+    let town = app.login("zhen_jingban").await;
+    let dibao = policy_id(&app, "dibao").await;
+    let run_id = start_run(&app, &town, dibao).await;
+    wait_for_run(&app, run_id).await;
+    let open: i64 = doudi_store::sqlx::query_scalar(
+        "SELECT COUNT(*) FROM findings WHERE run_id = $1 AND kind <> 'error' AND lead_id IS NULL",
+    )
+    .bind(run_id)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert!(open > 1, "the run found several households ({open})");
+    let (s, page) = app.get(&format!("/finder/{run_id}"), &town).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("id=\"bulk-leads\""), "{page}");
+    let (s, page) = app
+        .get(&format!("/finder/{run_id}/leads/confirm?kind="), &town)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("确定吗") && page.contains("逐条生成线索"), "{page}");
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM leads").await, 0, "nothing before confirming");
+    let (s, _, loc) = app
+        .post(&format!("/finder/{run_id}/leads"), &town, &[("kind", "")])
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (_, page) = app.get(&loc.unwrap(), &town).await;
+    assert!(page.contains(&format!("已生成线索 {open} 条")), "{page}");
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM leads").await, open);
+    // Twice: nothing more.
+    let (s, _, _) = app
+        .post(&format!("/finder/{run_id}/leads"), &town, &[("kind", "")])
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM leads").await, open);
+    let village = app.login("cun_xieli").await;
+    let (s, _, _) = app
+        .post(&format!("/finder/{run_id}/leads"), &village, &[("kind", "")])
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "a village does not run 政策找人");
+
+    // Warnings by street and village.
+    let v1 = app.region_of("cun_xieli").await;
+    let v2 = app.region_of("cun_xieli2").await;
+    let district = app.login("qu_shenpi").await;
+    let (s, page) = app.get("/warnings", &district).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("id=\"region\""), "a street and village filter: {page}");
+    let (s, _) = app.get(&format!("/warnings?region={v1}"), &district).await;
+    assert_eq!(s, StatusCode::OK);
+    let denied = app.audit_count("denied", "cun_xieli").await;
+    let (s, _) = app.get(&format!("/warnings?region={v2}"), &village).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "another village's warnings");
+    assert_eq!(app.audit_count("denied", "cun_xieli").await, denied + 1);
+    let (_, inbox) = app.get("/inbox", &village).await;
+    let open_warnings: i64 = doudi_store::sqlx::query_scalar(
+        "SELECT COUNT(*) FROM warnings WHERE village_code = $1 AND status = 'open'",
+    )
+    .bind(v1.clone())
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    if open_warnings > 0 {
+        assert!(inbox.contains(&format!("待核实 {open_warnings} 条")), "{inbox}");
+    }
+
+    // The region list is searched and paged.
+    let admin = app.login("admin").await;
+    let name: String = doudi_store::sqlx::query_scalar("SELECT name FROM regions WHERE code = $1")
+        .bind(v2.clone())
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    let (s, page) = app
+        .get(&format!("/admin/regions?q={}", support::enc(&name)), &admin)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains(&format!("action=\"/admin/regions/{v2}\"")), "{page}");
+    assert!(!page.contains(&format!("action=\"/admin/regions/{v1}\"")), "only the match");
+    app.finish().await;
+}
+
+on_both_backends!(lists_at_district_volume);

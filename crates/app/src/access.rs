@@ -92,6 +92,23 @@ pub async fn household_scope(db: &Db, caller: &Caller) -> Result<Scope> {
     Ok(caller.scope())
 }
 
+/// The caller's scope narrowed to a town or village of a list filter
+/// (blank: the whole jurisdiction). A region outside it is refused and
+/// audited; a malformed code is a plain refusal of the filter.
+pub async fn narrowed_scope(db: &Db, caller: &Caller, region: &str) -> Result<Scope> {
+    let region = region.trim();
+    if region.is_empty() {
+        return Ok(caller.scope());
+    }
+    let Ok(code) = doudi_domain::RegionCode::parse(region) else {
+        return Err(Error::invalid("region", "请从列表中选择街道（乡镇）或村（社区）"));
+    };
+    if !caller.covers(code.as_str()) {
+        return Err(refuse(db, caller, "region", code.as_str()).await);
+    }
+    Ok(Scope(code))
+}
+
 /// A refusal decided outside this module (a page only for district staff, a
 /// filter naming a foreign village …): audited, then returned.
 pub async fn refuse(db: &Db, caller: &Caller, entity: &str, region: &str) -> Error {

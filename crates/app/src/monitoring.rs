@@ -684,12 +684,9 @@ pub async fn add_helper(db: &Db, caller: &Caller, hid: i64, f: &HelperInput) -> 
 pub async fn inbox_lines(
     db: &Db,
     scope: &Scope,
-) -> Result<(
-    Vec<(mon::WarningRow, bool)>,
-    Vec<(mon::MonitoringRow, String, String, bool)>,
-)> {
+) -> Result<InboxLines> {
     let today = today_cn().to_string();
-    let (warnings, _) = mon::warnings(db, scope, "open", &today, 0, 100).await?;
+    let (warnings, open_warnings) = mon::warnings(db, scope, "open", &today, 0, 100).await?;
     let warnings = warnings
         .into_iter()
         .map(|w| {
@@ -706,7 +703,19 @@ pub async fn inbox_lines(
             (m, doudi_domain::mask::mask_name(&head), village, missed)
         })
         .collect();
-    Ok((warnings, visits))
+    Ok(InboxLines {
+        warnings,
+        open_warnings,
+        visits,
+    })
+}
+
+/// The monitoring part of an inbox: the first 100 open warnings (soonest
+/// due first) and how many are open in all; visits due within two days.
+pub struct InboxLines {
+    pub warnings: Vec<(mon::WarningRow, bool)>,
+    pub open_warnings: i64,
+    pub visits: Vec<(mon::MonitoringRow, String, String, bool)>,
 }
 
 /// 待评估: key households of the caller's jurisdiction never assessed or

@@ -531,6 +531,47 @@ pub async fn start_run(db: &Db, caller: &Caller, policy_id: Option<i64>) -> Resu
     Ok(run_id)
 }
 
+/// Turns every finding of a finished run (of one kind, or all) that has no
+/// lead yet into a lead, each as [`lead_from_finding`] does (checked,
+/// written and audited one by one, so a stop half-way leaves whole leads
+/// only). Findings of a rule error are skipped. Returns (made, skipped).
+pub async fn leads_from_run(
+    db: &Db,
+    caller: &Caller,
+    run_id: i64,
+    kind: &str,
+) -> Result<(usize, usize)> {
+    let (run, scope) = access::run(db, caller, run_id).await?;
+    access::role(db, caller, Action::RunFinder).await?;
+    if run.status != "done" {
+        return Err(Error::Conflict(
+            "该次政策找人未完成，结果不完整，不能生成线索".into(),
+        ));
+    }
+    let kind = FindingKind::from_code(kind).map(|k| k.code());
+    let (mut made, mut skipped) = (0, 0);
+    let mut offset = 0;
+    loop {
+        let (page, _) = pol::findings(db, run_id, &scope, kind, offset, 500).await?;
+        if page.is_empty() {
+            break;
+        }
+        offset += page.len() as i64;
+        for f in page {
+            if f.lead_id.is_some() || f.kind == "error" {
+                skipped += 1;
+                continue;
+            }
+            match lead_from_finding(db, caller, f.id).await {
+                Ok(_) => made += 1,
+                Err(Error::Conflict(_)) => skipped += 1,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok((made, skipped))
+}
+
 /// Turns a finding into a lead for the responsible village: a missed
 /// benefit becomes an active-discovery lead, an excessive or duplicate one a
 /// re-check. Deadline: 5 working days. Returns the lead's id.

@@ -379,6 +379,18 @@ struct RegionsPage {
     parents: Vec<(String, String)>,
     errors: Vec<FieldError>,
     form: RegionForm,
+    /// The search typed (name or code).
+    q: String,
+    pager: crate::views::Pager,
+}
+
+/// The region list's search and page.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct RegionsQuery {
+    pub msg: Option<String>,
+    pub q: String,
+    pub page: Option<i64>,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -397,15 +409,35 @@ async fn regions_page(
     form: RegionForm,
     errors: Vec<FieldError>,
     msg: Option<&str>,
+    search: &RegionsQuery,
 ) -> Result<Response, AppError> {
     let all = regions::subtree(&state.db, actor.region.as_str()).await?;
+    let q = search.q.trim().to_string();
     let parents = all
         .iter()
         .filter(|r| r.level != "village")
         .map(|r| (r.code.clone(), r.name.clone()))
         .collect();
-    let rows = all
+    // A district has thousands of villages: the list is searched (name or
+    // code) and paged.
+    let matching: Vec<RegionRow> = all
         .into_iter()
+        .filter(|r| q.is_empty() || r.name.contains(q.as_str()) || r.code.starts_with(q.as_str()))
+        .collect();
+    let per_page = 50;
+    let page_no = search.page.unwrap_or(1).max(1);
+    let pager = crate::views::Pager::new(
+        &format!("q={}", crate::auth::url_encode(&q)),
+        page_no,
+        per_page,
+        matching.len() as i64,
+        1_000_000,
+    )
+    .with_unit("个");
+    let rows = matching
+        .into_iter()
+        .skip(((page_no - 1) * per_page) as usize)
+        .take(per_page as usize)
         .map(|r| {
             let indent = match r.level.as_str() {
                 "town" => "　　",
@@ -425,6 +457,8 @@ async fn regions_page(
             parents,
             errors,
             form,
+            q,
+            pager,
         })?,
         status,
     ))
@@ -433,7 +467,7 @@ async fn regions_page(
 pub async fn regions(
     State(state): State<AppState>,
     actor: Actor,
-    Query(q): Query<crate::render::ShowQuery>,
+    Query(q): Query<RegionsQuery>,
 ) -> Result<Response, AppError> {
     access::role(&state.db, &actor, Action::ManageRegions).await?;
     regions_page(
@@ -442,6 +476,7 @@ pub async fn regions(
         RegionForm::default(),
         vec![],
         q.msg.as_deref(),
+        &q,
     )
     .await
 }
@@ -461,7 +496,7 @@ pub async fn region_create(
     match doudi_app::regions::create(&state.db, &actor, &r).await {
         Ok(_) => Ok(Redirect::to("/admin/regions?msg=created").into_response()),
         Err(doudi_app::Error::Invalid(errors)) => {
-            regions_page(&state, &actor, f, errors, None).await
+            regions_page(&state, &actor, f, errors, None, &RegionsQuery::default()).await
         }
         Err(e) => Err(e.into()),
     }

@@ -554,6 +554,8 @@ struct InboxPage {
     referrals: Vec<ReferralLine>,
     show_overdue: bool,
     warnings: Vec<(doudi_store::monitoring::WarningRow, bool)>,
+    /// All open warnings of the jurisdiction (the list shows the first 100).
+    open_warnings: i64,
     visits: Vec<(doudi_store::monitoring::MonitoringRow, String, String, bool)>,
 }
 
@@ -624,10 +626,11 @@ pub async fn inbox(State(state): State<AppState>, actor: Actor) -> Result<Respon
         }
     }
     let show_overdue = actor.role != Role::VillageAssistant;
-    let (warnings, visits) = if actor.may(Action::HandleCase) {
-        doudi_app::monitoring::inbox_lines(&state.db, &scope).await?
+    let (warnings, open_warnings, visits) = if actor.may(Action::HandleCase) {
+        let l = doudi_app::monitoring::inbox_lines(&state.db, &scope).await?;
+        (l.warnings, l.open_warnings, l.visits)
     } else {
-        (vec![], vec![])
+        (vec![], 0, vec![])
     };
     render(&InboxPage {
         page: Page::new(&state, &actor, "我的待办", "inbox").await,
@@ -636,6 +639,7 @@ pub async fn inbox(State(state): State<AppState>, actor: Actor) -> Result<Respon
         referrals,
         show_overdue,
         warnings,
+        open_warnings,
         visits,
     })
 }

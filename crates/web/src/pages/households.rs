@@ -35,6 +35,28 @@ pub const EXPORT_LIMIT: i64 = 100_000;
 
 type Opts = Vec<(String, String, bool)>;
 
+/// Towns and villages in the actor's jurisdiction, for list filters: a
+/// town stands for all its villages.
+pub async fn region_options(
+    state: &AppState,
+    actor: &Actor,
+    selected: &str,
+) -> Result<Opts, AppError> {
+    let all = doudi_store::regions::subtree(&state.db, actor.region.as_str()).await?;
+    Ok(all
+        .iter()
+        .filter(|r| (r.level == "town" || r.level == "village") && r.active)
+        .map(|r| {
+            let label = if r.level == "town" {
+                format!("{}（全部）", r.name)
+            } else {
+                format!("　{}", r.name)
+            };
+            (r.code.clone(), label, r.code == selected)
+        })
+        .collect())
+}
+
 /// Villages in the actor's jurisdiction, for selects.
 pub async fn village_options(
     state: &AppState,

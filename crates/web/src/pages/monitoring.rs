@@ -130,6 +130,9 @@ pub struct PageQuery {
     page: Option<i64>,
     #[serde(default)]
     status: String,
+    /// A town or village code of the caller's jurisdiction (list filter).
+    #[serde(default)]
+    region: String,
 }
 
 pub async fn feeds_index(
@@ -674,6 +677,9 @@ struct WarningsPage {
     warnings: Vec<(mon::WarningRow, &'static str, bool)>,
     status: String,
     pager: Pager,
+    /// Street and village filter: (code, label, selected).
+    regions: Vec<(String, String, bool)>,
+    region: String,
 }
 
 pub async fn warnings(
@@ -681,7 +687,8 @@ pub async fn warnings(
     actor: Actor,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, AppError> {
-    let scope = access::household_scope(&state.db, &actor).await?;
+    access::household_scope(&state.db, &actor).await?;
+    let scope = access::narrowed_scope(&state.db, &actor, &q.region).await?;
     let today = today_cn().to_string();
     let status = if q.status.is_empty() {
         "open".to_string()
@@ -710,13 +717,15 @@ pub async fn warnings(
             })
             .collect(),
         pager: Pager::new(
-            &format!("status={status}"),
+            &format!("status={status}&region={}", crate::auth::url_encode(&q.region)),
             page_no,
             per_page,
             total,
             1_000_000,
         )
         .with_unit("条"),
+        regions: crate::pages::households::region_options(&state, &actor, &q.region).await?,
+        region: q.region.clone(),
         status,
     })
 }

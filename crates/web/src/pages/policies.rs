@@ -642,6 +642,11 @@ pub struct FindingsQuery {
     kind: String,
     #[serde(default)]
     page: Option<i64>,
+    /// After a bulk conversion: how many leads were made and skipped.
+    #[serde(default)]
+    made: Option<usize>,
+    #[serde(default)]
+    skipped: Option<usize>,
 }
 
 #[derive(Template)]
@@ -687,8 +692,18 @@ pub async fn finder_run(
         100
     };
     let run_done = run.status == "done";
+    let mut page = Page::new(&state, &actor, format!("政策找人 #{id}"), "finder").await;
+    if let Some(made) = q.made {
+        page.notice = Some(format!(
+            "已生成线索 {made} 条{}，已交各村（社区）核实。",
+            q.skipped
+                .filter(|n| *n > 0)
+                .map(|n| format!("（{n} 条已有线索或规则出错，未重复生成）"))
+                .unwrap_or_default()
+        ));
+    }
     render(&RunPage {
-        page: Page::new(&state, &actor, format!("政策找人 #{id}"), "finder").await,
+        page,
         kinds: [
             FindingKind::Missed,
             FindingKind::Excessive,
@@ -792,6 +807,64 @@ pub async fn finding_lead(
 ) -> Result<Response, AppError> {
     let lead = doudi_app::policies::lead_from_finding(&state.db, &actor, id).await?;
     Ok(Redirect::to(&format!("/leads?notice=saved#lead-{lead}")).into_response())
+}
+
+/// Confirmation before turning a run's findings into leads in bulk.
+#[derive(Template)]
+#[template(path = "confirm.html")]
+struct BulkLeadConfirm {
+    page: Page,
+    message: String,
+    action: String,
+    back: String,
+    fields: Vec<(String, String)>,
+    needs_date: bool,
+    needs_reason: bool,
+    today: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct BulkLeadQuery {
+    pub kind: String,
+}
+
+pub async fn run_leads_confirm(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+    Query(q): Query<BulkLeadQuery>,
+) -> Result<Response, AppError> {
+    let (_, scope) = access::run(&state.db, &actor, id).await?;
+    access::role(&state.db, &actor, Action::RunFinder).await?;
+    let kind = FindingKind::from_code(&q.kind).map(|k| k.code());
+    let (_, total) = pol::findings(&state.db, id, &scope, kind, 0, 1).await?;
+    let what = kind
+        .and_then(FindingKind::from_code)
+        .map_or("全部".to_string(), |k| format!("“{}”", k.label()));
+    render(&BulkLeadConfirm {
+        page: Page::new(&state, &actor, "请确认", "finder").await,
+        message: format!(
+            "将本次政策找人{what}结果中尚未生成线索的（共 {total} 条结果，已生成线索和规则出错的除外）逐条生成线索，交各村（社区）在 5 个工作日内核实。确定吗？"
+        ),
+        action: format!("/finder/{id}/leads"),
+        back: format!("/finder/{id}?kind={}", kind.unwrap_or("")),
+        fields: vec![("kind".into(), kind.unwrap_or("").to_string())],
+        needs_date: false,
+        needs_reason: false,
+        today: String::new(),
+    })
+}
+
+pub async fn run_leads(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+    Form(q): Form<BulkLeadQuery>,
+) -> Result<Response, AppError> {
+    let (made, skipped) =
+        doudi_app::policies::leads_from_run(&state.db, &actor, id, &q.kind).await?;
+    Ok(Redirect::to(&format!("/finder/{id}?kind={}&made={made}&skipped={skipped}", crate::auth::url_encode(&q.kind))).into_response())
 }
 
 // ------------------------------------------------------------------ leads ---
