@@ -1014,6 +1014,14 @@ async fn tekun_and_expense(backend: Backend) {
         Some("district_approver"),
         "above the town limit the district decides"
     );
+    // The flow table agrees with the header (issue 11, defect 9).
+    let (_, page) = app.get(&format!("/items/{expense}"), &district).await;
+    let current = page
+        .split("<tr")
+        .find(|r| r.contains("◀ 当前"))
+        .unwrap_or_else(|| panic!("{page}"));
+    assert!(current.contains("区民政审批（按金额确定）"), "{current}");
+    assert!(page.contains("（区民政审批办理）"), "header: {page}");
     let (s, _) = act(&app, &reviewer, expense, "approve", &[]).await;
     assert_eq!(
         s,
@@ -1184,3 +1192,68 @@ async fn calendar_by_form(backend: Backend) {
 }
 
 on_both_backends!(calendar_by_form);
+
+/// 一事一议 on an item (issue 11, defects 7 and 12): a refused record keeps
+/// what was typed; a recorded one says so and reads field by field; the
+/// login page links the public pages.
+async fn conference_record(backend: Backend) {
+    let app = TestApp::new(backend, 20).await;
+    let cookie = app.login("zhen_jingban").await;
+    let village = app.region_of("cun_xieli").await;
+    let hid = app.household_in(&village).await;
+    let (s, _, loc) = apply(
+        &app,
+        &cookie,
+        hid,
+        &[
+            ("channel", "window"),
+            ("proxy_name", "邻居王某"),
+            ("situation", "大病住院，医疗费负担重"),
+            ("kind_temp_expense", "1"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let app_id: i64 = loc.unwrap().trim_start_matches("/applications/").parse().unwrap();
+    let id: i64 =
+        doudi_store::sqlx::query_scalar("SELECT id FROM case_items WHERE application_id = $1")
+            .bind(app_id)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    let form = |attendees: &'static str| {
+        vec![
+            ("attendees", attendees),
+            ("facts", "住院自付 6 万元，超出常规救助"),
+            ("decision", "给予临时救助并转介慈善"),
+            ("reasons", "因病支出巨大，基本生活困难"),
+        ]
+    };
+    let (s, html, _) = app
+        .post(&format!("/items/{id}/conference"), &cookie, &form("李经办、王主任"))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("至少 3 名"), "{html}");
+    assert!(html.contains("value=\"李经办、王主任\""), "{html}");
+    assert!(html.contains("给予临时救助并转介慈善</textarea>"), "{html}");
+    let (s, _, loc) = app
+        .post(
+            &format!("/items/{id}/conference"),
+            &cookie,
+            &form("李经办、王主任、赵书记"),
+        )
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (_, page) = app.get(&loc.unwrap(), &cookie).await;
+    assert!(page.contains("一事一议结果已记录"), "{page}");
+    assert!(
+        page.contains("案情：住院自付 6 万元，超出常规救助\n决定：给予临时救助并转介慈善\n理由："),
+        "{page}"
+    );
+    let (_, login) = app.get("/login", "").await;
+    assert!(login.contains("href=\"/public/policies\"") && login.contains("href=\"/public/notices\""));
+    app.finish().await;
+}
+
+on_both_backends!(conference_record);

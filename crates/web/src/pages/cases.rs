@@ -404,7 +404,18 @@ async fn item_page(
         .iter()
         .map(|st| StepView {
             name: st.name.to_string(),
-            role: st.role.label().to_string(),
+            // A step routed by amount is the town's up to its approval
+            // limit and the district's above it: the row says so, and the
+            // current step names the role it was routed to, as the header does.
+            role: match (st.role_by_amount, s.step == Some(st.code), s.step_role) {
+                (true, true, Some(r)) => format!("{}（按金额确定）", r.label()),
+                (true, _, _) => format!(
+                    "{}；超过乡镇审批限额时为{}",
+                    st.role.label(),
+                    Role::DistrictApprover.label()
+                ),
+                _ => st.role.label().to_string(),
+            },
             days: if st.is_notice {
                 "公示 7 天".into()
             } else {
@@ -427,7 +438,12 @@ async fn item_page(
             },
             who: format!("{}（{}）", h.username, label::<Role>(&h.role)),
             signatures: h.signatures,
-            opinion: h.opinion,
+            // A conference is recorded as 案情/决定/理由: one line each.
+            opinion: if h.action == "conference" {
+                h.opinion.replace("；决定：", "\n决定：").replace("；理由：", "\n理由：")
+            } else {
+                h.opinion
+            },
             amount: h.amount_fen.map(money).unwrap_or_default(),
         })
         .collect();
