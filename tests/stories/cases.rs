@@ -1251,6 +1251,15 @@ async fn conference_record(backend: Backend) {
         page.contains("案情：住院自付 6 万元，超出常规救助\n决定：给予临时救助并转介慈善\n理由："),
         "{page}"
     );
+    // The district approver, on the town's step, is offered only what it
+    // may take there (defect 12).
+    let district = app.login("qu_shenpi").await;
+    let (_, page) = app.get(&format!("/items/{id}"), &district).await;
+    let select = page.split("id=\"action-select\"").nth(1).unwrap_or("").split("</select>").next().unwrap_or("");
+    assert!(select.contains("value=\"withdraw\""), "{select}");
+    assert!(!select.contains("value=\"complete\""), "{select}");
+    let (_, page) = app.get(&format!("/items/{id}"), &cookie).await;
+    assert!(page.contains("<option value=\"complete\""), "the town's own step: {page}");
     let (_, login) = app.get("/login", "").await;
     assert!(login.contains("href=\"/public/policies\"") && login.contains("href=\"/public/notices\""));
     app.finish().await;

@@ -449,8 +449,13 @@ async fn item_page(
         .collect();
     let can_act =
         s.step_role == Some(actor.role) || (s.is_open() && actor.role == Role::DistrictApprover);
+    // Only what the signed-in role can take: the step's own role takes any
+    // of its actions; the district approver, on another's step, only the
+    // item-level ones (withdraw, extend, escalate …).
+    let own_step = s.step_role == Some(actor.role);
     let actions = workflow::allowed_actions(&def, &s)
         .into_iter()
+        .filter(|a| own_step || a.is_item_level())
         .map(|a| (a.code().to_string(), a.label().to_string()))
         .collect();
     let notices = cases::notices_of_item(&state.db, i.id).await?;
