@@ -1262,6 +1262,19 @@ async fn conference_record(backend: Backend) {
     assert!(page.contains("<option value=\"complete\""), "the town's own step: {page}");
     let (_, login) = app.get("/login", "").await;
     assert!(login.contains("href=\"/public/policies\"") && login.contains("href=\"/public/notices\""));
+    // A notice says whom to call with an objection, with the numbers.
+    let worker_phone: String =
+        doudi_store::sqlx::query_scalar("SELECT phone FROM users WHERE username = 'zhen_jingban'")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    let contact = doudi_app::cases::notice_objection_contact(&app.db, &village)
+        .await
+        .unwrap();
+    assert!(
+        contact.contains(&format!("（电话：{worker_phone}）")) && contact.contains("区民政局反映（电话：0571-"),
+        "{contact}"
+    );
     app.finish().await;
 }
 

@@ -79,6 +79,36 @@ pub async fn load_calendar_form(
     Ok(year)
 }
 
+/// How to object to a notice, with numbers to call: the town's social
+/// assistance window (the phone of the town's case workers' account) and the
+/// district civil affairs bureau (from the list of departments).
+pub async fn notice_objection_contact(db: &Db, village_code: &str) -> Result<String> {
+    let town_code = village_code.get(..9).unwrap_or(village_code).to_string();
+    let town = doudi_store::regions::get(db, &town_code)
+        .await?
+        .map(|r| r.name)
+        .unwrap_or_default();
+    let phone: Option<String> = doudi_store::sqlx::query_scalar(
+        "SELECT phone FROM users WHERE region_code = $1 AND role IN ('town_caseworker', 'town_reviewer')          AND active = 1 AND is_machine = 0 AND phone IS NOT NULL AND phone <> '' ORDER BY role, id LIMIT 1",
+    )
+    .bind(town_code)
+    .fetch_optional(&db.pool)
+    .await?;
+    let district = doudi_store::departments::by_name(db, "区民政局")
+        .await?
+        .filter(|d| d.active && !d.phone.is_empty());
+    let mut text = format!("向{town}社会救助窗口当面、书面或电话反映");
+    if let Some(p) = phone {
+        text.push_str(&format!("（电话：{p}）"));
+    }
+    text.push_str("；也可向区民政局反映");
+    if let Some(d) = district {
+        text.push_str(&format!("（电话：{}）", d.phone));
+    }
+    text.push('。');
+    Ok(text)
+}
+
 /// From November on: next year, when its holidays are not loaded yet
 /// (deadlines running into it are then only provisional).
 pub async fn next_year_missing(db: &Db, today: NaiveDate) -> Result<Option<i32>> {

@@ -1268,9 +1268,8 @@ pub async fn notice_pdf(
         }],
         start: n.start_date.clone(),
         end: n.end_date.clone(),
-        objection_contact: format!(
-            "向{town}社会救助窗口当面、书面或电话反映；也可向区民政局反映。"
-        ),
+        objection_contact: doudi_app::cases::notice_objection_contact(&state.db, &n.village_code)
+            .await?,
         issuer: format!("{town}办事处"),
     };
     let bytes = render_pdf(move || doudi_pdf::notice_pdf(&doc)).await?;
