@@ -473,6 +473,18 @@ async fn public_pages(backend: Backend) {
     assert_eq!(s, StatusCode::OK);
     assert!(check.contains("可能适用的政策"));
     assert!(check.contains("最低生活保障"), "low income suggests 低保");
+    // Disaster aid only when a disaster is ticked (issue 11, defect 12).
+    assert!(!check.contains("受灾群众冬春生活救助"), "no disaster ticked");
+    let (_, hit) = app
+        .get("/public/self-check?size=3&income=600&deposits=0&disaster=1", "")
+        .await;
+    assert!(hit.contains("受灾群众冬春生活救助"), "{hit}");
+    // An amount in words is refused, with the field named.
+    let (s, words) = app
+        .get("/public/self-check?size=3&income=%E4%B8%A4%E5%8D%83", "")
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(words.contains("家庭月收入请填写金额"), "{words}");
     let (s, rich) = app
         .get(
             "/public/self-check?size=1&income=20000&deposits=900000&house=1&car=1",
