@@ -1279,3 +1279,58 @@ async fn conference_record(backend: Backend) {
 }
 
 on_both_backends!(conference_record);
+
+/// The demo district a year on (issue 11): applications in every state —
+/// decided, refused, still open and overdue — with notices, referrals
+/// answered and not, ledger lines, warnings verified with each outcome and
+/// 政策找人 leads, all made through the use cases.
+async fn demo_district_has_a_year_of_history(backend: Backend) {
+    let app = TestApp::new(backend, 400).await;
+    let today = doudi_store::today_cn();
+    doudi::setup::demo_feeds(&app.db, 1, today).await.unwrap();
+    doudi_app::monitoring::sweep(&app.db, "demo", today).await.unwrap();
+    let h = doudi_app::demo_history::demo_history(&app.db, 1, today)
+        .await
+        .unwrap();
+    assert!(h.applications >= 20, "{h:?}");
+    assert!(h.decided > 0 && h.open > 0, "{h:?}");
+    let outcomes: Vec<String> = doudi_store::sqlx::query_scalar(
+        "SELECT DISTINCT outcome FROM case_items WHERE outcome IS NOT NULL ORDER BY outcome",
+    )
+    .fetch_all(&app.db.pool)
+    .await
+    .unwrap();
+    assert!(outcomes.contains(&"refused".to_string()), "{outcomes:?}");
+    assert!(
+        outcomes.iter().any(|o| o == "approved" || o == "paid"),
+        "{outcomes:?}"
+    );
+    assert!(app.scalar("SELECT COUNT(*) FROM ledger").await > 0);
+    assert!(app.scalar("SELECT COUNT(*) FROM notices WHERE status = 'ended'").await > 0);
+    assert!(
+        app.scalar("SELECT COUNT(*) FROM case_steps WHERE action = 'object'").await > 0,
+        "a notice drew an objection"
+    );
+    let earliest: Option<String> =
+        doudi_store::sqlx::query_scalar("SELECT MIN(acted_on) FROM case_steps")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert!(
+        earliest.unwrap() < (today - Days::new(90)).to_string(),
+        "steps spread over the year"
+    );
+    let outcomes: i64 = app
+        .scalar("SELECT COUNT(DISTINCT outcome) FROM warnings WHERE status = 'closed'")
+        .await;
+    assert!(h.warnings_closed > 0, "{h:?}");
+    assert_eq!(
+        outcomes,
+        h.warnings_closed.min(4) as i64,
+        "warnings closed with each of the four outcomes in turn"
+    );
+    assert!(h.leads > 0 || app.scalar("SELECT COUNT(*) FROM leads").await > 0);
+    app.finish().await;
+}
+
+on_both_backends!(demo_district_has_a_year_of_history);

@@ -14,6 +14,7 @@ pub mod audit;
 pub mod caller;
 pub mod cases;
 pub mod demo;
+pub mod demo_history;
 pub mod departments;
 pub mod error;
 pub mod households;
