@@ -751,6 +751,17 @@ async fn lists_at_district_volume(backend: Backend) {
     assert_eq!(s, StatusCode::OK);
     assert!(page.contains(&format!("action=\"/admin/regions/{v2}\"")), "{page}");
     assert!(!page.contains(&format!("action=\"/admin/regions/{v1}\"")), "only the match");
+    // Accounts are searched too.
+    let (s, page) = app.get(&format!("/admin/users?q={}", support::enc("医保")), &admin).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains(">yibao<") && !page.contains(">cun_xieli<"), "{page}");
+    // Leads by street and village; another village's refused.
+    let (s, page) = app.get(&format!("/leads?region={v1}"), &village).await;
+    assert_eq!(s, StatusCode::OK, "{page}");
+    let (s, _) = app.get(&format!("/leads?region={v2}"), &village).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (_, page) = app.get("/leads", &town).await;
+    assert!(page.contains("id=\"region\""), "the town filters its leads by village: {page}");
     app.finish().await;
 }
 

@@ -519,18 +519,30 @@ pub async fn region_update(
 struct UsersPage {
     page: Page,
     rows: Vec<(users::UserRow, String, String)>,
+    q: String,
+    pager: crate::views::Pager,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct UsersQuery {
+    pub msg: Option<String>,
+    /// User name, person's name, department or region name.
+    pub q: String,
+    pub page: Option<i64>,
 }
 
 pub async fn users(
     State(state): State<AppState>,
     actor: Actor,
-    Query(q): Query<crate::render::ShowQuery>,
+    Query(q): Query<UsersQuery>,
 ) -> Result<Response, AppError> {
     access::role(&state.db, &actor, Action::ManageUsers).await?;
     let all = regions::subtree(&state.db, actor.region.as_str()).await?;
     let names: std::collections::HashMap<_, _> =
         all.into_iter().map(|r| (r.code, r.name)).collect();
-    let rows = users::list(&state.db, actor.region.as_str())
+    let needle = q.q.trim().to_string();
+    let matching: Vec<_> = users::list(&state.db, actor.region.as_str())
         .await?
         .into_iter()
         .map(|u| {
@@ -538,12 +550,37 @@ pub async fn users(
             let region = names.get(&u.region_code).cloned().unwrap_or_default();
             (u, role, region)
         })
+        .filter(|(u, role, region)| {
+            needle.is_empty()
+                || u.username.contains(needle.as_str())
+                || u.display_name.contains(needle.as_str())
+                || role.contains(needle.as_str())
+                || region.contains(needle.as_str())
+                || u.department.as_deref().is_some_and(|d| d.contains(needle.as_str()))
+        })
+        .collect();
+    let per_page = 50;
+    let page_no = q.page.unwrap_or(1).max(1);
+    let pager = crate::views::Pager::new(
+        &format!("q={}", crate::auth::url_encode(&needle)),
+        page_no,
+        per_page,
+        matching.len() as i64,
+        1_000_000,
+    )
+    .with_unit("个");
+    let rows = matching
+        .into_iter()
+        .skip(((page_no - 1) * per_page) as usize)
+        .take(per_page as usize)
         .collect();
     render(&UsersPage {
         page: Page::new(&state, &actor, "账号管理", "users")
             .await
             .with_notice(q.msg.as_deref()),
         rows,
+        q: needle,
+        pager,
     })
 }
 

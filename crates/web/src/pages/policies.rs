@@ -873,6 +873,9 @@ pub async fn run_leads(
 pub struct LeadsQuery {
     #[serde(default)]
     status: String,
+    /// A town or village of the caller's jurisdiction.
+    #[serde(default)]
+    region: String,
     #[serde(default)]
     page: Option<i64>,
 }
@@ -885,6 +888,9 @@ struct LeadsPage {
     status: String,
     pager: Pager,
     today: String,
+    /// Street and village filter: (code, label, selected).
+    regions: Vec<(String, String, bool)>,
+    region: String,
 }
 
 pub async fn leads(
@@ -893,7 +899,8 @@ pub async fn leads(
     Query(q): Query<LeadsQuery>,
 ) -> Result<Response, AppError> {
     access::role(&state.db, &actor, Action::HandleCase).await?;
-    let scope = access::household_scope(&state.db, &actor).await?;
+    access::household_scope(&state.db, &actor).await?;
+    let scope = access::narrowed_scope(&state.db, &actor, &q.region).await?;
     let status = if q.status.is_empty() {
         "open".to_string()
     } else {
@@ -918,7 +925,7 @@ pub async fn leads(
         page: Page::new(&state, &actor, "线索与复核", "leads").await,
         leads,
         pager: Pager::new(
-            &format!("status={status}"),
+            &format!("status={status}&region={}", crate::auth::url_encode(&q.region)),
             page_no,
             per_page,
             total,
@@ -927,6 +934,8 @@ pub async fn leads(
         .with_unit("条"),
         status,
         today: today_cn().to_string(),
+        regions: crate::pages::households::region_options(&state, &actor, &q.region).await?,
+        region: q.region.clone(),
     })
 }
 
