@@ -214,6 +214,16 @@ async fn department_items_reach_their_department(backend: Backend) {
     assert!(sender.starts_with("李经办") && sender.contains("电话 1390571"), "{page}");
     assert!(page.contains("id=\"household-phone\">"), "{page}");
     assert_eq!(app.audit_count("view", "cishan").await, views + 1);
+    // Once answered, the household's contact is no longer shown to it.
+    for op in [
+        vec![("op", "accept")],
+        vec![("op", "complete"), ("outcome", "已资助 3000 元"), ("amount", "3000")],
+    ] {
+        let (s, html, _) = app.post(&format!("/referrals/{rid}/act"), &charity, &op).await;
+        assert_eq!(s, StatusCode::SEE_OTHER, "{html}");
+    }
+    let (_, page) = app.get(&format!("/referrals/{rid}"), &charity).await;
+    assert!(!page.contains("id=\"household-phone\""), "{page}");
     app.finish().await;
 }
 

@@ -676,6 +676,20 @@ async fn worklists_and_demo_grading(backend: Backend) {
         .execute(app.db.writer())
         .await
         .unwrap();
+    // A warning raised its colour (a plan without an assessment): still to assess.
+    let today_s = doudi_store::today_cn().to_string();
+    doudi_store::sqlx::query(
+        "INSERT INTO monitoring (household_id, county_code, town_code, village_code, assessed_colour, colour, raised_by_warning, plan_start, last_visit, next_visit_due, updated_at) \
+         VALUES ($1, $2, $3, $4, 'green', 'yellow', 1, $5, NULL, $5, $5)",
+    )
+    .bind(hid)
+    .bind(village[..6].to_string())
+    .bind(village[..9].to_string())
+    .bind(village.clone())
+    .bind(today_s.clone())
+    .execute(app.db.writer())
+    .await
+    .unwrap();
     let assistant = app.login("cun_xieli").await;
     let (s, page) = app.get("/monitoring/worklist", &assistant).await;
     assert_eq!(s, StatusCode::OK);

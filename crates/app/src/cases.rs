@@ -80,20 +80,16 @@ pub async fn load_calendar_form(
 }
 
 /// How to object to a notice, with numbers to call: the town's social
-/// assistance window (the phone of the town's case workers' account) and the
-/// district civil affairs bureau (from the list of departments).
+/// assistance window (the town's office phone, set on the region) and the
+/// district civil affairs bureau (from the list of departments). Never a
+/// member of staff's own number: the notice is public.
 pub async fn notice_objection_contact(db: &Db, village_code: &str) -> Result<String> {
     let town_code = village_code.get(..9).unwrap_or(village_code).to_string();
     let town = doudi_store::regions::get(db, &town_code)
         .await?
         .map(|r| r.name)
         .unwrap_or_default();
-    let phone: Option<String> = doudi_store::sqlx::query_scalar(
-        "SELECT phone FROM users WHERE region_code = $1 AND role IN ('town_caseworker', 'town_reviewer')          AND active = 1 AND is_machine = 0 AND phone IS NOT NULL AND phone <> '' ORDER BY role, id LIMIT 1",
-    )
-    .bind(town_code)
-    .fetch_optional(&db.pool)
-    .await?;
+    let phone = doudi_store::regions::phone(db, &town_code).await?;
     let district = doudi_store::departments::by_name(db, "区民政局")
         .await?
         .filter(|d| d.active && !d.phone.is_empty());
@@ -616,7 +612,7 @@ async fn side_effects(
                 i.household_id,
                 category,
                 decided,
-                decided,
+                today_cn(),
                 format!(
                     "经审批登记救助类别：{}（自 {decided}，事项 #{}）",
                     category.label(),
@@ -904,7 +900,10 @@ pub async fn referral_contact(
     };
     let sender = doudi_store::users::by_id(db, r.sent_by).await?;
     let mut c = ReferralContact::default();
-    if let Some(h) = &h {
+    // The receiver reaches the household while the referral is open; after
+    // it is answered, withdrawn or refused, the contact is no longer needed.
+    let open = matches!(r.status.as_str(), "sent" | "accepted");
+    if let (Some(h), true) = (&h, open || !receiver) {
         c.household = format!("{}户（{}）", h.head_name, h.village_name);
         c.household_phone = h.phone.clone().unwrap_or_default();
     }
@@ -915,7 +914,7 @@ pub async fn referral_contact(
         c.sender = format!("{}（{}）", u.display_name, role);
         c.sender_phone = u.phone.unwrap_or_default();
     }
-    if receiver {
+    if receiver && open {
         crate::audit::event(
             db,
             caller,

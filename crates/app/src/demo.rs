@@ -305,6 +305,14 @@ pub async fn demo(
     db.migrate().await?;
     let regions = load_regions(db, seed).await?;
     seed_departments(db).await?;
+    // Each town's social assistance window has an office phone.
+    let mut tx = db.begin_write().await?;
+    doudi_store::sqlx::query(
+        "UPDATE regions SET phone = '0571-87' || SUBSTR(code, 7, 3) || '100' WHERE level = 'town'",
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
     let accounts = demo_accounts(&regions);
     for a in &accounts {
         create_user(db, a, DEMO_PASSWORD).await?;

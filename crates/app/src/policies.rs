@@ -531,10 +531,15 @@ pub async fn start_run(db: &Db, caller: &Caller, policy_id: Option<i64>) -> Resu
     Ok(run_id)
 }
 
-/// Turns every finding of a finished run (of one kind, or all) that has no
-/// lead yet into a lead, each as [`lead_from_finding`] does (checked,
-/// written and audited one by one, so a stop half-way leaves whole leads
-/// only). Findings of a rule error are skipped. Returns (made, skipped).
+/// Turns the findings of a finished run (of one kind, or all) that have no
+/// lead yet into leads, each as [`lead_from_finding`] does (checked, written
+/// and audited one by one, so a stop half-way leaves whole leads only), at
+/// most [`BULK_LEADS`] per call so that a request stays short; the caller
+/// runs it again for the rest. Findings of a rule error are skipped.
+/// Returns (made, skipped).
+/// How many leads one bulk request makes.
+pub const BULK_LEADS: usize = 300;
+
 pub async fn leads_from_run(
     db: &Db,
     caller: &Caller,
@@ -561,6 +566,9 @@ pub async fn leads_from_run(
             if f.lead_id.is_some() || f.kind == "error" {
                 skipped += 1;
                 continue;
+            }
+            if made >= BULK_LEADS {
+                return Ok((made, skipped));
             }
             match lead_from_finding(db, caller, f.id).await {
                 Ok(_) => made += 1,

@@ -97,13 +97,29 @@ pub async fn create(db: &Db, caller: &Caller, r: &NewRegion) -> Result<RegionRow
     Ok(row)
 }
 
-/// Renames a region (blank keeps the name) and sets whether it is active.
-pub async fn update(db: &Db, caller: &Caller, code: &str, name: &str, active: bool) -> Result<()> {
+/// Renames a region (blank keeps the name), sets whether it is active and
+/// its office phone (shown on public notices for objections; blank clears).
+pub async fn update(
+    db: &Db,
+    caller: &Caller,
+    code: &str,
+    name: &str,
+    active: bool,
+    phone: &str,
+) -> Result<()> {
     access::role(db, caller, Action::ManageRegions).await?;
     if !caller.covers(code) {
         return Err(access::refuse(db, caller, "region", code).await);
     }
+    let phone = phone.trim().to_string();
+    if phone.len() > 20 || !phone.chars().all(|c| c.is_ascii_digit() || c == '-') {
+        return Err(Error::invalid(
+            "phone",
+            "办公电话只能包含数字和“-”，如 0571-87001100",
+        ));
+    }
     let before = regions::get(db, code).await?.ok_or(Error::NotFound)?;
+    let before_phone = regions::phone(db, code).await?.unwrap_or_default();
     let name = if name.trim().is_empty() {
         before.name.clone()
     } else {
@@ -111,6 +127,7 @@ pub async fn update(db: &Db, caller: &Caller, code: &str, name: &str, active: bo
     };
     let mut tx = db.begin_write().await?;
     regions::rename(&mut tx, code, &name, active).await?;
+    regions::set_phone(&mut tx, code, &phone).await?;
     audit::write(
         &mut tx,
         caller,
@@ -119,8 +136,8 @@ pub async fn update(db: &Db, caller: &Caller, code: &str, name: &str, active: bo
         code.to_string(),
         None,
         code,
-        Some(serde_json::json!({"name": before.name, "active": before.active})),
-        Some(serde_json::json!({"name": name, "active": active})),
+        Some(serde_json::json!({"name": before.name, "active": before.active, "phone": before_phone})),
+        Some(serde_json::json!({"name": name, "active": active, "phone": phone})),
         format!("修改区划 {name}"),
     )
     .await?;

@@ -247,37 +247,39 @@ pub fn year_json_from_lists(
     Ok(serde_json::json!({"year": year, "papers": [], "days": entries}).to_string())
 }
 
-/// `2027-02-16 春节` or `2027-02-15 至 2027-02-21 春节` (also `~`, `-` between).
+/// `2027-02-16 春节` or `2027-02-15 至 2027-02-21 春节` (also `~`, `到`,
+/// with or without spaces around the separator).
 fn parse_day_line(line: &str) -> Result<(NaiveDate, NaiveDate, String), String> {
     let date = |s: &str| {
         NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
             .map_err(|_| format!("“{}”不是日期，应写成 2027-02-16", s.trim()))
     };
-    let mut words = line.split_whitespace().collect::<Vec<_>>();
-    if words.is_empty() {
+    // Put spaces around a range separator, so that every form splits alike.
+    let spaced = line.replace(['至', '~', '到'], " 至 ");
+    let words: Vec<&str> = spaced.split_whitespace().collect();
+    let Some(first) = words.first() else {
         return Err("空行".into());
-    }
-    // "2027-02-15至2027-02-21" written without spaces.
-    let first = words.remove(0);
-    let (from, to) = if let Some((a, b)) = first.split_once(['至', '~']) {
-        (date(a)?, if b.is_empty() { date(words.remove(0))? } else { date(b)? })
-    } else if words.first().is_some_and(|w| ["至", "~", "到"].contains(w)) {
-        words.remove(0);
-        if words.is_empty() {
-            return Err("日期范围缺少结束日期".into());
-        }
-        (date(first)?, date(words.remove(0))?)
-    } else {
-        let d = date(first)?;
-        (d, d)
     };
+    let from = date(first)?;
+    let (to, rest) = match words.get(1) {
+        Some(&"至") => match words.get(2) {
+            Some(second) => (date(second)?, &words[3..]),
+            None => return Err("日期范围缺少结束日期".into()),
+        },
+        _ => (from, &words[1..]),
+    };
+    // A second date in the name is a range typed another way: refuse it
+    // rather than guess.
+    if rest.iter().any(|w| w.chars().filter(|c| c.is_ascii_digit()).count() >= 6) {
+        return Err("日期范围请写成“2027-02-06 至 2027-02-12”".into());
+    }
     if to < from {
         return Err("结束日期早于开始日期".into());
     }
     if (to - from).num_days() > 31 {
         return Err("一个范围最长 31 天".into());
     }
-    Ok((from, to, words.join(" ")))
+    Ok((from, to, rest.join(" ")))
 }
 
 #[cfg(test)]
@@ -310,6 +312,14 @@ mod form_tests {
         assert!(e[0].1.contains("不是日期"), "{e:?}");
         let e = year_json_from_lists("2027", "2027-01-01\n2027-01-01", "").unwrap_err();
         assert!(e[0].1.contains("重复"), "{e:?}");
+        for bad in ["2027-02-06至", "2027-02-06 至", "2027-02-06 - 2027-02-12"] {
+            let e = year_json_from_lists("2027", bad, "").unwrap_err();
+            assert!(e[0].1.contains("日期"), "{bad}: {e:?}");
+        }
+        for good in ["2027-02-06至2027-02-12 春节", "2027-02-06 至2027-02-12", "2027-02-06~2027-02-12"] {
+            let json = year_json_from_lists("2027", good, "").unwrap();
+            assert_eq!(json.matches("isOffDay").count(), 7, "{good}");
+        }
         let e = year_json_from_lists("27", "", "").unwrap_err();
         assert_eq!(e[0].0, "year");
         assert!(year_json_from_lists("2027", "", "").is_err(), "no day off at all");

@@ -415,15 +415,23 @@ pub async fn inbox(db: &Db, scope: &Scope, role: &str, limit: i64) -> Result<Vec
 }
 
 /// Department items at a step for the department's liaison, addressed to
-/// that department (by its name), soonest deadline first.
-pub async fn inbox_of_department(db: &Db, department: &str, limit: i64) -> Result<Vec<ItemRow>> {
+/// that department (by its name) within the liaison's jurisdiction, soonest
+/// deadline first.
+pub async fn inbox_of_department(
+    db: &Db,
+    scope: &Scope,
+    department: &str,
+    limit: i64,
+) -> Result<Vec<ItemRow>> {
+    let col = scope_column(scope, "i.");
     let sql = format!(
-        "SELECT {I_COLS} FROM {I_FROM} WHERE i.step_role = 'dept_liaison' AND i.department = $1 AND i.step IS NOT NULL \
+        "SELECT {I_COLS} FROM {I_FROM} WHERE i.step_role = 'dept_liaison' AND i.department = $1 AND {col} = $2 AND i.step IS NOT NULL \
          ORDER BY i.step_due, i.id LIMIT {}",
         limit.clamp(1, 1000)
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(department.to_string())
+        .bind(scope.0.as_str().to_string())
         .fetch_all(&db.pool)
         .await?;
     Ok(rows.into_iter().map(item_from_row).collect())

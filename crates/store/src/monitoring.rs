@@ -1268,20 +1268,24 @@ pub async fn assessments_due(
     limit: i64,
 ) -> Result<(Vec<AssessmentDue>, i64)> {
     let col = scope.column();
+    // The last assessment is read from the assessments themselves: a
+    // warning that raises a colour also moves the plan, but is no assessment.
+    let last = "(SELECT MAX(a.assessed_on) FROM assessments a WHERE a.household_id = h.id)";
     let cond = format!(
-        "h.{col} = $1 AND h.status = 'active' AND h.categories <> '' AND (m.household_id IS NULL OR m.plan_start < $2)"
+        "h.{col} = $1 AND h.status = 'active' AND h.categories <> '' AND ({last} IS NULL OR {last} < $2)"
     );
     let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT COUNT(*) FROM households h LEFT JOIN monitoring m ON m.household_id = h.id WHERE {cond}"
+        "SELECT COUNT(*) FROM households h WHERE {cond}"
     )))
     .bind(scope.0.as_str().to_string())
     .bind(assessed_before.to_string())
     .fetch_one(&db.pool)
     .await?;
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT h.id, h.head_name, COALESCE(r.name, ''), h.categories, m.plan_start, m.assessed_colour \
-         FROM households h LEFT JOIN monitoring m ON m.household_id = h.id LEFT JOIN regions r ON r.code = h.village_code \
-         WHERE {cond} ORDER BY CASE WHEN m.household_id IS NULL THEN 0 ELSE 1 END, m.plan_start, h.id LIMIT $3 OFFSET $4"
+        "SELECT h.id, h.head_name, COALESCE(r.name, ''), h.categories, {last}, \
+         (SELECT a.colour FROM assessments a WHERE a.household_id = h.id ORDER BY a.assessed_on DESC, a.id DESC LIMIT 1) \
+         FROM households h LEFT JOIN regions r ON r.code = h.village_code \
+         WHERE {cond} ORDER BY CASE WHEN {last} IS NULL THEN 0 ELSE 1 END, {last}, h.id LIMIT $3 OFFSET $4"
     )))
     .bind(scope.0.as_str().to_string())
     .bind(assessed_before.to_string())

@@ -83,3 +83,30 @@ pub async fn count(db: &Db) -> Result<i64> {
         .fetch_one(&db.pool)
         .await?)
 }
+
+/// The office phone of a region (a town's social assistance window), if set.
+pub async fn phone(db: &Db, code: &str) -> Result<Option<String>> {
+    let p: Option<String> = sqlx::query_scalar("SELECT phone FROM regions WHERE code = $1")
+        .bind(code.to_string())
+        .fetch_optional(&db.pool)
+        .await?;
+    Ok(p.filter(|p| !p.is_empty()))
+}
+
+pub async fn set_phone(tx: &mut Tx, code: &str, phone: &str) -> Result<()> {
+    sqlx::query("UPDATE regions SET phone = $1 WHERE code = $2")
+        .bind(phone.to_string())
+        .bind(code.to_string())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Office phones of the regions that have one: code → phone.
+pub async fn phones(db: &Db) -> Result<std::collections::HashMap<String, String>> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT code, phone FROM regions WHERE phone <> ''")
+            .fetch_all(&db.pool)
+            .await?;
+    Ok(rows.into_iter().collect())
+}

@@ -375,7 +375,8 @@ pub async fn audit(
 #[template(path = "regions.html")]
 struct RegionsPage {
     page: Page,
-    rows: Vec<(RegionRow, String)>,
+    /// (region, indent, office phone).
+    rows: Vec<(RegionRow, String, String)>,
     parents: Vec<(String, String)>,
     errors: Vec<FieldError>,
     form: RegionForm,
@@ -401,6 +402,8 @@ pub struct RegionForm {
     pub name: String,
     pub kind: String,
     pub active: String,
+    /// Office phone (towns: the social assistance window).
+    pub phone: String,
 }
 
 async fn regions_page(
@@ -434,6 +437,7 @@ async fn regions_page(
         1_000_000,
     )
     .with_unit("个");
+    let phones = regions::phones(&state.db).await?;
     let rows = matching
         .into_iter()
         .skip(((page_no - 1) * per_page) as usize)
@@ -444,7 +448,8 @@ async fn regions_page(
                 "village" => "　　　　",
                 _ => "",
             };
-            (r, indent.to_string())
+            let phone = phones.get(&r.code).cloned().unwrap_or_default();
+            (r, indent.to_string(), phone)
         })
         .collect();
     let status = if errors.is_empty() { 200 } else { 422 };
@@ -508,7 +513,8 @@ pub async fn region_update(
     Path(code): Path<String>,
     Form(f): Form<RegionForm>,
 ) -> Result<Response, AppError> {
-    doudi_app::regions::update(&state.db, &actor, &code, &f.name, f.active == "1").await?;
+    doudi_app::regions::update(&state.db, &actor, &code, &f.name, f.active == "1", &f.phone)
+        .await?;
     Ok(Redirect::to("/admin/regions?msg=saved").into_response())
 }
 

@@ -639,7 +639,7 @@ pub async fn inbox(State(state): State<AppState>, actor: Actor) -> Result<Respon
             .collect();
         if actor.role == Role::DeptLiaison {
             // Department items addressed to this department.
-            mine = cases::inbox_of_department(&state.db, &to, 200)
+            mine = cases::inbox_of_department(&state.db, &scope, &to, 200)
                 .await?
                 .iter()
                 .map(|i| crate::views::item_line(i, &today))

@@ -694,8 +694,13 @@ pub async fn finder_run(
     let run_done = run.status == "done";
     let mut page = Page::new(&state, &actor, format!("政策找人 #{id}"), "finder").await;
     if let Some(made) = q.made {
+        let rest = if made >= doudi_app::policies::BULK_LEADS {
+            "；还有结果未生成线索，请再次点击“全部生成线索”继续"
+        } else {
+            ""
+        };
         page.notice = Some(format!(
-            "已生成线索 {made} 条{}，已交各村（社区）核实。",
+            "已生成线索 {made} 条{}，已交各村（社区）核实{rest}。",
             q.skipped
                 .filter(|n| *n > 0)
                 .map(|n| format!("（{n} 条已有线索或规则出错，未重复生成）"))
