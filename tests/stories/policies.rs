@@ -751,6 +751,18 @@ async fn lists_at_district_volume(backend: Backend) {
     assert_eq!(s, StatusCode::OK);
     assert!(page.contains(&format!("action=\"/admin/regions/{v2}\"")), "{page}");
     assert!(!page.contains(&format!("action=\"/admin/regions/{v1}\"")), "only the match");
+    // A run's findings by village.
+    let in_v1: i64 = doudi_store::sqlx::query_scalar(
+        "SELECT COUNT(*) FROM findings WHERE run_id = $1 AND village_code = $2",
+    )
+    .bind(run_id)
+    .bind(v1.clone())
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    let (s, page) = app.get(&format!("/finder/{run_id}?region={v1}"), &town).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains(&format!("共 {in_v1} 条")), "{page}");
     // Accounts are searched too.
     let (s, page) = app.get(&format!("/admin/users?q={}", support::enc("医保")), &admin).await;
     assert_eq!(s, StatusCode::OK);

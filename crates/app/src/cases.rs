@@ -679,7 +679,10 @@ pub async fn end_expired_notices(db: &Db) -> Result<usize> {
                     opinion: "公示期满无异议，系统自动流转".into(),
                     amount_fen: None,
                 };
-                side_effects(
+                // All or nothing per notice: if a side effect or the step
+                // fails, the transaction is dropped (rolled back) and the
+                // notice is tried again next time, rather than half-applied.
+                if side_effects(
                     &mut tx,
                     &effects,
                     &i,
@@ -690,7 +693,10 @@ pub async fn end_expired_notices(db: &Db) -> Result<usize> {
                     &system,
                 )
                 .await
-                .ok();
+                .is_err()
+                {
+                    continue;
+                }
                 if cases::advance_item(
                     &mut tx,
                     &system,
@@ -699,10 +705,11 @@ pub async fn end_expired_notices(db: &Db) -> Result<usize> {
                     &record,
                 )
                 .await
-                .is_ok()
+                .is_err()
                 {
-                    moved += 1;
+                    continue;
                 }
+                moved += 1;
             }
         }
         tx.commit().await?;

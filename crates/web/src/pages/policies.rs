@@ -642,6 +642,9 @@ pub struct FindingsQuery {
     kind: String,
     #[serde(default)]
     page: Option<i64>,
+    /// A town or village of the caller's jurisdiction (list filter).
+    #[serde(default)]
+    region: String,
     /// After a bulk conversion: how many leads were made and skipped.
     #[serde(default)]
     made: Option<usize>,
@@ -661,6 +664,9 @@ struct RunPage {
     can_lead: bool,
     can_run: bool,
     percent: i64,
+    /// Street and village filter: (code, label, selected).
+    regions: Vec<(String, String, bool)>,
+    region: String,
 }
 
 pub async fn finder_run(
@@ -669,7 +675,8 @@ pub async fn finder_run(
     Path(id): Path<i64>,
     Query(q): Query<FindingsQuery>,
 ) -> Result<Response, AppError> {
-    let (run, scope) = access::run(&state.db, &actor, id).await?;
+    let (run, _) = access::run(&state.db, &actor, id).await?;
+    let scope = access::narrowed_scope(&state.db, &actor, &q.region).await?;
     let kind = FindingKind::from_code(&q.kind)
         .map(|k| k.code().to_string())
         .unwrap_or_default();
@@ -684,8 +691,14 @@ pub async fn finder_run(
         per_page,
     )
     .await?;
-    let pager =
-        Pager::new(&format!("kind={kind}"), page_no, per_page, total, 1_000_000).with_unit("条");
+    let pager = Pager::new(
+        &format!("kind={kind}&region={}", crate::auth::url_encode(&q.region)),
+        page_no,
+        per_page,
+        total,
+        1_000_000,
+    )
+    .with_unit("条");
     let percent = if run.total > 0 {
         run.processed * 100 / run.total
     } else {
@@ -726,6 +739,8 @@ pub async fn finder_run(
         can_lead: actor.may(Action::RunFinder) && run_done,
         can_run: actor.may(Action::RunFinder),
         percent,
+        regions: crate::pages::households::region_options(&state, &actor, &q.region).await?,
+        region: q.region.clone(),
     })
 }
 
