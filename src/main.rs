@@ -302,17 +302,12 @@ async fn run(cli: Cli) -> AnyResult<()> {
                     .await?;
                 let feeds = setup::demo_feeds(&db, seed, doudi_store::today_cn()).await?;
                 let (red, yellow, green) =
-                    doudi_app::monitoring::demo_grading(&db, seed, doudi_store::today_cn())
-                        .await?;
+                    doudi_app::monitoring::demo_grading(&db, seed, doudi_store::today_cn()).await?;
                 println!("三色评估：红色 {red} 户，黄色 {yellow} 户，绿色 {green} 户。");
                 let sweep =
                     doudi_app::monitoring::sweep(&db, "demo", doudi_store::today_cn()).await?;
-                let h = doudi_app::demo_history::demo_history(
-                    &db,
-                    seed,
-                    doudi_store::today_cn(),
-                )
-                .await?;
+                let h = doudi_app::demo_history::demo_history(&db, seed, doudi_store::today_cn())
+                    .await?;
                 println!(
                     "演示数据已生成（{:.1} 秒）：部门数据 {feeds} 条，预警 {} 条；一年来的申请 {} 件（已办结 {}，在办 {}），转介 {} 件，已核实预警 {} 条，政策找人线索 {} 条。",
                     t.elapsed().as_secs_f64(),

@@ -174,7 +174,10 @@ async fn mutual_aid_grant_from_application_to_public_notice() {
         // Investigation and opinion, signed.
         b.wait_for("#act-form", wait)?;
         fits_on_phone(&b, "item page")?;
-        assert!(b.find("#on-input")?.is_displayed()?, "the date field is on screen");
+        assert!(
+            b.find("#on-input")?.is_displayed()?,
+            "the date field is on screen"
+        );
         b.find("#action-select")?.select_by_value("complete")?;
         b.find("#signatures")?.send_keys("张协理员")?;
         b.find("#opinion")?
@@ -341,11 +344,13 @@ async fn village_assistants_day_on_a_phone() {
     let app = TestApp::new(Backend::Sqlite, 120).await;
     let village = app.region_of("cun_xieli").await;
     let hid = app.household_in(&village).await;
-    doudi_store::sqlx::query("UPDATE households SET categories = 'monitor' WHERE id = $1 AND categories = ''")
-        .bind(hid)
-        .execute(app.db.writer())
-        .await
-        .unwrap();
+    doudi_store::sqlx::query(
+        "UPDATE households SET categories = 'monitor' WHERE id = $1 AND categories = ''",
+    )
+    .bind(hid)
+    .execute(app.db.writer())
+    .await
+    .unwrap();
     let head: String =
         doudi_store::sqlx::query_scalar("SELECT head_name FROM households WHERE id = $1")
             .bind(hid)
@@ -377,7 +382,8 @@ async fn village_assistants_day_on_a_phone() {
         b.goto(&format!("{base}/monitoring/worklist"))?;
         b.wait_for("#assess-list", wait)?;
         fits(&b, "assessment worklist")?;
-        b.find(&format!("a[href='/households/{hid}/monitoring#assess']"))?.click()?;
+        b.find(&format!("a[href='/households/{hid}/monitoring#assess']"))?
+            .click()?;
         b.wait_for("#family_support", wait)?;
         fits(&b, "household monitoring")?;
         b.find("#family_support")?.select_by_value("weak")?;
@@ -386,7 +392,8 @@ async fn village_assistants_day_on_a_phone() {
         submit.click()?;
         b.wait_for("#next-visit", wait)?;
         b.find("#findings")?.send_keys("老人身体尚可，药品充足")?;
-        b.find("form[action$='/visits'] button[type=submit]")?.click()?;
+        b.find("form[action$='/visits'] button[type=submit]")?
+            .click()?;
         b.wait_until("visit recorded", wait, |b| {
             Ok(b.page_source()?.contains("老人身体尚可，药品充足"))
         })?;
@@ -402,7 +409,7 @@ async fn village_assistants_day_on_a_phone() {
         b.find("form[role=search] button[type=submit]")?.click()?;
         b.wait_until("search results", wait, |b| {
             Ok(b.current_url()?.contains("q=")
-                && b.page_source()?.contains(&format!("/households/{hid}\""))) 
+                && b.page_source()?.contains(&format!("/households/{hid}\"")))
         })?;
         fits(&b, "search results")?;
         b.goto(&format!("{base}/households/{hid}"))?;
@@ -417,11 +424,12 @@ async fn village_assistants_day_on_a_phone() {
     .unwrap();
     server.abort();
     result.unwrap();
-    let visits: i64 = doudi_store::sqlx::query_scalar("SELECT COUNT(*) FROM visits WHERE household_id = $1")
-        .bind(hid)
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap();
+    let visits: i64 =
+        doudi_store::sqlx::query_scalar("SELECT COUNT(*) FROM visits WHERE household_id = $1")
+            .bind(hid)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
     assert_eq!(visits, 1, "the visit was recorded once");
     app.finish().await;
 }

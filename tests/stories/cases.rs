@@ -1167,19 +1167,33 @@ async fn calendar_by_form(backend: Backend) {
         .post(
             "/admin/calendar/form",
             &admin,
-            &[("year", year.as_str()), ("off_days", off.as_str()), ("work_days", "")],
+            &[
+                ("year", year.as_str()),
+                ("off_days", off.as_str()),
+                ("work_days", ""),
+            ],
         )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(html.contains("第 2 行") && html.contains("不是日期"), "{html}");
-    assert!(html.contains(&format!("{next}-01-01 元旦")), "typed text kept: {html}");
+    assert!(
+        html.contains("第 2 行") && html.contains("不是日期"),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!("{next}-01-01 元旦")),
+        "typed text kept: {html}"
+    );
     assert_eq!(app.scalar("SELECT COUNT(*) FROM calendar_years").await, 0);
     let off = format!("{next}-01-01 元旦\n{next}-10-01 至 {next}-10-07 国庆节");
     let (s, _, loc) = app
         .post(
             "/admin/calendar/form",
             &admin,
-            &[("year", year.as_str()), ("off_days", off.as_str()), ("work_days", "")],
+            &[
+                ("year", year.as_str()),
+                ("off_days", off.as_str()),
+                ("work_days", ""),
+            ],
         )
         .await;
     assert_eq!(s, StatusCode::SEE_OTHER);
@@ -1215,13 +1229,7 @@ async fn conference_record(backend: Backend) {
     )
     .await;
     assert_eq!(s, StatusCode::SEE_OTHER);
-    let app_id: i64 = loc.unwrap().trim_start_matches("/applications/").parse().unwrap();
-    let id: i64 =
-        doudi_store::sqlx::query_scalar("SELECT id FROM case_items WHERE application_id = $1")
-            .bind(app_id)
-            .fetch_one(&app.db.pool)
-            .await
-            .unwrap();
+    let id = support::item_of_application(&app, &loc.unwrap()).await;
     let form = |attendees: &'static str| {
         vec![
             ("attendees", attendees),
@@ -1231,7 +1239,11 @@ async fn conference_record(backend: Backend) {
         ]
     };
     let (s, html, _) = app
-        .post(&format!("/items/{id}/conference"), &cookie, &form("李经办、王主任"))
+        .post(
+            &format!("/items/{id}/conference"),
+            &cookie,
+            &form("李经办、王主任"),
+        )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("至少 3 名"), "{html}");
@@ -1255,13 +1267,24 @@ async fn conference_record(backend: Backend) {
     // may take there (defect 12).
     let district = app.login("qu_shenpi").await;
     let (_, page) = app.get(&format!("/items/{id}"), &district).await;
-    let select = page.split("id=\"action-select\"").nth(1).unwrap_or("").split("</select>").next().unwrap_or("");
+    let select = page
+        .split("id=\"action-select\"")
+        .nth(1)
+        .unwrap_or("")
+        .split("</select>")
+        .next()
+        .unwrap_or("");
     assert!(select.contains("value=\"withdraw\""), "{select}");
     assert!(!select.contains("value=\"complete\""), "{select}");
     let (_, page) = app.get(&format!("/items/{id}"), &cookie).await;
-    assert!(page.contains("<option value=\"complete\""), "the town's own step: {page}");
+    assert!(
+        page.contains("<option value=\"complete\""),
+        "the town's own step: {page}"
+    );
     let (_, login) = app.get("/login", "").await;
-    assert!(login.contains("href=\"/public/policies\"") && login.contains("href=\"/public/notices\""));
+    assert!(
+        login.contains("href=\"/public/policies\"") && login.contains("href=\"/public/notices\"")
+    );
     // A notice says whom to call with an objection: the town's office
     // phone (never a member of staff's own), and the district bureau's.
     let office = format!("0571-87{}100", &village[6..9]);
@@ -1292,7 +1315,9 @@ async fn demo_district_has_a_year_of_history(backend: Backend) {
     let app = TestApp::new(backend, 400).await;
     let today = doudi_store::today_cn();
     doudi::setup::demo_feeds(&app.db, 1, today).await.unwrap();
-    doudi_app::monitoring::sweep(&app.db, "demo", today).await.unwrap();
+    doudi_app::monitoring::sweep(&app.db, "demo", today)
+        .await
+        .unwrap();
     let h = doudi_app::demo_history::demo_history(&app.db, 1, today)
         .await
         .unwrap();
@@ -1310,9 +1335,15 @@ async fn demo_district_has_a_year_of_history(backend: Backend) {
         "{outcomes:?}"
     );
     assert!(app.scalar("SELECT COUNT(*) FROM ledger").await > 0);
-    assert!(app.scalar("SELECT COUNT(*) FROM notices WHERE status = 'ended'").await > 0);
     assert!(
-        app.scalar("SELECT COUNT(*) FROM case_steps WHERE action = 'object'").await > 0,
+        app.scalar("SELECT COUNT(*) FROM notices WHERE status = 'ended'")
+            .await
+            > 0
+    );
+    assert!(
+        app.scalar("SELECT COUNT(*) FROM case_steps WHERE action = 'object'")
+            .await
+            > 0,
         "a notice drew an objection"
     );
     let earliest: Option<String> =

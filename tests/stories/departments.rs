@@ -9,18 +9,6 @@ use crate::support;
 use axum::http::StatusCode;
 use support::{Backend, TestApp, apply};
 
-async fn item_of(app: &TestApp, location: &str) -> i64 {
-    let app_id: i64 = location
-        .trim_start_matches("/applications/")
-        .parse()
-        .unwrap();
-    doudi_store::sqlx::query_scalar("SELECT id FROM case_items WHERE application_id = $1")
-        .bind(app_id)
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap()
-}
-
 async fn step_of(app: &TestApp, id: i64) -> (Option<String>, Option<String>, i64) {
     doudi_store::sqlx::query_as("SELECT step, outcome, version FROM case_items WHERE id = $1")
         .bind(id)
@@ -51,10 +39,19 @@ async fn department_items_reach_their_department(backend: Backend) {
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
     assert!(html.contains("请从列表中选择部门或机构"), "{html}");
-    assert!(html.contains("孙经办（区人社局）"), "typed name kept: {html}");
-    assert!(html.contains("<option selected>区医疗保障局</option>") || html.contains("区医疗保障局"));
+    assert!(
+        html.contains("孙经办（区人社局）"),
+        "typed name kept: {html}"
+    );
+    assert!(
+        html.contains("<option selected>区医疗保障局</option>") || html.contains("区医疗保障局")
+    );
     let (s, html, _) = app
-        .post("/admin/users/new", &admin, &account("区人力资源和社会保障局"))
+        .post(
+            "/admin/users/new",
+            &admin,
+            &account("区人力资源和社会保障局"),
+        )
         .await;
     assert_eq!(s, StatusCode::SEE_OTHER, "{html}");
     // The fixture signs everyone in with the demo password.
@@ -88,13 +85,17 @@ async fn department_items_reach_their_department(backend: Backend) {
 
     let (s, html, loc) = apply(&app, &worker, hid, &intake("区医疗保障局"), None).await;
     assert_eq!(s, StatusCode::SEE_OTHER, "{html}");
-    let id = item_of(&app, &loc.unwrap()).await;
+    let id = support::item_of_application(&app, &loc.unwrap()).await;
     let v = step_of(&app, id).await.2.to_string();
     let (s, html, _) = app
         .post(
             &format!("/items/{id}/act"),
             &worker,
-            &[("version", v.as_str()), ("action", "complete"), ("signatures", "李经办")],
+            &[
+                ("version", v.as_str()),
+                ("action", "complete"),
+                ("signatures", "李经办"),
+            ],
         )
         .await;
     assert_eq!(s, StatusCode::SEE_OTHER, "{html}");
@@ -107,8 +108,14 @@ async fn department_items_reach_their_department(backend: Backend) {
     assert!(inbox.contains(&format!("/items/{id}")), "{inbox}");
     let (s, page) = app.get(&format!("/items/{id}"), &yibao).await;
     assert_eq!(s, StatusCode::OK, "{page}");
-    assert!(page.contains("部门办理") && page.contains("id=\"act-form\""), "{page}");
-    assert!(!page.contains("发送转介"), "a department does not refer onwards: {page}");
+    assert!(
+        page.contains("部门办理") && page.contains("id=\"act-form\""),
+        "{page}"
+    );
+    assert!(
+        !page.contains("发送转介"),
+        "a department does not refer onwards: {page}"
+    );
 
     let renshe = app.login("renshe").await;
     let (_, inbox) = app.get("/inbox", &renshe).await;
@@ -121,7 +128,11 @@ async fn department_items_reach_their_department(backend: Backend) {
         .post(
             &format!("/items/{id}/act"),
             &renshe,
-            &[("version", v.as_str()), ("action", "accept"), ("signatures", "孙经办")],
+            &[
+                ("version", v.as_str()),
+                ("action", "accept"),
+                ("signatures", "孙经办"),
+            ],
         )
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
@@ -134,16 +145,29 @@ async fn department_items_reach_their_department(backend: Backend) {
         .post(
             &format!("/items/{id}/act"),
             &yibao,
-            &[("version", v.as_str()), ("action", "reject"), ("signatures", "刘经办")],
+            &[
+                ("version", v.as_str()),
+                ("action", "reject"),
+                ("signatures", "刘经办"),
+            ],
         )
         .await;
-    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "rejecting needs a reason: {html}");
+    assert_eq!(
+        s,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "rejecting needs a reason: {html}"
+    );
     assert!(html.contains("value=\"刘经办\""), "signatures kept: {html}");
     let (s, _, loc) = app
         .post(
             &format!("/items/{id}/act"),
             &yibao,
-            &[("version", v.as_str()), ("action", "accept"), ("signatures", "刘经办"), ("opinion", "已受理医疗救助")],
+            &[
+                ("version", v.as_str()),
+                ("action", "accept"),
+                ("signatures", "刘经办"),
+                ("opinion", "已受理医疗救助"),
+            ],
         )
         .await;
     assert_eq!(s, StatusCode::SEE_OTHER);
@@ -166,13 +190,12 @@ async fn department_items_reach_their_department(backend: Backend) {
     )
     .await;
     assert_eq!(s, StatusCode::SEE_OTHER, "{html}");
-    let temp: i64 = doudi_store::sqlx::query_scalar(
-        "SELECT MAX(id) FROM case_items WHERE household_id = $1",
-    )
-    .bind(hid)
-    .fetch_one(&app.db.pool)
-    .await
-    .unwrap();
+    let temp: i64 =
+        doudi_store::sqlx::query_scalar("SELECT MAX(id) FROM case_items WHERE household_id = $1")
+            .bind(hid)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
     let referral = |to: &'static str| {
         vec![
             ("to_name", to),
@@ -182,15 +205,26 @@ async fn department_items_reach_their_department(backend: Backend) {
         ]
     };
     let (s, html, _) = app
-        .post(&format!("/items/{temp}/refer"), &worker, &referral("医保局"))
+        .post(
+            &format!("/items/{temp}/refer"),
+            &worker,
+            &referral("医保局"),
+        )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("请从列表中选择部门或机构"), "{html}");
-    assert!(html.contains("住院自付 4 万元，申请医疗救助</textarea>"), "facts kept: {html}");
+    assert!(
+        html.contains("住院自付 4 万元，申请医疗救助</textarea>"),
+        "facts kept: {html}"
+    );
     assert!(html.contains("value=\"户主本人\""), "consent kept: {html}");
     assert_eq!(app.scalar("SELECT COUNT(*) FROM referrals").await, 0);
     let (s, _, loc) = app
-        .post(&format!("/items/{temp}/refer"), &worker, &referral("区慈善总会"))
+        .post(
+            &format!("/items/{temp}/refer"),
+            &worker,
+            &referral("区慈善总会"),
+        )
         .await;
     assert_eq!(s, StatusCode::SEE_OTHER);
     let (_, page) = app.get(&loc.unwrap(), &worker).await;
@@ -203,7 +237,10 @@ async fn department_items_reach_their_department(backend: Backend) {
         .fetch_one(&app.db.pool)
         .await
         .unwrap();
-    assert_eq!(kind, "charity", "the kind comes from the list, not the name");
+    assert_eq!(
+        kind, "charity",
+        "the kind comes from the list, not the name"
+    );
     // The receiver can reach the household and the sender; reading it is audited.
     let rid: i64 = app.scalar("SELECT MAX(id) FROM referrals").await;
     let charity = app.login("cishan").await;
@@ -211,15 +248,24 @@ async fn department_items_reach_their_department(backend: Backend) {
     let (s, page) = app.get(&format!("/referrals/{rid}"), &charity).await;
     assert_eq!(s, StatusCode::OK);
     let sender = page.split("id=\"sender\">").nth(1).unwrap_or("");
-    assert!(sender.starts_with("李经办") && sender.contains("电话 1390571"), "{page}");
+    assert!(
+        sender.starts_with("李经办") && sender.contains("电话 1390571"),
+        "{page}"
+    );
     assert!(page.contains("id=\"household-phone\">"), "{page}");
     assert_eq!(app.audit_count("view", "cishan").await, views + 1);
     // Once answered, the household's contact is no longer shown to it.
     for op in [
         vec![("op", "accept")],
-        vec![("op", "complete"), ("outcome", "已资助 3000 元"), ("amount", "3000")],
+        vec![
+            ("op", "complete"),
+            ("outcome", "已资助 3000 元"),
+            ("amount", "3000"),
+        ],
     ] {
-        let (s, html, _) = app.post(&format!("/referrals/{rid}/act"), &charity, &op).await;
+        let (s, html, _) = app
+            .post(&format!("/referrals/{rid}/act"), &charity, &op)
+            .await;
         assert_eq!(s, StatusCode::SEE_OTHER, "{html}");
     }
     let (_, page) = app.get(&format!("/referrals/{rid}"), &charity).await;
@@ -232,7 +278,10 @@ async fn departments_managed_by_the_administrator(backend: Backend) {
     let admin = app.login("admin").await;
     let (s, page) = app.get("/admin/departments", &admin).await;
     assert_eq!(s, StatusCode::OK);
-    assert!(page.contains("区医疗保障局") && page.contains("医保医疗费用自付"), "{page}");
+    assert!(
+        page.contains("区医疗保障局") && page.contains("医保医疗费用自付"),
+        "{page}"
+    );
     // A department runs the catalogue's policies of its code.
     assert!(page.contains("医疗救助"), "{page}");
 
@@ -241,29 +290,49 @@ async fn departments_managed_by_the_administrator(backend: Backend) {
         .post(
             "/admin/departments",
             &admin,
-            &[("code", "tyj"), ("name", "区退役军人事务局"), ("phone", "热线"), ("feed", "medical")],
+            &[
+                ("code", "tyj"),
+                ("name", "区退役军人事务局"),
+                ("phone", "热线"),
+                ("feed", "medical"),
+            ],
         )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("请填写联系电话"), "{html}");
-    assert!(html.contains("value=\"区退役军人事务局\""), "typed name kept: {html}");
+    assert!(
+        html.contains("value=\"区退役军人事务局\""),
+        "typed name kept: {html}"
+    );
     assert_eq!(app.scalar("SELECT COUNT(*) FROM departments").await, before);
     let (s, _, loc) = app
         .post(
             "/admin/departments",
             &admin,
-            &[("code", "tyj"), ("name", "区退役军人事务局"), ("phone", "0571-87011099"), ("active", "1")],
+            &[
+                ("code", "tyj"),
+                ("name", "区退役军人事务局"),
+                ("phone", "0571-87011099"),
+                ("active", "1"),
+            ],
         )
         .await;
     assert_eq!(s, StatusCode::SEE_OTHER);
     let (_, page) = app.get(&loc.unwrap(), &admin).await;
-    assert!(page.contains("已新增部门") && page.contains("区退役军人事务局"), "{page}");
+    assert!(
+        page.contains("已新增部门") && page.contains("区退役军人事务局"),
+        "{page}"
+    );
     // The same name twice: refused.
     let (s, html, _) = app
         .post(
             "/admin/departments",
             &admin,
-            &[("code", "tyj2"), ("name", "区退役军人事务局"), ("phone", "0571-87011099")],
+            &[
+                ("code", "tyj2"),
+                ("name", "区退役军人事务局"),
+                ("phone", "0571-87011099"),
+            ],
         )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
@@ -289,21 +358,28 @@ async fn feeds_only_from_their_department(backend: Backend) {
     // 公安 death records from the 医保 liaison: refused, audited, nothing stored.
     let denied = app.audit_count("denied", "yibao").await;
     let csv = "身份证号,姓名,死亡日期,记录编号\n110105194912310021,张三,2026-11-01,SW001\n";
-    let (s, html, _) = crate::monitoring::upload(&app, &yibao, "death", "death.csv", csv.as_bytes()).await;
+    let (s, html, _) =
+        crate::monitoring::upload(&app, &yibao, "death", "death.csv", csv.as_bytes()).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{html}");
     assert!(html.contains("本部门不报送"), "{html}");
     assert_eq!(app.audit_count("denied", "yibao").await, denied + 1);
     assert_eq!(app.scalar("SELECT COUNT(*) FROM feed_batches").await, 0);
     let token = app.token_for("yibao").await;
     let (s, v) = app
-        .api("POST", "/api/v1/feeds/death", &token, Some(serde_json::json!([])))
+        .api(
+            "POST",
+            "/api/v1/feeds/death",
+            &token,
+            Some(serde_json::json!([])),
+        )
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
 
     // A batch whose rows were all refused delivered nothing: the dashboard
     // still says the feed was never delivered.
     let bad = "身份证号,姓名,结算单号,结算日期,医疗总费用,目录内自付金额,自付总额,医疗机构\n123,张三,JS1,2026-11-01,1,1,1,某医院\n";
-    let (s, html, _) = crate::monitoring::upload(&app, &yibao, "medical", "bad.csv", bad.as_bytes()).await;
+    let (s, html, _) =
+        crate::monitoring::upload(&app, &yibao, "medical", "bad.csv", bad.as_bytes()).await;
     assert_eq!(s, StatusCode::SEE_OTHER, "{html}");
     assert_eq!(app.scalar("SELECT COUNT(*) FROM feed_batches").await, 1);
     let district = app.login("qu_shenpi").await;

@@ -1184,11 +1184,12 @@ async fn audit_log_reads_as_text(backend: Backend) {
     .fetch_one(&app.db.pool)
     .await
     .unwrap();
-    let version: i64 = doudi_store::sqlx::query_scalar("SELECT version FROM households WHERE id = $1")
-        .bind(id)
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap();
+    let version: i64 =
+        doudi_store::sqlx::query_scalar("SELECT version FROM households WHERE id = $1")
+            .bind(id)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
     let assistant = app.login("cun_xieli").await;
     let (s, body, _) = app
         .post(
@@ -1205,7 +1206,9 @@ async fn audit_log_reads_as_text(backend: Backend) {
         .await;
     assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
     let supervisor = app.login("qu_jiandu").await;
-    let (s, page) = app.get(&format!("/audit?household={id}"), &supervisor).await;
+    let (s, page) = app
+        .get(&format!("/audit?household={id}"), &supervisor)
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert!(page.contains("价值：52,000.00 元"), "{page}");
     assert!(page.contains("类型：房产"), "{page}");
@@ -1215,7 +1218,14 @@ async fn audit_log_reads_as_text(backend: Backend) {
         page.contains(&format!("{head}户（{village_name}）")),
         "the household by head and village"
     );
-    for code in ["value_fen", "&#34;kind&#34;", "\"kind\"", "{&#34;", "add_asset", "cun_xieli<"] {
+    for code in [
+        "value_fen",
+        "&#34;kind&#34;",
+        "\"kind\"",
+        "{&#34;",
+        "add_asset",
+        "cun_xieli<",
+    ] {
         assert!(!page.contains(code), "{code} shown: {page}");
     }
     app.finish().await;
@@ -1235,11 +1245,12 @@ async fn benefit_categories_by_decision_only(backend: Backend) {
     let version = |app: &TestApp| {
         let pool = app.db.pool.clone();
         async move {
-            let v: i64 = doudi_store::sqlx::query_scalar("SELECT version FROM households WHERE id = $1")
-                .bind(hid)
-                .fetch_one(&pool)
-                .await
-                .unwrap();
+            let v: i64 =
+                doudi_store::sqlx::query_scalar("SELECT version FROM households WHERE id = $1")
+                    .bind(hid)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
             v.to_string()
         }
     };
@@ -1261,13 +1272,21 @@ async fn benefit_categories_by_decision_only(backend: Backend) {
     let dibao = count(&app, "dibao").await;
     let monitor = count(&app, "monitor").await;
     let (_, file) = app.get(&format!("/households/{hid}"), &assistant).await;
-    assert!(!file.contains("<option value=\"dibao\">"), "the form does not offer 低保");
+    assert!(
+        !file.contains("<option value=\"dibao\">"),
+        "the form does not offer 低保"
+    );
     let v = version(&app).await;
     let (s, html, _) = app
         .post(
             &format!("/households/{hid}/items"),
             &assistant,
-            &[("version", v.as_str()), ("op", "add_category"), ("kind", "dibao"), ("date", today.as_str())],
+            &[
+                ("version", v.as_str()),
+                ("op", "add_category"),
+                ("kind", "dibao"),
+                ("date", today.as_str()),
+            ],
         )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
@@ -1278,7 +1297,12 @@ async fn benefit_categories_by_decision_only(backend: Backend) {
         .post(
             &format!("/households/{hid}/items"),
             &assistant,
-            &[("version", v.as_str()), ("op", "add_category"), ("kind", "monitor"), ("date", today.as_str())],
+            &[
+                ("version", v.as_str()),
+                ("op", "add_category"),
+                ("kind", "monitor"),
+                ("date", today.as_str()),
+            ],
         )
         .await;
     assert_eq!(s, StatusCode::SEE_OTHER);
@@ -1291,7 +1315,12 @@ async fn benefit_categories_by_decision_only(backend: Backend) {
         .post(
             &format!("/households/{hid}/items"),
             &district,
-            &[("version", v.as_str()), ("op", "add_category"), ("kind", "dibao"), ("date", today.as_str())],
+            &[
+                ("version", v.as_str()),
+                ("op", "add_category"),
+                ("kind", "dibao"),
+                ("date", today.as_str()),
+            ],
         )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
@@ -1327,7 +1356,12 @@ async fn benefit_categories_by_decision_only(backend: Backend) {
         .post(
             &format!("/households/{hid}/items"),
             &assistant,
-            &[("version", v.as_str()), ("op", "end_category"), ("item_id", line.as_str()), ("date", today.as_str())],
+            &[
+                ("version", v.as_str()),
+                ("op", "end_category"),
+                ("item_id", line.as_str()),
+                ("date", today.as_str()),
+            ],
         )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);

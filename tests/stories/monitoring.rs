@@ -276,12 +276,18 @@ async fn feeds_and_warnings(backend: Backend) {
         "warning in the village inbox"
     );
     // The household appears by its head, not by its number (issue 11, defect 8).
-    let head = format!("{}户", doudi_domain::mask::mask_name(&name_of_head(&app, hid).await));
+    let head = format!(
+        "{}户",
+        doudi_domain::mask::mask_name(&name_of_head(&app, hid).await)
+    );
     let row = inbox
         .split("<tr>")
         .find(|r| r.contains(&format!("/warnings/{wid}")))
         .unwrap();
-    assert!(row.contains(&head) && !row.contains(&format!("<td>{hid}</td>")), "{row}");
+    assert!(
+        row.contains(&head) && !row.contains(&format!("<td>{hid}</td>")),
+        "{row}"
+    );
     let other = app.login("cun_xieli2").await;
     let (_, other_inbox) = app.get("/inbox", &other).await;
     assert!(!other_inbox.contains(&format!("/warnings/{wid}\"")));
@@ -486,7 +492,11 @@ async fn check_report_shows_differences(backend: Backend) {
         "INSERT INTO assets (county_code, household_id, kind, description, value_fen, created_at) SELECT county_code, id, 'house', '自建房', 20000000, '2026-01-01T00:00:00.000Z' FROM households WHERE id = $1",
         "UPDATE persons SET employment = CASE WHEN relation = 'head' THEN 'unemployed' ELSE 'retired' END WHERE household_id = $1",
     ] {
-        doudi_store::sqlx::query(sql).bind(hid).execute(w).await.unwrap();
+        doudi_store::sqlx::query(sql)
+            .bind(hid)
+            .execute(w)
+            .await
+            .unwrap();
     }
     let assistant = app.login("cun_xieli").await;
     let (s, page) = app
@@ -496,7 +506,9 @@ async fn check_report_shows_differences(backend: Backend) {
     let report = &page[page.find("id=\"check-report\"").expect("report")..];
     let report = &report[..report.find("</section>").unwrap()];
     let row = |item: &str| {
-        let start = report.find(item).unwrap_or_else(|| panic!("{item}: {report}"));
+        let start = report
+            .find(item)
+            .unwrap_or_else(|| panic!("{item}: {report}"));
         let rest = &report[start..];
         rest[..rest.find("</tr>").unwrap()].to_string()
     };
@@ -504,7 +516,10 @@ async fn check_report_shows_differences(backend: Backend) {
     assert!(house.contains("有差异</strong>：申报 1，部门 0"), "{house}");
     assert!(house.contains("部门无记录"), "{house}");
     let unemployed = row("失业登记");
-    assert!(unemployed.contains("有差异</strong>：申报 1，部门 0"), "{unemployed}");
+    assert!(
+        unemployed.contains("有差异</strong>：申报 1，部门 0"),
+        "{unemployed}"
+    );
     let cars = row("车辆（辆）");
     assert!(cars.contains("一致") && !cars.contains("有差异"), "{cars}");
     // Reached from the household file, and titled by the head and village
@@ -516,9 +531,15 @@ async fn check_report_shows_differences(backend: Backend) {
     .fetch_one(&app.db.pool)
     .await
     .unwrap();
-    assert!(page.contains(&format!("<h1>监测与走访 · {head}户（{village_name}）</h1>")), "{page}");
+    assert!(
+        page.contains(&format!("<h1>监测与走访 · {head}户（{village_name}）</h1>")),
+        "{page}"
+    );
     let (_, file) = app.get(&format!("/households/{hid}"), &assistant).await;
-    assert!(file.contains(&format!("href=\"/households/{hid}/monitoring\"")), "{file}");
+    assert!(
+        file.contains(&format!("href=\"/households/{hid}/monitoring\"")),
+        "{file}"
+    );
     app.finish().await;
 }
 
@@ -671,11 +692,13 @@ async fn worklists_and_demo_grading(backend: Backend) {
     let village = app.region_of("cun_xieli").await;
     // A key household of the village (give one a category if none has).
     let hid = app.household_in(&village).await;
-    doudi_store::sqlx::query("UPDATE households SET categories = 'monitor' WHERE id = $1 AND categories = ''")
-        .bind(hid)
-        .execute(app.db.writer())
-        .await
-        .unwrap();
+    doudi_store::sqlx::query(
+        "UPDATE households SET categories = 'monitor' WHERE id = $1 AND categories = ''",
+    )
+    .bind(hid)
+    .execute(app.db.writer())
+    .await
+    .unwrap();
     // A warning raised its colour (a plan without an assessment): still to assess.
     let today_s = doudi_store::today_cn().to_string();
     doudi_store::sqlx::query(
@@ -700,10 +723,19 @@ async fn worklists_and_demo_grading(backend: Backend) {
     };
     let line = row(&page).unwrap_or_else(|| panic!("{page}"));
     assert!(line.contains("从未评估"), "{line}");
-    assert!(line.contains(&format!("{}户", doudi_domain::mask::mask_name(&name_of_head(&app, hid).await))), "{line}");
+    assert!(
+        line.contains(&format!(
+            "{}户",
+            doudi_domain::mask::mask_name(&name_of_head(&app, hid).await)
+        )),
+        "{line}"
+    );
     let other = app.login("cun_xieli2").await;
     let (_, page) = app.get("/monitoring/worklist", &other).await;
-    assert!(row(&page).is_none(), "another village's household is not listed");
+    assert!(
+        row(&page).is_none(),
+        "another village's household is not listed"
+    );
 
     let (s, _, _) = app
         .post(
@@ -729,14 +761,21 @@ async fn worklists_and_demo_grading(backend: Backend) {
         plans == graded || plans == graded + 1,
         "one plan per graded household (and the one assessed by hand): {plans} / {graded}"
     );
-    assert!([red, yellow, green].iter().filter(|n| **n > 0).count() >= 2, "{red}/{yellow}/{green}");
+    assert!(
+        [red, yellow, green].iter().filter(|n| **n > 0).count() >= 2,
+        "{red}/{yellow}/{green}"
+    );
     let town = app.login("zhen_jingban").await;
-    let (_, page) = app.get("/monitoring/worklist?tab=visits&missed=1", &town).await;
-    let missed: i64 = doudi_store::sqlx::query_scalar("SELECT COUNT(*) FROM monitoring WHERE next_visit_due < $1")
-        .bind(today.to_string())
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap();
+    let (_, page) = app
+        .get("/monitoring/worklist?tab=visits&missed=1", &town)
+        .await;
+    let missed: i64 = doudi_store::sqlx::query_scalar(
+        "SELECT COUNT(*) FROM monitoring WHERE next_visit_due < $1",
+    )
+    .bind(today.to_string())
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
     assert!(missed > 0, "some visits are missed in the demo");
     assert!(page.contains("已超期"), "{page}");
     app.finish().await;

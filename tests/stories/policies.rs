@@ -192,11 +192,12 @@ async fn finder_story(backend: Backend) {
         leads.contains(&format!("/households/{missed}/apply")),
         "the village sees the lead with a way to apply"
     );
-    let head: String = doudi_store::sqlx::query_scalar("SELECT head_name FROM households WHERE id = $1")
-        .bind(missed)
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap();
+    let head: String =
+        doudi_store::sqlx::query_scalar("SELECT head_name FROM households WHERE id = $1")
+            .bind(missed)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
     assert!(
         leads.contains(&format!(">{}户</a>", doudi_domain::mask::mask_name(&head))),
         "the lead names the household by its head: {leads}"
@@ -474,9 +475,15 @@ async fn public_pages(backend: Backend) {
     assert!(check.contains("可能适用的政策"));
     assert!(check.contains("最低生活保障"), "low income suggests 低保");
     // Disaster aid only when a disaster is ticked (issue 11, defect 12).
-    assert!(!check.contains("受灾群众冬春生活救助"), "no disaster ticked");
+    assert!(
+        !check.contains("受灾群众冬春生活救助"),
+        "no disaster ticked"
+    );
     let (_, hit) = app
-        .get("/public/self-check?size=3&income=600&deposits=0&disaster=1", "")
+        .get(
+            "/public/self-check?size=3&income=600&deposits=0&disaster=1",
+            "",
+        )
         .await;
     assert!(hit.contains("受灾群众冬春生活救助"), "{hit}");
     // An amount in words is refused, with the field named.
@@ -649,7 +656,10 @@ async fn catalogue_without_codes(backend: Backend) {
     let town = app.login("zhen_jingban").await;
     let (s, page) = app.get("/policies?per_page=100", &town).await;
     assert_eq!(s, StatusCode::OK);
-    assert!(page.contains("<td>按月发放现金</td>") || page.contains("<td>一次性"), "{page}");
+    assert!(
+        page.contains("<td>按月发放现金</td>") || page.contains("<td>一次性"),
+        "{page}"
+    );
     for code in ["monthly_cash", "one_off", "in_kind", ">service<"] {
         assert!(!page.contains(code), "{code} on /policies");
     }
@@ -660,8 +670,14 @@ async fn catalogue_without_codes(backend: Backend) {
     assert!(!page.contains(">330106<"), "a region shown by its code");
     let admin = app.login("admin").await;
     let (_, page) = app.get("/standards", &admin).await;
-    assert!(page.contains("std.dibao"), "the administrator writing rules sees the name");
-    assert!(page.contains("<select id=\"region\""), "regions are chosen, not typed");
+    assert!(
+        page.contains("std.dibao"),
+        "the administrator writing rules sees the name"
+    );
+    assert!(
+        page.contains("<select id=\"region\""),
+        "regions are chosen, not typed"
+    );
     app.finish().await;
 }
 
@@ -692,8 +708,15 @@ async fn lists_at_district_volume(backend: Backend) {
         .get(&format!("/finder/{run_id}/leads/confirm?kind="), &town)
         .await;
     assert_eq!(s, StatusCode::OK);
-    assert!(page.contains("确定吗") && page.contains("逐条生成线索"), "{page}");
-    assert_eq!(app.scalar("SELECT COUNT(*) FROM leads").await, 0, "nothing before confirming");
+    assert!(
+        page.contains("确定吗") && page.contains("逐条生成线索"),
+        "{page}"
+    );
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM leads").await,
+        0,
+        "nothing before confirming"
+    );
     let (s, _, loc) = app
         .post(&format!("/finder/{run_id}/leads"), &town, &[("kind", "")])
         .await;
@@ -709,7 +732,11 @@ async fn lists_at_district_volume(backend: Backend) {
     assert_eq!(app.scalar("SELECT COUNT(*) FROM leads").await, open);
     let village = app.login("cun_xieli").await;
     let (s, _, _) = app
-        .post(&format!("/finder/{run_id}/leads"), &village, &[("kind", "")])
+        .post(
+            &format!("/finder/{run_id}/leads"),
+            &village,
+            &[("kind", "")],
+        )
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "a village does not run 政策找人");
 
@@ -719,7 +746,10 @@ async fn lists_at_district_volume(backend: Backend) {
     let district = app.login("qu_shenpi").await;
     let (s, page) = app.get("/warnings", &district).await;
     assert_eq!(s, StatusCode::OK);
-    assert!(page.contains("id=\"region\""), "a street and village filter: {page}");
+    assert!(
+        page.contains("id=\"region\""),
+        "a street and village filter: {page}"
+    );
     let (s, _) = app.get(&format!("/warnings?region={v1}"), &district).await;
     assert_eq!(s, StatusCode::OK);
     let denied = app.audit_count("denied", "cun_xieli").await;
@@ -735,7 +765,10 @@ async fn lists_at_district_volume(backend: Backend) {
     .await
     .unwrap();
     if open_warnings > 0 {
-        assert!(inbox.contains(&format!("待核实 {open_warnings} 条")), "{inbox}");
+        assert!(
+            inbox.contains(&format!("待核实 {open_warnings} 条")),
+            "{inbox}"
+        );
     }
 
     // The region list is searched and paged.
@@ -749,8 +782,14 @@ async fn lists_at_district_volume(backend: Backend) {
         .get(&format!("/admin/regions?q={}", support::enc(&name)), &admin)
         .await;
     assert_eq!(s, StatusCode::OK);
-    assert!(page.contains(&format!("action=\"/admin/regions/{v2}\"")), "{page}");
-    assert!(!page.contains(&format!("action=\"/admin/regions/{v1}\"")), "only the match");
+    assert!(
+        page.contains(&format!("action=\"/admin/regions/{v2}\"")),
+        "{page}"
+    );
+    assert!(
+        !page.contains(&format!("action=\"/admin/regions/{v1}\"")),
+        "only the match"
+    );
     // A run's findings by village.
     let in_v1: i64 = doudi_store::sqlx::query_scalar(
         "SELECT COUNT(*) FROM findings WHERE run_id = $1 AND village_code = $2",
@@ -760,20 +799,30 @@ async fn lists_at_district_volume(backend: Backend) {
     .fetch_one(&app.db.pool)
     .await
     .unwrap();
-    let (s, page) = app.get(&format!("/finder/{run_id}?region={v1}"), &town).await;
+    let (s, page) = app
+        .get(&format!("/finder/{run_id}?region={v1}"), &town)
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert!(page.contains(&format!("共 {in_v1} 条")), "{page}");
     // Accounts are searched too.
-    let (s, page) = app.get(&format!("/admin/users?q={}", support::enc("医保")), &admin).await;
+    let (s, page) = app
+        .get(&format!("/admin/users?q={}", support::enc("医保")), &admin)
+        .await;
     assert_eq!(s, StatusCode::OK);
-    assert!(page.contains(">yibao<") && !page.contains(">cun_xieli<"), "{page}");
+    assert!(
+        page.contains(">yibao<") && !page.contains(">cun_xieli<"),
+        "{page}"
+    );
     // Leads by street and village; another village's refused.
     let (s, page) = app.get(&format!("/leads?region={v1}"), &village).await;
     assert_eq!(s, StatusCode::OK, "{page}");
     let (s, _) = app.get(&format!("/leads?region={v2}"), &village).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     let (_, page) = app.get("/leads", &town).await;
-    assert!(page.contains("id=\"region\""), "the town filters its leads by village: {page}");
+    assert!(
+        page.contains("id=\"region\""),
+        "the town filters its leads by village: {page}"
+    );
     app.finish().await;
 }
 

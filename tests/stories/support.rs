@@ -398,3 +398,17 @@ pub async fn apply(
             .map(|(_, v)| v.clone()),
     )
 }
+
+/// The item of a one-item application, from the `/applications/{id}`
+/// address the intake redirected to.
+pub async fn item_of_application(app: &TestApp, location: &str) -> i64 {
+    let app_id: i64 = location
+        .trim_start_matches("/applications/")
+        .parse()
+        .unwrap();
+    doudi_store::sqlx::query_scalar("SELECT id FROM case_items WHERE application_id = $1")
+        .bind(app_id)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap()
+}

@@ -101,7 +101,10 @@ pub async fn narrowed_scope(db: &Db, caller: &Caller, region: &str) -> Result<Sc
         return Ok(caller.scope());
     }
     let Ok(code) = doudi_domain::RegionCode::parse(region) else {
-        return Err(Error::invalid("region", "请从列表中选择街道（乡镇）或村（社区）"));
+        return Err(Error::invalid(
+            "region",
+            "请从列表中选择街道（乡镇）或村（社区）",
+        ));
     };
     if !caller.covers(code.as_str()) {
         return Err(refuse(db, caller, "region", code.as_str()).await);

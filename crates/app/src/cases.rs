@@ -55,15 +55,14 @@ pub async fn load_calendar_form(
     work_days: &str,
 ) -> Result<i32> {
     access::role(db, caller, Action::ManageCalendar).await?;
-    let json = doudi_domain::calendar::year_json_from_lists(year, off_days, work_days).map_err(
-        |e| {
+    let json =
+        doudi_domain::calendar::year_json_from_lists(year, off_days, work_days).map_err(|e| {
             Error::Invalid(
                 e.into_iter()
                     .map(|(f, m)| crate::error::field(f, m))
                     .collect(),
             )
-        },
-    )?;
+        })?;
     let year = load_calendar_year(db, &json, &caller.user.username).await?;
     crate::audit::event(
         db,
@@ -376,8 +375,7 @@ pub async fn item_for_steps(db: &Db, caller: &Caller, id: i64) -> Result<ItemRow
 
 async fn item_where(db: &Db, caller: &Caller, id: i64, department_may: bool) -> Result<ItemRow> {
     let i = access::item(db, caller, id).await?;
-    if department_may && crate::departments::handles_department_item(caller, &i.cols.department)
-    {
+    if department_may && crate::departments::handles_department_item(caller, &i.cols.department) {
         return Ok(i);
     }
     access::require(
@@ -1045,9 +1043,21 @@ pub async fn household_cases(
 ) -> Result<(Vec<ItemRow>, Vec<cases::LedgerRow>, Vec<cases::ReferralRow>)> {
     let (items, ledger, referrals) = cases::household_case_presence(db, household_id).await?;
     Ok((
-        if items { cases::items_of_household(db, household_id).await? } else { vec![] },
-        if ledger { cases::ledger(db, household_id).await? } else { vec![] },
-        if referrals { cases::referrals_of_household(db, household_id).await? } else { vec![] },
+        if items {
+            cases::items_of_household(db, household_id).await?
+        } else {
+            vec![]
+        },
+        if ledger {
+            cases::ledger(db, household_id).await?
+        } else {
+            vec![]
+        },
+        if referrals {
+            cases::referrals_of_household(db, household_id).await?
+        } else {
+            vec![]
+        },
     ))
 }
 

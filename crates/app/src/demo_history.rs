@@ -9,9 +9,9 @@
 //! item's story where it is, as it would in an office.
 
 use chrono::{Days, NaiveDate};
+use doudi_domain::Coded;
 use doudi_domain::access::Role;
 use doudi_domain::workflow::{self, ActionKind};
-use doudi_domain::Coded;
 use doudi_store::Db;
 use rand::{Rng, SeedableRng};
 
@@ -38,9 +38,7 @@ async fn caller(db: &Db, username: &str) -> Result<Option<Caller>> {
 
 /// The demo account that takes a step of `role` for a household of `village`.
 fn actor_for<'a>(callers: &'a [Caller], role: Role, village: &str) -> Option<&'a Caller> {
-    callers
-        .iter()
-        .find(|c| c.role == role && c.covers(village))
+    callers.iter().find(|c| c.role == role && c.covers(village))
 }
 
 pub async fn demo_history(db: &Db, seed: u64, today: NaiveDate) -> Result<History> {
@@ -113,8 +111,7 @@ pub async fn demo_history(db: &Db, seed: u64, today: NaiveDate) -> Result<Histor
                 },
                 separate_registration: false,
             };
-            let Ok(app_id) =
-                cases::open_application(db, opener, *hid, &intake, &[], started).await
+            let Ok(app_id) = cases::open_application(db, opener, *hid, &intake, &[], started).await
             else {
                 continue;
             };
@@ -135,7 +132,10 @@ pub async fn demo_history(db: &Db, seed: u64, today: NaiveDate) -> Result<Histor
             // The first 低保 notice that runs to its end draws an objection.
             let object = kind == "dibao" && matches!(ending, Ending::Decide) && !objection_made;
             objection_made |= object;
-            let decided = drive(db, &callers, village, item_id, started, today, ending, object, &mut rng).await?;
+            let decided = drive(
+                db, &callers, village, item_id, started, today, ending, object, &mut rng,
+            )
+            .await?;
             if decided {
                 history.decided += 1;
             } else {
@@ -144,7 +144,11 @@ pub async fn demo_history(db: &Db, seed: u64, today: NaiveDate) -> Result<Histor
             // Referrals from some temporary-aid cases: answered or not.
             if matches!(kind, "temp_expense" | "temp_emergency") {
                 if let Some(town) = actor_for(&callers, Role::TownCaseWorker, village) {
-                    let to = if rng.random_range(0..2) == 0 { "区医疗保障局" } else { "区慈善总会" };
+                    let to = if rng.random_range(0..2) == 0 {
+                        "区医疗保障局"
+                    } else {
+                        "区慈善总会"
+                    };
                     let sent_on = (started + Days::new(2)).min(today);
                     let r = NewReferralInput {
                         to_name: to.into(),
@@ -154,10 +158,17 @@ pub async fn demo_history(db: &Db, seed: u64, today: NaiveDate) -> Result<Histor
                     };
                     if let Ok(rid) = cases::send_referral(db, town, item_id, &r, sent_on).await {
                         history.referrals += 1;
-                        let receiver = callers.iter().find(|c| c.user.department.as_deref() == Some(to));
+                        let receiver = callers
+                            .iter()
+                            .find(|c| c.user.department.as_deref() == Some(to));
                         if let (Some(rc), true) = (receiver, rng.random_range(0..3) > 0) {
-                            let accept = cases::ReferralAction { op: "accept".into(), ..Default::default() };
-                            if cases::act_on_referral(db, rc, rid, &accept).await.is_ok() && rng.random_range(0..2) == 0 {
+                            let accept = cases::ReferralAction {
+                                op: "accept".into(),
+                                ..Default::default()
+                            };
+                            if cases::act_on_referral(db, rc, rid, &accept).await.is_ok()
+                                && rng.random_range(0..2) == 0
+                            {
                                 let done = cases::ReferralAction {
                                     op: "complete".into(),
                                     outcome: "已按规定给予救助".into(),
@@ -292,16 +303,18 @@ async fn drive(
         let Some(actor) = actor_for(callers, role, village) else {
             return Ok(false);
         };
-        let amount = if step.requires_amount || step.role_by_amount || matches!(action, ActionKind::Approve) {
-            match s.kind {
-                workflow::ItemKind::MutualAid => "2000",
-                workflow::ItemKind::Tekun => "1300",
-                workflow::ItemKind::Dibao => "850",
-                _ => "2500",
-            }
-        } else {
-            ""
-        };
+        let amount =
+            if step.requires_amount || step.role_by_amount || matches!(action, ActionKind::Approve)
+            {
+                match s.kind {
+                    workflow::ItemKind::MutualAid => "2000",
+                    workflow::ItemKind::Tekun => "1300",
+                    workflow::ItemKind::Dibao => "850",
+                    _ => "2500",
+                }
+            } else {
+                ""
+            };
         let opinion = match action {
             ActionKind::Refuse => "经调查，家庭人均收入高于当地低保标准，不符合条件",
             ActionKind::Object => "群众反映该户有经营收入，已登记，重新核实",
@@ -310,7 +323,16 @@ async fn drive(
         let input = ActInput {
             version: i.version.to_string(),
             action: action.code().into(),
-            signatures: format!("{}、{}", actor.user.display_name.split('（').next().unwrap_or("经办人"), "王调查员"),
+            signatures: format!(
+                "{}、{}",
+                actor
+                    .user
+                    .display_name
+                    .split('（')
+                    .next()
+                    .unwrap_or("经办人"),
+                "王调查员"
+            ),
             opinion: opinion.into(),
             amount: amount.into(),
             on: on.to_string(),
@@ -346,7 +368,10 @@ async fn close_some_warnings(db: &Db, callers: &[Caller], villages: &[String]) -
                 outcome: outcome.into(),
                 note: "按规定跟进".into(),
             };
-            if crate::monitoring::close_warning(db, assistant, *id, &f).await.is_ok() {
+            if crate::monitoring::close_warning(db, assistant, *id, &f)
+                .await
+                .is_ok()
+            {
                 closed += 1;
             }
         }

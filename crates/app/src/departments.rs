@@ -123,14 +123,22 @@ pub async fn create(db: &Db, caller: &Caller, f: &DepartmentInput) -> Result<i64
     let code = f.code.trim().to_ascii_lowercase();
     if code.is_empty()
         || code.len() > 16
-        || !code.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        || !code
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
     {
-        errors.push(field("code", "代码为 1–16 位小写字母、数字或下划线，如：yb"));
+        errors.push(field(
+            "code",
+            "代码为 1–16 位小写字母、数字或下划线，如：yb",
+        ));
     }
     let name = f.name.trim().to_string();
     let n = name.chars().count();
     if !(2..=40).contains(&n) || name.chars().any(|c| c.is_control() || "<>=\"'".contains(c)) {
-        errors.push(field("name", "请填写部门或机构的全称（2–40 字），如：区医疗保障局"));
+        errors.push(field(
+            "name",
+            "请填写部门或机构的全称（2–40 字），如：区医疗保障局",
+        ));
     }
     let fields = check_fields(f, &mut errors);
     if !errors.is_empty() {

@@ -681,10 +681,7 @@ pub async fn add_helper(db: &Db, caller: &Caller, hid: i64, f: &HelperInput) -> 
 /// Inbox lines: open warnings (with an overdue flag) and visits due within
 /// two days (masked head name, village, missed flag).
 #[allow(clippy::type_complexity)]
-pub async fn inbox_lines(
-    db: &Db,
-    scope: &Scope,
-) -> Result<InboxLines> {
+pub async fn inbox_lines(db: &Db, scope: &Scope) -> Result<InboxLines> {
     let today = today_cn().to_string();
     let (warnings, open_warnings) = mon::warnings(db, scope, "open", &today, 0, 100).await?;
     let warnings = warnings
@@ -1247,7 +1244,8 @@ pub async fn demo_grading(db: &Db, seed: u64, today: NaiveDate) -> Result<(usize
             let assessed = today - chrono::Days::new(rng.random_range(20..425));
             // Most are visited on plan; about one in seven has fallen behind.
             let behind = rng.random_range(0..7) == 0;
-            let visited = today - chrono::Days::new(rng.random_range(if behind { 8..30 } else { 0..4 }));
+            let visited =
+                today - chrono::Days::new(rng.random_range(if behind { 8..30 } else { 0..4 }));
             let rule = grading::visit_rule(a.colour, &visit_config(&std));
             let due = grading::next_visit_due(rule, &[visited], assessed);
             match a.colour {

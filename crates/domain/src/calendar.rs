@@ -200,7 +200,10 @@ pub fn year_json_from_lists(
         }
     };
     let mut days: Vec<(NaiveDate, bool, String)> = Vec::new();
-    for (field, text, off) in [("off_days", off_days, true), ("work_days", work_days, false)] {
+    for (field, text, off) in [
+        ("off_days", off_days, true),
+        ("work_days", work_days, false),
+    ] {
         for (n, line) in text.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() {
@@ -217,7 +220,10 @@ pub fn year_json_from_lists(
                         if !off && !matches!(d.weekday(), Weekday::Sat | Weekday::Sun) {
                             errors.push((
                                 field,
-                                format!("第 {} 行：{d} 本来就是工作日，调休上班日应为周六或周日", n + 1),
+                                format!(
+                                    "第 {} 行：{d} 本来就是工作日，调休上班日应为周六或周日",
+                                    n + 1
+                                ),
                             ));
                         }
                         if days.iter().any(|x| x.0 == d) {
@@ -270,7 +276,10 @@ fn parse_day_line(line: &str) -> Result<(NaiveDate, NaiveDate, String), String> 
     };
     // A second date in the name is a range typed another way: refuse it
     // rather than guess.
-    if rest.iter().any(|w| w.chars().filter(|c| c.is_ascii_digit()).count() >= 6) {
+    if rest
+        .iter()
+        .any(|w| w.chars().filter(|c| c.is_ascii_digit()).count() >= 6)
+    {
         return Err("日期范围请写成“2027-02-06 至 2027-02-12”".into());
     }
     if to < from {
@@ -297,8 +306,14 @@ mod form_tests {
         let mut c = WorkCalendar::new();
         assert_eq!(c.load_year_json(&json), Ok(2027));
         let d = |m, day| NaiveDate::from_ymd_opt(2027, m, day).unwrap();
-        assert!(!c.is_working_day(d(2, 8)).unwrap(), "a Monday of the Spring Festival is off");
-        assert!(c.is_working_day(d(2, 14)).unwrap(), "the adjusted Sunday is worked");
+        assert!(
+            !c.is_working_day(d(2, 8)).unwrap(),
+            "a Monday of the Spring Festival is off"
+        );
+        assert!(
+            c.is_working_day(d(2, 14)).unwrap(),
+            "the adjusted Sunday is worked"
+        );
         assert!(c.is_working_day(d(3, 1)).unwrap());
     }
 
@@ -316,13 +331,20 @@ mod form_tests {
             let e = year_json_from_lists("2027", bad, "").unwrap_err();
             assert!(e[0].1.contains("日期"), "{bad}: {e:?}");
         }
-        for good in ["2027-02-06至2027-02-12 春节", "2027-02-06 至2027-02-12", "2027-02-06~2027-02-12"] {
+        for good in [
+            "2027-02-06至2027-02-12 春节",
+            "2027-02-06 至2027-02-12",
+            "2027-02-06~2027-02-12",
+        ] {
             let json = year_json_from_lists("2027", good, "").unwrap();
             assert_eq!(json.matches("isOffDay").count(), 7, "{good}");
         }
         let e = year_json_from_lists("27", "", "").unwrap_err();
         assert_eq!(e[0].0, "year");
-        assert!(year_json_from_lists("2027", "", "").is_err(), "no day off at all");
+        assert!(
+            year_json_from_lists("2027", "", "").is_err(),
+            "no day off at all"
+        );
     }
 }
 

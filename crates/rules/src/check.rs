@@ -5,7 +5,7 @@
 use chrono::NaiveDate;
 use doudi_domain::Money;
 
-use crate::facts::{feed_aggregates, FeedEvent, HouseholdInput};
+use crate::facts::{FeedEvent, HouseholdInput, feed_aggregates};
 
 /// One line of the report.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,7 +27,11 @@ pub struct CheckLine {
 /// The comparison. Counts compare both ways: a declared house the registry
 /// does not know is as much a difference as an undeclared one, since either
 /// means the file or the feed is wrong and someone must look.
-pub fn check_report(input: &HouseholdInput, events: &[FeedEvent], today: NaiveDate) -> Vec<CheckLine> {
+pub fn check_report(
+    input: &HouseholdInput,
+    events: &[FeedEvent],
+    today: NaiveDate,
+) -> Vec<CheckLine> {
     let aggs = feed_aggregates(events, today);
     let count = |kind: &str| {
         events
@@ -45,9 +49,24 @@ pub fn check_report(input: &HouseholdInput, events: &[FeedEvent], today: NaiveDa
         feed_kind: kind,
     };
     let mut lines = vec![
-        counted("房产（套）", declared_assets("house"), "property", count("property")),
-        counted("车辆（辆）", declared_assets("vehicle"), "vehicle", count("vehicle")),
-        counted("经营主体（个）", declared_assets("business"), "business", count("business")),
+        counted(
+            "房产（套）",
+            declared_assets("house"),
+            "property",
+            count("property"),
+        ),
+        counted(
+            "车辆（辆）",
+            declared_assets("vehicle"),
+            "vehicle",
+            count("vehicle"),
+        ),
+        counted(
+            "经营主体（个）",
+            declared_assets("business"),
+            "business",
+            count("business"),
+        ),
     ];
     // A housing-fund deposit of X a month implies a wage of at least X
     // (deposits are a share of wages), so only a deposit above all declared
@@ -77,13 +96,23 @@ pub fn check_report(input: &HouseholdInput, events: &[FeedEvent], today: NaiveDa
         feed_kind: "medical",
     });
     let recorded_deaths = input.members.iter().filter(|m| !m.alive).count();
-    lines.push(counted("死亡注销（人）", recorded_deaths, "death", count("death")));
+    lines.push(counted(
+        "死亡注销（人）",
+        recorded_deaths,
+        "death",
+        count("death"),
+    ));
     let disabled = input
         .members
         .iter()
         .filter(|m| m.disability_grade > 0)
         .count();
-    lines.push(counted("持残疾证（人）", disabled, "disability", count("disability")));
+    lines.push(counted(
+        "持残疾证（人）",
+        disabled,
+        "disability",
+        count("disability"),
+    ));
     let unemployed = input
         .members
         .iter()
@@ -127,7 +156,10 @@ mod tests {
             kind: kind.into(),
             event_date: day(date),
             amount_fen: amount,
-            attributes: attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            attributes: attrs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         }
     }
 
@@ -144,12 +176,21 @@ mod tests {
         };
         let lines = check_report(&input, &[], day("2026-12-01"));
         let house = line(&lines, "房产");
-        assert_eq!((house.declared.as_str(), house.department.as_str()), ("1", "0"));
+        assert_eq!(
+            (house.declared.as_str(), house.department.as_str()),
+            ("1", "0")
+        );
         assert!(house.differs);
         let unemployed = line(&lines, "失业登记");
-        assert_eq!((unemployed.declared.as_str(), unemployed.department.as_str()), ("1", "0"));
+        assert_eq!(
+            (unemployed.declared.as_str(), unemployed.department.as_str()),
+            ("1", "0")
+        );
         assert!(unemployed.differs);
-        assert!(!line(&lines, "车辆").differs, "0 declared, 0 reported agree");
+        assert!(
+            !line(&lines, "车辆").differs,
+            "0 declared, 0 reported agree"
+        );
     }
 
     #[test]
@@ -162,7 +203,12 @@ mod tests {
         };
         let events = [
             event("vehicle", "2026-03-01", None, &[]),
-            event("unemployment", "2026-11-01", None, &[("status", "registered")]),
+            event(
+                "unemployment",
+                "2026-11-01",
+                None,
+                &[("status", "registered")],
+            ),
             event("housing_fund", "2026-11-01", Some(150_000), &[]),
         ];
         let lines = check_report(&input, &events, day("2026-12-01"));

@@ -58,7 +58,9 @@ fn variable(name: &str) -> Option<(String, Unit)> {
         "calc.medical_assistance" => fixed("医疗救助测算额", Money),
         _ => {
             if let Some(key) = name.strip_prefix("std.") {
-                let def = crate::standards::STANDARDS.iter().find(|d| d.cel_name == key)?;
+                let def = crate::standards::STANDARDS
+                    .iter()
+                    .find(|d| d.cel_name == key)?;
                 let unit = match def.unit {
                     crate::standards::Unit::Fen => Money,
                     crate::standards::Unit::Percent => Percent,
@@ -83,7 +85,11 @@ fn variable(name: &str) -> Option<(String, Unit)> {
                 "hukou_out_90d" => "部门数据：近90天户籍迁出",
                 _ => return None,
             };
-            let unit = if key == "medical_selfpay_12m" { Money } else { Count("条") };
+            let unit = if key == "medical_selfpay_12m" {
+                Money
+            } else {
+                Count("条")
+            };
             Some((label.to_string(), unit))
         }
     }
@@ -190,7 +196,14 @@ fn side(text: &str, extra: &dyn Fn(&str) -> Option<String>) -> (String, Unit) {
         .iter()
         .any(|i| variable(i).is_some_and(|(_, u)| u == Unit::Money));
     let scaled = text.contains("100") || text.contains("_pct");
-    (words, if money && !scaled { Unit::Money } else { Unit::Plain })
+    (
+        words,
+        if money && !scaled {
+            Unit::Money
+        } else {
+            Unit::Plain
+        },
+    )
 }
 
 fn identifiers(text: &str) -> Vec<String> {
@@ -219,12 +232,19 @@ fn tokens(text: &str) -> Vec<Token> {
         if c.is_whitespace() {
             i += 1;
         } else if c == '\'' || c == '"' {
-            let end = chars[i + 1..].iter().position(|x| *x == c).map_or(chars.len(), |p| i + 1 + p);
-            out.push(Token::Quoted(chars[i + 1..end.min(chars.len())].iter().collect()));
+            let end = chars[i + 1..]
+                .iter()
+                .position(|x| *x == c)
+                .map_or(chars.len(), |p| i + 1 + p);
+            out.push(Token::Quoted(
+                chars[i + 1..end.min(chars.len())].iter().collect(),
+            ));
             i = end + 1;
         } else if c.is_alphanumeric() || c == '_' {
             let start = i;
-            while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_' || chars[i] == '.') {
+            while i < chars.len()
+                && (chars[i].is_alphanumeric() || chars[i] == '_' || chars[i] == '.')
+            {
                 i += 1;
             }
             out.push(Token::Word(chars[start..i].iter().collect()));
@@ -260,7 +280,8 @@ fn translate(text: &str, extra: &dyn Fn(&str) -> Option<String>) -> String {
                     let base = &w[..w.len() - m.len() - 1];
                     let subject = match base {
                         "members" => "成员".to_string(),
-                        b => variable(b).map_or_else(|| b.rsplit('.').next().unwrap_or(b).to_string(), |v| v.0),
+                        b => variable(b)
+                            .map_or_else(|| b.rsplit('.').next().unwrap_or(b).to_string(), |v| v.0),
                     };
                     let skip_var = matches!(toks.get(i + 2), Some(Token::Word(_)))
                         && matches!(toks.get(i + 3), Some(Token::Other(c)) if c == ",");
@@ -339,7 +360,9 @@ pub fn failed_condition(
     if !negated && let Some((l, op, r)) = comparison(inner) {
         let (ln, lu) = side(l, extra);
         let lv = scope.value_of(l).and_then(|v| shown(&v, lu));
-        let literal = tokens(r).iter().all(|t| !matches!(t, Token::Word(w) if !w.chars().all(|c| c.is_ascii_digit())));
+        let literal = tokens(r)
+            .iter()
+            .all(|t| !matches!(t, Token::Word(w) if !w.chars().all(|c| c.is_ascii_digit())));
         let (rn, ru) = side(r, extra);
         let rv = if literal && lu != Unit::Plain {
             scope.value_of(r).and_then(|v| shown(&v, lu))
@@ -432,7 +455,11 @@ mod tests {
             categories: categories.iter().map(|c| c.to_string()).collect(),
             ..Default::default()
         };
-        Facts::build(&input, &BTreeMap::new(), NaiveDate::from_ymd_opt(2026, 12, 1).unwrap())
+        Facts::build(
+            &input,
+            &BTreeMap::new(),
+            NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+        )
     }
 
     fn env() -> Env {
@@ -448,7 +475,11 @@ mod tests {
         let f = facts(5_200_000, &[]);
         let scope = env.scope(&f);
         assert_eq!(
-            failed_condition("hh.assets_total <= std.asset_limit_per_person * hh.size", &scope, &none),
+            failed_condition(
+                "hh.assets_total <= std.asset_limit_per_person * hh.size",
+                &scope,
+                &none
+            ),
             "家庭财产合计 52,000.00 元，超过人均财产限额×家庭人口 48,000.00 元"
         );
         assert_eq!(
@@ -462,7 +493,10 @@ mod tests {
         let env = env();
         let f = facts(0, &[]);
         let scope = env.scope(&f);
-        assert_eq!(failed_condition("hh.size > 1", &scope, &none), "家庭人口 1 人，未超过 1 人");
+        assert_eq!(
+            failed_condition("hh.size > 1", &scope, &none),
+            "家庭人口 1 人，未超过 1 人"
+        );
     }
 
     #[test]
@@ -470,12 +504,28 @@ mod tests {
         let env = env();
         let f = facts(0, &["dibao"]);
         let scope = env.scope(&f);
-        assert_eq!(failed_condition("!('dibao' in hh.categories)", &scope, &none), "家庭已是低保对象");
-        assert_eq!(failed_condition("'tekun' in hh.categories", &scope, &none), "家庭不是特困对象");
+        assert_eq!(
+            failed_condition("!('dibao' in hh.categories)", &scope, &none),
+            "家庭已是低保对象"
+        );
+        assert_eq!(
+            failed_condition("'tekun' in hh.categories", &scope, &none),
+            "家庭不是特困对象"
+        );
         let names = |c: &str| (c == "orphan_basic").then(|| "孤儿基本生活费".to_string());
-        assert_eq!(failed_condition("'orphan_basic' in hh.receives", &scope, &names), "未享受孤儿基本生活费");
-        let text = failed_condition("members.exists(m, m.age < 18 && m.schooling == 'college')", &scope, &none);
-        assert_eq!(text, "不满足：有成员满足（年龄<18，且就学状况为“大专及以上”）");
+        assert_eq!(
+            failed_condition("'orphan_basic' in hh.receives", &scope, &names),
+            "未享受孤儿基本生活费"
+        );
+        let text = failed_condition(
+            "members.exists(m, m.age < 18 && m.schooling == 'college')",
+            &scope,
+            &none,
+        );
+        assert_eq!(
+            text,
+            "不满足：有成员满足（年龄<18，且就学状况为“大专及以上”）"
+        );
         for code in ["hh.", "m.", "std.", "members", "'", "&&"] {
             assert!(!text.contains(code), "{code} in {text}");
         }

@@ -236,7 +236,8 @@ fn finder_reports_missed_excessive_and_duplicate() {
     assert_eq!(f.len(), 1);
     assert_eq!(f[0].kind, FindingKind::Excessive);
     assert!(
-        f[0].reason.starts_with("家庭人均月收入 2,000.00 元，不低于低保标准"),
+        f[0].reason
+            .starts_with("家庭人均月收入 2,000.00 元，不低于低保标准"),
         "{}",
         f[0].reason
     );

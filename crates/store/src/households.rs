@@ -677,7 +677,8 @@ pub async fn file(db: &Db, household: HouseholdRow) -> Result<HouseholdFile> {
     .bind(id)
     .fetch_all(&db.pool)
     .await?;
-    let (mut incomes, mut assets, mut categories, mut memberships) = (vec![], vec![], vec![], vec![]);
+    let (mut incomes, mut assets, mut categories, mut memberships) =
+        (vec![], vec![], vec![], vec![]);
     for r in parts {
         let part: i64 = r.get(0);
         match part {

@@ -119,7 +119,10 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
         8,
         include_str!("../migrations/postgresql/0008_registry_oracle.sql"),
     ),
-    (9, include_str!("../migrations/postgresql/0009_read_paths.sql")),
+    (
+        9,
+        include_str!("../migrations/postgresql/0009_read_paths.sql"),
+    ),
     (
         10,
         include_str!("../migrations/postgresql/0010_departments.sql"),

@@ -321,9 +321,10 @@ pub async fn feed_freshness(db: &Db, scope: &Scope) -> Result<Vec<(String, i64, 
     let counts: HashMap<String, i64> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
     // A batch whose rows were all refused delivered nothing: freshness
     // counts batches that stored records.
-    let last = sqlx::query("SELECT kind, MAX(sent_at) FROM feed_batches WHERE accepted > 0 GROUP BY kind")
-        .fetch_all(&db.pool)
-        .await?;
+    let last =
+        sqlx::query("SELECT kind, MAX(sent_at) FROM feed_batches WHERE accepted > 0 GROUP BY kind")
+            .fetch_all(&db.pool)
+            .await?;
     let last: HashMap<String, Option<String>> = last.iter().map(|r| (r.get(0), r.get(1))).collect();
     let mut kinds: Vec<String> = counts.keys().chain(last.keys()).cloned().collect();
     kinds.sort();

@@ -121,7 +121,9 @@ fn show(key: &str, v: &Value, regions: &dyn Fn(&str) -> Option<String>) -> Strin
         Value::Number(n) if key.ends_with("_fen") => n
             .as_i64()
             .map_or_else(|| n.to_string(), |f| format!("{} 元", Money::from_fen(f))),
-        Value::Number(n) if key == "active" => if n.as_i64() == Some(1) { "是" } else { "否" }.into(),
+        Value::Number(n) if key == "active" => {
+            if n.as_i64() == Some(1) { "是" } else { "否" }.into()
+        }
         Value::Number(n) => n.to_string(),
         Value::String(s) if s.is_empty() => "（空）".into(),
         Value::String(s) => {
@@ -264,8 +266,12 @@ mod tests {
     #[test]
     fn money_is_in_yuan_and_codes_are_named() {
         let lines = describe_changes(
-            Some(r#"{"id": 7, "version": 2, "kind": "wage", "monthly_fen": 120000, "status": "open"}"#),
-            Some(r#"{"id": 7, "version": 3, "kind": "wage", "monthly_fen": 150000, "status": "closed"}"#),
+            Some(
+                r#"{"id": 7, "version": 2, "kind": "wage", "monthly_fen": 120000, "status": "open"}"#,
+            ),
+            Some(
+                r#"{"id": 7, "version": 3, "kind": "wage", "monthly_fen": 150000, "status": "closed"}"#,
+            ),
             &none,
         );
         assert_eq!(
@@ -279,15 +285,31 @@ mod tests {
         let names = |c: &str| (c == "330106001001").then(|| "翠苑一区".to_string());
         let lines = describe_changes(
             None,
-            Some(r#"{"role": "village_assistant", "region": "330106001001", "amount_fen": 600000, "password_hash": "x"}"#),
+            Some(
+                r#"{"role": "village_assistant", "region": "330106001001", "amount_fen": 600000, "password_hash": "x"}"#,
+            ),
             &names,
         );
-        assert_eq!(lines, vec!["金额：6,000.00 元", "地区：翠苑一区", "岗位：村(社区)救助协理员"]);
+        assert_eq!(
+            lines,
+            vec![
+                "金额：6,000.00 元",
+                "地区：翠苑一区",
+                "岗位：村(社区)救助协理员"
+            ]
+        );
     }
 
     #[test]
     fn garbage_and_internal_fields_show_nothing() {
         assert!(describe_changes(Some("not json"), Some("[1,2]"), &none).is_empty());
-        assert!(describe_changes(None, Some(r#"{"created_at": "x", "household_id": 3}"#), &none).is_empty());
+        assert!(
+            describe_changes(
+                None,
+                Some(r#"{"created_at": "x", "household_id": 3}"#),
+                &none
+            )
+            .is_empty()
+        );
     }
 }

@@ -154,7 +154,10 @@ pub fn router(state: AppState) -> Router {
         .route("/finder/{id}", get(policies::finder_run))
         .route("/finder/{id}/findings.xlsx", get(policies::finder_xlsx))
         .route("/findings/{id}/lead", post(policies::finding_lead))
-        .route("/finder/{id}/leads/confirm", get(policies::run_leads_confirm))
+        .route(
+            "/finder/{id}/leads/confirm",
+            get(policies::run_leads_confirm),
+        )
         .route("/finder/{id}/leads", post(policies::run_leads))
         .route("/leads", get(policies::leads))
         .route("/leads/{id}/close", post(policies::lead_close))

@@ -381,7 +381,10 @@ impl RegionNames {
         match doudi_store::regions::get(db, code).await {
             Ok(Some(r)) => {
                 if let Ok(mut m) = self.names.write() {
-                    m.insert(code.to_string(), (r.name.clone(), std::time::Instant::now()));
+                    m.insert(
+                        code.to_string(),
+                        (r.name.clone(), std::time::Instant::now()),
+                    );
                 }
                 r.name
             }

@@ -356,7 +356,9 @@ pub async fn audit(
                 action: action_label(&a.action).to_string(),
                 target: crate::audit_view::entity_label(&a.entity).to_string(),
                 detail: a.detail,
-                household: a.household_id.map(|h| (h, households.get(&h).cloned().unwrap_or_default())),
+                household: a
+                    .household_id
+                    .map(|h| (h, households.get(&h).cloned().unwrap_or_default())),
                 changes,
             }
         })
@@ -562,7 +564,9 @@ pub async fn users(
                 || u.display_name.contains(needle.as_str())
                 || role.contains(needle.as_str())
                 || region.contains(needle.as_str())
-                || u.department.as_deref().is_some_and(|d| d.contains(needle.as_str()))
+                || u.department
+                    .as_deref()
+                    .is_some_and(|d| d.contains(needle.as_str()))
         })
         .collect();
     let per_page = 50;
@@ -875,7 +879,12 @@ pub async fn token_revoke(
 struct DepartmentsPage {
     page: Page,
     /// (department, type label, feeds sent, policies run).
-    rows: Vec<(doudi_store::departments::DepartmentRow, String, String, String)>,
+    rows: Vec<(
+        doudi_store::departments::DepartmentRow,
+        String,
+        String,
+        String,
+    )>,
     /// Set when editing one department.
     editing: Option<doudi_store::departments::DepartmentRow>,
     /// Every feed kind: (code, label, checked).
@@ -924,7 +933,9 @@ async fn departments_page(
                 .join("、");
             let runs = policies
                 .iter()
-                .filter(|p| (p.department == d.name || p.department == d.code) && p.status != "retired")
+                .filter(|p| {
+                    (p.department == d.name || p.department == d.code) && p.status != "retired"
+                })
                 .map(|p| p.name.as_str())
                 .collect::<Vec<_>>();
             let runs = match runs.len() {
@@ -938,7 +949,13 @@ async fn departments_page(
         .collect();
     let feeds = doudi_sheets::FeedKind::all()
         .iter()
-        .map(|k| (k.code(), k.label(), form.feed_kinds.iter().any(|f| f == k.code())))
+        .map(|k| {
+            (
+                k.code(),
+                k.label(),
+                form.feed_kinds.iter().any(|f| f == k.code()),
+            )
+        })
         .collect();
     let status = if errors.is_empty() { 200 } else { 422 };
     Ok(with_status(

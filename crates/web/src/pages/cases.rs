@@ -440,7 +440,9 @@ async fn item_page(
             signatures: h.signatures,
             // A conference is recorded as 案情/决定/理由: one line each.
             opinion: if h.action == "conference" {
-                h.opinion.replace("；决定：", "\n决定：").replace("；理由：", "\n理由：")
+                h.opinion
+                    .replace("；决定：", "\n决定：")
+                    .replace("；理由：", "\n理由：")
             } else {
                 h.opinion
             },
@@ -857,7 +859,16 @@ pub async fn calendar_page(
         year: next.to_string(),
         ..Default::default()
     };
-    calendar_render(&state, &actor, q.msg.as_deref(), String::new(), form, vec![], 200).await
+    calendar_render(
+        &state,
+        &actor,
+        q.msg.as_deref(),
+        String::new(),
+        form,
+        vec![],
+        200,
+    )
+    .await
 }
 
 async fn calendar_render(
@@ -882,7 +893,9 @@ async fn calendar_render(
         .collect();
     Ok(status(
         render(&CalendarPage {
-            page: Page::new(state, actor, "工作日历", "calendar").await.with_notice(msg),
+            page: Page::new(state, actor, "工作日历", "calendar")
+                .await
+                .with_notice(msg),
             years,
             error,
             missing: doudi_app::cases::next_year_missing(&state.db, today_cn()).await?,
@@ -908,8 +921,14 @@ pub async fn calendar_form(
     actor: Actor,
     Form(f): Form<CalendarForm>,
 ) -> Result<Response, AppError> {
-    match doudi_app::cases::load_calendar_form(&state.db, &actor, &f.year, &f.off_days, &f.work_days)
-        .await
+    match doudi_app::cases::load_calendar_form(
+        &state.db,
+        &actor,
+        &f.year,
+        &f.off_days,
+        &f.work_days,
+    )
+    .await
     {
         Ok(_) => Ok(Redirect::to("/admin/calendar?msg=calendar").into_response()),
         Err(doudi_app::Error::Invalid(errors)) => {

@@ -1556,19 +1556,20 @@ pub struct ItemForm {
     pub reason: String,
 }
 
-/// Confirmation page before removing an item (works without JavaScript).
+/// Confirmation page before a destructive or far-reaching action (works
+/// without JavaScript): the message, and a form posting `fields` to `action`.
 #[derive(Template)]
 #[template(path = "confirm.html")]
-struct ConfirmPage {
-    page: Page,
-    message: String,
-    action: String,
-    back: String,
-    fields: Vec<(String, String)>,
-    needs_date: bool,
+pub struct ConfirmPage {
+    pub page: Page,
+    pub message: String,
+    pub action: String,
+    pub back: String,
+    pub fields: Vec<(String, String)>,
+    pub needs_date: bool,
     /// A benefit category's correction needs a reason.
-    needs_reason: bool,
-    today: String,
+    pub needs_reason: bool,
+    pub today: String,
 }
 
 pub async fn item_confirm(

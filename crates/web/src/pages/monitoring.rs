@@ -717,7 +717,10 @@ pub async fn warnings(
             })
             .collect(),
         pager: Pager::new(
-            &format!("status={status}&region={}", crate::auth::url_encode(&q.region)),
+            &format!(
+                "status={status}&region={}",
+                crate::auth::url_encode(&q.region)
+            ),
             page_no,
             per_page,
             total,
@@ -932,7 +935,10 @@ async fn monitoring_page(
         })
         .collect();
     let code = if errors.is_empty() { 200 } else { 422 };
-    let village = state.region_names.name(&state.db, &place.village_code).await;
+    let village = state
+        .region_names
+        .name(&state.db, &place.village_code)
+        .await;
     Ok(with_status(
         render(&HouseholdMonitoringPage {
             page: Page::new(
@@ -1127,7 +1133,11 @@ pub async fn worklist(
     let page_no = q.page.unwrap_or(1).max(1);
     let offset = (page_no - 1) * per_page;
     let today = today_cn().to_string();
-    let tab = if q.tab == "visits" { "visits" } else { "assess" };
+    let tab = if q.tab == "visits" {
+        "visits"
+    } else {
+        "assess"
+    };
     let missed = !q.missed.is_empty();
     let (assess, visits, total, base) = if tab == "assess" {
         let (rows, total) =

@@ -829,20 +829,6 @@ pub async fn finding_lead(
     Ok(Redirect::to(&format!("/leads?notice=saved#lead-{lead}")).into_response())
 }
 
-/// Confirmation before turning a run's findings into leads in bulk.
-#[derive(Template)]
-#[template(path = "confirm.html")]
-struct BulkLeadConfirm {
-    page: Page,
-    message: String,
-    action: String,
-    back: String,
-    fields: Vec<(String, String)>,
-    needs_date: bool,
-    needs_reason: bool,
-    today: String,
-}
-
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct BulkLeadQuery {
@@ -862,7 +848,8 @@ pub async fn run_leads_confirm(
     let what = kind
         .and_then(FindingKind::from_code)
         .map_or("全部".to_string(), |k| format!("“{}”", k.label()));
-    render(&BulkLeadConfirm {
+    // Confirmation before turning a run's findings into leads in bulk.
+    render(&crate::pages::households::ConfirmPage {
         page: Page::new(&state, &actor, "请确认", "finder").await,
         message: format!(
             "将本次政策找人{what}结果中尚未生成线索的（共 {total} 条结果，已生成线索和规则出错的除外）逐条生成线索，交各村（社区）在 5 个工作日内核实。确定吗？"
@@ -884,7 +871,11 @@ pub async fn run_leads(
 ) -> Result<Response, AppError> {
     let (made, skipped) =
         doudi_app::policies::leads_from_run(&state.db, &actor, id, &q.kind).await?;
-    Ok(Redirect::to(&format!("/finder/{id}?kind={}&made={made}&skipped={skipped}", crate::auth::url_encode(&q.kind))).into_response())
+    Ok(Redirect::to(&format!(
+        "/finder/{id}?kind={}&made={made}&skipped={skipped}",
+        crate::auth::url_encode(&q.kind)
+    ))
+    .into_response())
 }
 
 // ------------------------------------------------------------------ leads ---
@@ -945,7 +936,10 @@ pub async fn leads(
         page: Page::new(&state, &actor, "线索与复核", "leads").await,
         leads,
         pager: Pager::new(
-            &format!("status={status}&region={}", crate::auth::url_encode(&q.region)),
+            &format!(
+                "status={status}&region={}",
+                crate::auth::url_encode(&q.region)
+            ),
             page_no,
             per_page,
             total,
