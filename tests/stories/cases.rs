@@ -426,31 +426,7 @@ async fn referral_life_cycle(backend: Backend) {
     let cookie = app.login("zhen_jingban").await;
     let village = app.region_of("cun_xieli").await;
     let hid = app.household_in(&village).await;
-    let (s, _, loc) = apply(
-        &app,
-        &cookie,
-        hid,
-        &[
-            ("channel", "window"),
-            ("proxy_name", "邻居王某"),
-            ("situation", "大病住院，医疗费负担重"),
-            ("kind_temp_expense", "1"),
-        ],
-        None,
-    )
-    .await;
-    assert_eq!(s, StatusCode::SEE_OTHER);
-    let app_id: i64 = loc
-        .unwrap()
-        .trim_start_matches("/applications/")
-        .parse()
-        .unwrap();
-    let id: i64 =
-        doudi_store::sqlx::query_scalar("SELECT id FROM case_items WHERE application_id = $1")
-            .bind(app_id)
-            .fetch_one(&app.db.pool)
-            .await
-            .unwrap();
+    let id = support::temp_expense_item(&app, &cookie, hid).await;
     // Without consent: refused.
     let (s, html, _) = app
         .post(
@@ -1215,21 +1191,7 @@ async fn conference_record(backend: Backend) {
     let cookie = app.login("zhen_jingban").await;
     let village = app.region_of("cun_xieli").await;
     let hid = app.household_in(&village).await;
-    let (s, _, loc) = apply(
-        &app,
-        &cookie,
-        hid,
-        &[
-            ("channel", "window"),
-            ("proxy_name", "邻居王某"),
-            ("situation", "大病住院，医疗费负担重"),
-            ("kind_temp_expense", "1"),
-        ],
-        None,
-    )
-    .await;
-    assert_eq!(s, StatusCode::SEE_OTHER);
-    let id = support::item_of_application(&app, &loc.unwrap()).await;
+    let id = support::temp_expense_item(&app, &cookie, hid).await;
     let form = |attendees: &'static str| {
         vec![
             ("attendees", attendees),

@@ -176,26 +176,7 @@ async fn department_items_reach_their_department(backend: Backend) {
     assert_eq!(step_of(&app, id).await.1.as_deref(), Some("referred"));
 
     // Referrals go to a listed department only.
-    let (s, html, _) = apply(
-        &app,
-        &worker,
-        hid,
-        &[
-            ("channel", "window"),
-            ("proxy_name", "邻居王某"),
-            ("situation", "大病住院，医疗费负担重"),
-            ("kind_temp_expense", "1"),
-        ],
-        None,
-    )
-    .await;
-    assert_eq!(s, StatusCode::SEE_OTHER, "{html}");
-    let temp: i64 =
-        doudi_store::sqlx::query_scalar("SELECT MAX(id) FROM case_items WHERE household_id = $1")
-            .bind(hid)
-            .fetch_one(&app.db.pool)
-            .await
-            .unwrap();
+    let temp = support::temp_expense_item(&app, &worker, hid).await;
     let referral = |to: &'static str| {
         vec![
             ("to_name", to),

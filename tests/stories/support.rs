@@ -412,3 +412,23 @@ pub async fn item_of_application(app: &TestApp, location: &str) -> i64 {
         .await
         .unwrap()
 }
+
+/// A 支出型临时救助 item for household `hid`, opened by the signed-in town
+/// case worker through the intake form (a proxy applies for the household).
+pub async fn temp_expense_item(app: &TestApp, cookie: &str, hid: i64) -> i64 {
+    let (s, html, loc) = apply(
+        app,
+        cookie,
+        hid,
+        &[
+            ("channel", "window"),
+            ("proxy_name", "邻居王某"),
+            ("situation", "大病住院，医疗费负担重"),
+            ("kind_temp_expense", "1"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{html}");
+    item_of_application(app, &loc.unwrap()).await
+}

@@ -115,6 +115,18 @@ fn check_fields(f: &DepartmentInput, errors: &mut Vec<FieldError>) -> Department
     }
 }
 
+/// A department's editable fields as the audit log records them.
+fn audited(f: &DepartmentFields) -> serde_json::Value {
+    serde_json::json!({"kind": f.kind, "phone": f.phone, "feed_kinds": f.feed_kinds.join(","), "active": f.active})
+}
+
+/// The audited fields of a new department, with its code and name.
+fn with_identity(mut v: serde_json::Value, code: &str, name: &str) -> serde_json::Value {
+    v["code"] = code.into();
+    v["name"] = name.into();
+    v
+}
+
 /// Adds a department. Refusals name `code`, `name`, `kind`, `phone` or
 /// `feed_kinds`; nothing is written.
 pub async fn create(db: &Db, caller: &Caller, f: &DepartmentInput) -> Result<i64> {
@@ -159,7 +171,7 @@ pub async fn create(db: &Db, caller: &Caller, f: &DepartmentInput) -> Result<i64
         None,
         caller.region.as_str(),
         None,
-        Some(serde_json::json!({"code": code, "name": name, "kind": fields.kind, "phone": fields.phone, "feed_kinds": fields.feed_kinds.join(","), "active": fields.active})),
+        Some(with_identity(audited(&fields), &code, &name)),
         format!("新增部门 {name}"),
     )
     .await?;
@@ -190,8 +202,13 @@ pub async fn update(db: &Db, caller: &Caller, id: i64, f: &DepartmentInput) -> R
         id.to_string(),
         None,
         caller.region.as_str(),
-        Some(serde_json::json!({"kind": before.kind, "phone": before.phone, "feed_kinds": before.feed_kinds.join(","), "active": before.active})),
-        Some(serde_json::json!({"kind": fields.kind, "phone": fields.phone, "feed_kinds": fields.feed_kinds.join(","), "active": fields.active})),
+        Some(audited(&DepartmentFields {
+            kind: before.kind.clone(),
+            phone: before.phone.clone(),
+            feed_kinds: before.feed_kinds.clone(),
+            active: before.active,
+        })),
+        Some(audited(&fields)),
         format!("修改部门 {}", before.name),
     )
     .await?;
