@@ -666,7 +666,6 @@ struct RunPage {
     percent: i64,
     /// Street and village filter: (code, label, selected).
     regions: Vec<(String, String, bool)>,
-    region: String,
 }
 
 pub async fn finder_run(
@@ -740,7 +739,6 @@ pub async fn finder_run(
         can_run: actor.may(Action::RunFinder),
         percent,
         regions: crate::pages::households::region_options(&state, &actor, &q.region).await?,
-        region: q.region.clone(),
     })
 }
 
