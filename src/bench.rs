@@ -847,13 +847,21 @@ pub async fn sweep(url: &str, households: usize, records: usize) -> Result<()> {
         "sweep setup ({}): {households} households loaded in {load_hh:.1} s; {written} feed records loaded in {load_feeds:.1} s",
         backend_name(db)
     );
-    for round in ["first", "second"] {
+    // First: a full sweep (there is none before it). Second: nothing changed,
+    // so only changed households (none) are evaluated. Third: a full sweep
+    // forced, for comparison with the second.
+    for round in ["first", "second (changed only)", "third (full forced)"] {
         let t = Instant::now();
-        let s = doudi_app::monitoring::sweep(db, "bench", today()).await?;
+        let s = if round.starts_with("third") {
+            doudi_app::monitoring::sweep_full(db, "bench", today()).await?
+        } else {
+            doudi_app::monitoring::sweep(db, "bench", today()).await?
+        };
         let secs = t.elapsed().as_secs_f64();
         println!(
-            "sweep {round} ({}): {} households × {} rules over {written} feed records in {secs:.2} s = {:.0} households/s; raised {} ({:.0} warnings/s), already open {}, cooling {}; peak memory {:.0} MiB",
+            "sweep {round} ({}, mode {}): {} households × {} rules over {written} feed records in {secs:.2} s = {:.0} households/s; raised {} ({:.0} warnings/s), already open {}, cooling {}; peak memory {:.0} MiB",
             backend_name(db),
+            s.mode,
             s.households,
             doudi_app::monitoring::DEMO_RULES.len(),
             s.households as f64 / secs,

@@ -86,8 +86,14 @@ enum Command {
     },
     /// Load a year's official holiday arrangement (JSON as in data/holidays/).
     Calendar { file: PathBuf },
-    /// Run the warning sweep now (the server also runs it daily).
-    Sweep,
+    /// Run the warning sweep now (the server also runs it daily). By default
+    /// it evaluates only the households changed since the last sweep, when
+    /// that gives the same result.
+    Sweep {
+        /// Evaluate every active household.
+        #[arg(long)]
+        full: bool,
+    },
     /// Back up the whole database into one new SQLite file, while the server runs.
     Backup { file: PathBuf },
     /// Restore a backup into an empty database (either backend). Stop the server first.
@@ -492,12 +498,22 @@ async fn run(cli: Cli) -> AnyResult<()> {
             .await?;
             println!("已载入 {year} 年节假日安排。");
         }
-        Command::Sweep => {
+        Command::Sweep { full } => {
             let db = open(&cli.database_url).await?;
             let t = std::time::Instant::now();
-            let s = doudi_app::monitoring::sweep(&db, "cli", doudi_store::today_cn()).await?;
+            let today = doudi_store::today_cn();
+            let s = if full {
+                doudi_app::monitoring::sweep_full(&db, "cli", today).await?
+            } else {
+                doudi_app::monitoring::sweep(&db, "cli", today).await?
+            };
             println!(
-                "预警排查完成：{} 户，新预警 {} 条，已有未办结 {}，冷却期内 {}，规则出错 {}（{:.1} 秒）",
+                "预警排查完成（{}）：{} 户，新预警 {} 条，已有未办结 {}，冷却期内 {}，规则出错 {}（{:.1} 秒）",
+                if s.mode == "changed" {
+                    "只排查自上次以来有变化的家庭"
+                } else {
+                    "全量"
+                },
                 s.households,
                 s.raised,
                 s.already_open,

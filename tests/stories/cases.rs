@@ -1327,7 +1327,93 @@ async fn demo_district_has_a_year_of_history(backend: Backend) {
         "warnings closed with each of the four outcomes in turn"
     );
     assert!(h.leads > 0 || app.scalar("SELECT COUNT(*) FROM leads").await > 0);
+    // Cases escalated to the district and resumed after its review.
+    assert!(
+        app.scalar("SELECT COUNT(*) FROM case_steps WHERE action = 'escalate'")
+            .await
+            > 0,
+        "a case was escalated"
+    );
+    assert!(
+        app.scalar(
+            "SELECT COUNT(*) FROM case_steps WHERE step = 'county_review' AND action = 'complete'"
+        )
+        .await
+            > 0,
+        "the district reviewed an escalated case and sent it back"
+    );
+    // A 先行救助 whose paperwork was completed after its deadline.
+    let states: Vec<String> = doudi_store::sqlx::query_scalar(
+        "SELECT state_json FROM case_items WHERE kind = 'temp_emergency'",
+    )
+    .fetch_all(&app.db.pool)
+    .await
+    .unwrap();
+    let late_supplement = states.iter().any(|j| {
+        let s: doudi_domain::workflow::ItemState = serde_json::from_str(j).unwrap();
+        s.history.iter().any(|t| t.from == "supplement" && t.late)
+    });
+    assert!(
+        late_supplement,
+        "a 先行救助 was completed late: {states:#?}"
+    );
     app.finish().await;
 }
 
 on_both_backends!(demo_district_has_a_year_of_history);
+
+/// The inbox's case lists (my steps, overdue items) narrow to a street or a
+/// village; a village is refused another village's list, audited.
+async fn case_lists_filter_by_street_and_village(backend: Backend) {
+    let app = TestApp::new(backend, 60).await;
+    let v1 = app.region_of("cun_xieli").await;
+    // Another village of the same town, with households.
+    let v2: String = doudi_store::sqlx::query_scalar(
+        "SELECT village_code FROM households WHERE town_code = $1 AND village_code <> $2 AND status = 'active' AND size >= 2 ORDER BY id LIMIT 1",
+    )
+    .bind(v1[..9].to_string())
+    .bind(v1.clone())
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    let town = app.login("zhen_jingban").await;
+    let in_v1 = support::temp_expense_item(&app, &town, app.household_in(&v1).await).await;
+    let in_v2 = support::temp_expense_item(&app, &town, app.household_in(&v2).await).await;
+    let link = |id: i64| format!("href=\"/items/{id}\"");
+
+    let (s, page) = app.get("/inbox", &town).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("id=\"inbox-filter\""), "{page}");
+    assert!(page.contains(&link(in_v1)) && page.contains(&link(in_v2)));
+    let (s, page) = app.get(&format!("/inbox?region={v1}"), &town).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains(&link(in_v1)), "{page}");
+    assert!(!page.contains(&link(in_v2)), "only the chosen village");
+
+    // Both overdue: the district's overdue list narrows the same way.
+    doudi_store::sqlx::query("UPDATE case_items SET step_due = '2020-01-06'")
+        .execute(app.db.writer())
+        .await
+        .unwrap();
+    let district = app.login("qu_shenpi").await;
+    let (_, page) = app.get("/inbox", &district).await;
+    assert!(page.contains(&link(in_v1)) && page.contains(&link(in_v2)));
+    let (s, page) = app.get(&format!("/inbox?region={v2}"), &district).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains(&link(in_v2)), "{page}");
+    assert!(!page.contains(&link(in_v1)));
+
+    let village = app.login("cun_xieli").await;
+    let (_, page) = app.get("/inbox", &village).await;
+    assert!(
+        !page.contains("id=\"inbox-filter\""),
+        "a village has nothing to narrow"
+    );
+    let denied = app.audit_count("denied", "cun_xieli").await;
+    let (s, _) = app.get(&format!("/inbox?region={v2}"), &village).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(app.audit_count("denied", "cun_xieli").await, denied + 1);
+    app.finish().await;
+}
+
+on_both_backends!(case_lists_filter_by_street_and_village);

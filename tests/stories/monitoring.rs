@@ -255,6 +255,11 @@ async fn feeds_and_warnings(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(s2.raised, 0);
+    assert_eq!(s2.mode, "changed", "nothing changed: nothing to evaluate");
+    let s2 = doudi_app::monitoring::sweep_full(&app.db, "test", today)
+        .await
+        .unwrap();
+    assert_eq!(s2.raised, 0);
     assert!(s2.already_open >= 1);
     assert_eq!(
         count(&app, "SELECT COUNT(*) FROM warnings").await,
@@ -352,7 +357,8 @@ async fn feeds_and_warnings(backend: Backend) {
         .execute(app.db.writer())
         .await
         .unwrap();
-    doudi_app::monitoring::sweep(&app.db, "test", today)
+    // (The date was moved behind the sweep's back: only a full sweep sees it.)
+    doudi_app::monitoring::sweep_full(&app.db, "test", today)
         .await
         .unwrap();
     assert_eq!(warnings_for(&app, hid).await.len(), 2);
@@ -782,3 +788,249 @@ async fn worklists_and_demo_grading(backend: Backend) {
 }
 
 on_both_backends!(worklists_and_demo_grading);
+
+/// 批量评估: several key households assessed from the worklist in one
+/// submission. A line missing an answer refuses the whole submission, names
+/// the household, keeps what was typed and writes nothing; another
+/// village's household is refused; a good submission grades every line and
+/// says how many.
+async fn bulk_assessment_from_the_worklist(backend: Backend) {
+    let app = TestApp::new(backend, 120).await;
+    let village = app.region_of("cun_xieli").await;
+    let pair: Vec<i64> = doudi_store::sqlx::query_scalar(
+        "SELECT id FROM households WHERE village_code = $1 AND status = 'active' ORDER BY id LIMIT 2",
+    )
+    .bind(village.clone())
+    .fetch_all(&app.db.pool)
+    .await
+    .unwrap();
+    let (h1, h2) = (pair[0], pair[1]);
+    for h in [h1, h2] {
+        doudi_store::sqlx::query(
+            "UPDATE households SET categories = 'monitor' WHERE id = $1 AND categories = ''",
+        )
+        .bind(h)
+        .execute(app.db.writer())
+        .await
+        .unwrap();
+    }
+    let sql: &'static str = Box::leak(
+        format!("SELECT COUNT(*) FROM assessments WHERE household_id IN ({h1}, {h2})")
+            .into_boxed_str(),
+    );
+    let plans: &'static str = Box::leak(
+        format!("SELECT COUNT(*) FROM monitoring WHERE household_id IN ({h1}, {h2})")
+            .into_boxed_str(),
+    );
+
+    let assistant = app.login("cun_xieli").await;
+    let (s, page) = app.get("/monitoring/worklist", &assistant).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("id=\"bulk-assess\""), "{page}");
+    assert!(
+        page.contains(&format!("name=\"pick\" value=\"{h1}\"")),
+        "{page}"
+    );
+
+    let (p1, p2) = (h1.to_string(), h2.to_string());
+    let (fs1, fs2, ev1, ev2) = (
+        format!("fs.{h1}"),
+        format!("fs.{h2}"),
+        format!("ev.{h1}"),
+        format!("ev.{h2}"),
+    );
+    let alone2 = format!("alone.{h2}");
+    let (s, page, _) = app
+        .post(
+            "/monitoring/worklist/assess",
+            &assistant,
+            &[
+                ("pick", &p1),
+                ("pick", &p2),
+                (&fs1, "weak"),
+                (&ev1, "2"),
+                (&fs2, ""),
+                (&ev2, "0"),
+                (&alone2, "1"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    let head2 = doudi_domain::mask::mask_name(&name_of_head(&app, h2).await);
+    assert!(
+        page.contains(&format!("{head2}户：请选择家庭支持情况")),
+        "the refused line is named: {page}"
+    );
+    let head1 = doudi_domain::mask::mask_name(&name_of_head(&app, h1).await);
+    assert!(
+        page.contains(&format!(
+            "name=\"{ev1}\" size=\"3\" inputmode=\"numeric\" aria-label=\"{head1}户近三个月突发事件数\" value=\"2\""
+        )),
+        "what was typed stays: {page}"
+    );
+    assert!(
+        page.contains(&format!(
+            "name=\"{alone2}\" value=\"1\" aria-label=\"{head2}户独居老人\" checked"
+        )),
+        "ticks stay: {page}"
+    );
+    assert_eq!(app.scalar(sql).await, 0, "one bad line: nothing written");
+
+    let other = app.login("cun_xieli2").await;
+    let denied = app.audit_count("denied", "cun_xieli2").await;
+    let (s, _, _) = app
+        .post(
+            "/monitoring/worklist/assess",
+            &other,
+            &[("pick", &p1), (&fs1, "weak")],
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "another village's household");
+    assert!(app.audit_count("denied", "cun_xieli2").await > denied);
+    assert_eq!(app.scalar(sql).await, 0);
+
+    let (s, _, loc) = app
+        .post(
+            "/monitoring/worklist/assess",
+            &assistant,
+            &[
+                ("pick", &p1),
+                ("pick", &p2),
+                (&fs1, "weak"),
+                (&ev1, "2"),
+                (&fs2, "none"),
+                (&ev2, "0"),
+                (&alone2, "1"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (_, page) = app.get(&loc.unwrap(), &assistant).await;
+    assert!(page.contains("已完成 2 户三色评估"), "{page}");
+    assert_eq!(app.scalar(sql).await, 2);
+    assert_eq!(app.scalar(plans).await, 2, "both have a visit plan");
+    assert!(
+        !page.contains(&format!("name=\"pick\" value=\"{h1}\"")),
+        "assessed: off the list"
+    );
+    app.finish().await;
+}
+
+on_both_backends!(bulk_assessment_from_the_worklist);
+
+/// A sweep evaluates only the households that changed since the previous
+/// one, and raises exactly what a full sweep would: nothing when nothing
+/// changed; the household of a new feed record; a household whose cooling
+/// period ended; a full sweep again when a rule changes.
+async fn changed_only_sweep_matches_a_full_sweep(backend: Backend) {
+    let app = TestApp::new(backend, 40).await;
+    let today = doudi_store::today_cn();
+    // A short cooling period, set before the first sweep.
+    doudi_store::sqlx::query(
+        "UPDATE warning_rules SET cooling_days = 5 WHERE code = 'medical_burden'",
+    )
+    .execute(app.db.writer())
+    .await
+    .unwrap();
+    let v1 = app.region_of("cun_xieli").await;
+    let v2 = app.region_of("cun_xieli2").await;
+    let (id1, name1, h1) = person_in(&app, &v1).await;
+    let (id2, name2, h2) = person_in(&app, &v2).await;
+    let liaison = app.login("yibao").await;
+    let date = (today - Days::new(10)).to_string();
+    let (s, body, _) = upload(
+        &app,
+        &liaison,
+        "medical",
+        "m1.csv",
+        &medical_csv(&[(&id1, &name1, "INC001", &date)]),
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
+    let first = doudi_app::monitoring::sweep(&app.db, "test", today)
+        .await
+        .unwrap();
+    assert_eq!(first.mode, "full", "no sweep before: a full one");
+    assert_eq!(warnings_for(&app, h1).await.len(), 1);
+
+    // Nothing changed: nothing evaluated, nothing raised.
+    let second = doudi_app::monitoring::sweep(&app.db, "test", today)
+        .await
+        .unwrap();
+    assert_eq!(
+        (second.mode.as_str(), second.households, second.raised),
+        ("changed", 0, 0)
+    );
+
+    // A new record for the other village's household: that household only.
+    let (s, body, _) = upload(
+        &app,
+        &liaison,
+        "medical",
+        "m2.csv",
+        &medical_csv(&[(&id2, &name2, "INC002", &date)]),
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
+    let third = doudi_app::monitoring::sweep(&app.db, "test", today)
+        .await
+        .unwrap();
+    assert_eq!(third.mode, "changed");
+    assert_eq!(third.households, 1, "only the household with a new record");
+    assert_eq!(third.raised, 1);
+    assert_eq!(warnings_for(&app, h2).await.len(), 1);
+    let check = doudi_app::monitoring::sweep_full(&app.db, "test", today)
+        .await
+        .unwrap();
+    assert_eq!(check.raised, 0, "a full sweep finds nothing more");
+    assert!(check.households > 2);
+
+    // The first warning is closed (an audited write): cooling holds today,
+    // and six days on the changed-only sweep raises it again, as a full
+    // sweep would.
+    let assistant = app.login("cun_xieli").await;
+    let wid = warnings_for(&app, h1).await[0].0;
+    let (s, _, _) = app
+        .post(
+            &format!("/warnings/{wid}/close"),
+            &assistant,
+            &[
+                ("method", "visit"),
+                ("findings", "已入户核实"),
+                ("outcome", "policy_not_applied"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let closed = doudi_app::monitoring::sweep(&app.db, "test", today)
+        .await
+        .unwrap();
+    assert_eq!(closed.mode, "changed");
+    assert_eq!((closed.raised, closed.cooling), (0, 1));
+    let later = today + Days::new(6);
+    let after = doudi_app::monitoring::sweep(&app.db, "test", later)
+        .await
+        .unwrap();
+    assert_eq!(after.mode, "changed");
+    assert_eq!(after.raised, 1, "the cooling period ended");
+    assert_eq!(warnings_for(&app, h1).await.len(), 2);
+    let check = doudi_app::monitoring::sweep_full(&app.db, "test", later)
+        .await
+        .unwrap();
+    assert_eq!(check.raised, 0, "a full sweep finds nothing more");
+
+    // Another rule: the next sweep is a full one.
+    doudi_store::sqlx::query(
+        "UPDATE warning_rules SET expression = 'feeds.deaths_90d > 1' WHERE code = 'member_died'",
+    )
+    .execute(app.db.writer())
+    .await
+    .unwrap();
+    let changed_rules = doudi_app::monitoring::sweep(&app.db, "test", later)
+        .await
+        .unwrap();
+    assert_eq!(changed_rules.mode, "full");
+    app.finish().await;
+}
+
+on_both_backends!(changed_only_sweep_matches_a_full_sweep);

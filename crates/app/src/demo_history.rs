@@ -64,6 +64,8 @@ pub async fn demo_history(db: &Db, seed: u64, today: NaiveDate) -> Result<Histor
         .collect();
     let mut history = History::default();
     let mut objection_made = false;
+    // Two cases the town could not settle go to the district (提级复审).
+    let mut escalations = 0;
     for village in &villages {
         // Households of the village with a living head, in id order.
         let households: Vec<(i64, i64)> = doudi_store::sqlx::query_as(
@@ -98,37 +100,25 @@ pub async fn demo_history(db: &Db, seed: u64, today: NaiveDate) -> Result<Histor
             let Some(opener) = actor_for(&callers, opener_role, village) else {
                 continue;
             };
-            let intake = NewIntake {
-                channel: ["window", "discovery", "online"][rng.random_range(0..3)].into(),
-                applicant_person_id: Some(*head),
-                proxy_name: String::new(),
-                situation: situation(kind).into(),
-                kinds: vec![kind.into()],
-                department: if kind == "dept_item" {
-                    "区医疗保障局".into()
-                } else {
-                    String::new()
-                },
-                separate_registration: false,
-            };
-            let Ok(app_id) = cases::open_application(db, opener, *hid, &intake, &[], started).await
+            let channel = ["window", "discovery", "online"][rng.random_range(0..3)];
+            let Some(item_id) = open_item(db, opener, *hid, *head, kind, channel, started).await?
             else {
                 continue;
             };
             history.applications += 1;
-            let item_id: i64 = doudi_store::sqlx::query_scalar(
-                "SELECT id FROM case_items WHERE application_id = $1",
-            )
-            .bind(app_id)
-            .fetch_one(&db.pool)
-            .await?;
             // Most are decided; one in ten refused; one in five left where
             // the office is (recent ones still running, older ones overdue).
-            let ending = match history.applications % 10 {
+            let mut ending = match history.applications % 10 {
                 3 | 7 => Ending::Refuse,
                 1 | 5 => Ending::StopAfter((history.applications % 3) as u32),
                 _ => Ending::Decide,
             };
+            if matches!(ending, Ending::Decide) {
+                if matches!(kind, "dibao" | "tekun" | "temp_expense") && escalations < 2 {
+                    escalations += 1;
+                    ending = Ending::Escalate;
+                }
+            }
             // The first 低保 notice that runs to its end draws an objection.
             let object = kind == "dibao" && matches!(ending, Ending::Decide) && !objection_made;
             objection_made |= object;
@@ -183,9 +173,75 @@ pub async fn demo_history(db: &Db, seed: u64, today: NaiveDate) -> Result<Histor
             }
         }
     }
+    // A 先行救助 whose paperwork was completed weeks after its deadline.
+    if let Some(village) = villages.first() {
+        if let Some(town) = actor_for(&callers, Role::TownCaseWorker, village) {
+            let head: Option<(i64, i64)> = doudi_store::sqlx::query_as(
+                "SELECT h.id, p.id FROM households h JOIN persons p ON p.household_id = h.id AND p.relation = 'head' AND p.status = 'alive' \
+                 WHERE h.village_code = $1 AND h.status = 'active' ORDER BY h.id DESC LIMIT 1",
+            )
+            .bind(village.clone())
+            .fetch_optional(&db.pool)
+            .await?;
+            if let Some((hid, head)) = head {
+                let started = today - Days::new(100);
+                let opened =
+                    open_item(db, town, hid, head, "temp_emergency", "discovery", started).await?;
+                if let Some(item_id) = opened {
+                    history.applications += 1;
+                    let ending = Ending::LateSupplement;
+                    if drive(
+                        db, &callers, village, item_id, started, today, ending, false, &mut rng,
+                    )
+                    .await?
+                    {
+                        history.decided += 1;
+                    } else {
+                        history.open += 1;
+                    }
+                }
+            }
+        }
+    }
     history.warnings_closed = close_some_warnings(db, &callers, &villages).await?;
     history.leads = finder_with_leads(db, &callers).await?;
     Ok(history)
+}
+
+/// Opens an application of one item of `kind` for household `hid` (its head
+/// applying) on `started`; the item's id, or None when the intake refused.
+#[allow(clippy::too_many_arguments)]
+async fn open_item(
+    db: &Db,
+    opener: &Caller,
+    hid: i64,
+    head: i64,
+    kind: &str,
+    channel: &str,
+    started: NaiveDate,
+) -> Result<Option<i64>> {
+    let intake = NewIntake {
+        channel: channel.into(),
+        applicant_person_id: Some(head),
+        proxy_name: String::new(),
+        situation: situation(kind).into(),
+        kinds: vec![kind.into()],
+        department: if kind == "dept_item" {
+            "区医疗保障局".into()
+        } else {
+            String::new()
+        },
+        separate_registration: false,
+    };
+    let Ok(app_id) = cases::open_application(db, opener, hid, &intake, &[], started).await else {
+        return Ok(None);
+    };
+    Ok(Some(
+        doudi_store::sqlx::query_scalar("SELECT id FROM case_items WHERE application_id = $1")
+            .bind(app_id)
+            .fetch_one(&db.pool)
+            .await?,
+    ))
 }
 
 /// A 低保 政策找人 run by the town, waited for, its "missed" findings
@@ -221,6 +277,10 @@ enum Ending {
     Decide,
     Refuse,
     StopAfter(u32),
+    /// Decided after the district's 提级复审 of the first town step.
+    Escalate,
+    /// Decided, with the 先行救助 paperwork (补办) done weeks late.
+    LateSupplement,
 }
 
 fn situation(kind: &str) -> &'static str {
@@ -251,6 +311,7 @@ async fn drive(
 ) -> Result<bool> {
     let mut on = started;
     let mut objected = false;
+    let mut escalated = false;
     for step_no in 0..16u32 {
         if let Ending::StopAfter(n) = ending {
             if step_no >= n {
@@ -279,12 +340,21 @@ async fn drive(
         // The next step's date: a few days on; a notice runs its 7 days.
         on = match posted {
             Some(p) if step.is_notice => (p + Days::new(8)).max(on),
+            _ if step.code == "supplement" && matches!(ending, Ending::LateSupplement) => {
+                on + Days::new(rng.random_range(25..35))
+            }
             _ => on + Days::new(rng.random_range(1..4)),
         };
         if on > today {
             return Ok(false);
         }
-        let action = if allowed.contains(&ActionKind::Post) {
+        let action = if matches!(ending, Ending::Escalate)
+            && !escalated
+            && allowed.contains(&ActionKind::Escalate)
+        {
+            escalated = true;
+            ActionKind::Escalate
+        } else if allowed.contains(&ActionKind::Post) {
             ActionKind::Post
         } else if step.is_notice && object && !objected && allowed.contains(&ActionKind::Object) {
             objected = true;
@@ -318,6 +388,10 @@ async fn drive(
         let opinion = match action {
             ActionKind::Refuse => "经调查，家庭人均收入高于当地低保标准，不符合条件",
             ActionKind::Object => "群众反映该户有经营收入，已登记，重新核实",
+            ActionKind::Escalate => "家庭成员户籍分属两地，收入难以认定，提请区级复审",
+            ActionKind::Complete if step.code == "county_review" => {
+                "经区级复审，收入认定依据充分，同意继续办理"
+            }
             _ => "经核实情况属实，同意",
         };
         let input = ActInput {

@@ -48,15 +48,24 @@ pub fn outcome_label(code: &str) -> &'static str {
 
 // ------------------------------------------------------------------ sweep ---
 
-/// Evaluates every active warning rule over the whole registry and raises
-/// warnings: at most one open warning per household and rule, none during
-/// the cooling period after one was closed. Deadlines in working days.
-/// Runs in the caller's task (command line, demo loader, daily job) and
-/// returns the stored sweep; [`start_sweep`] runs one in the background.
-/// Refused with `Conflict` while another sweep runs, in any process.
+/// Evaluates every active warning rule and raises warnings: at most one
+/// open warning per household and rule, none during the cooling period
+/// after one was closed. Deadlines in working days. Evaluates only the
+/// households that changed since the previous sweep when that gives the
+/// same result as a full sweep ([`changed_since_previous`]), every active
+/// household otherwise. Runs in the caller's task (command line, demo
+/// loader, daily job) and returns the stored sweep; [`start_sweep`] runs
+/// one in the background. Refused with `Conflict` while another sweep
+/// runs, in any process.
 pub async fn sweep(db: &Db, who: &str, today: NaiveDate) -> Result<SweepRow> {
     let id = begin_sweep(db, who).await?;
-    run_sweep(db, id, today).await
+    run_sweep(db, id, today, false).await
+}
+
+/// A sweep of every active household, whatever changed.
+pub async fn sweep_full(db: &Db, who: &str, today: NaiveDate) -> Result<SweepRow> {
+    let id = begin_sweep(db, who).await?;
+    run_sweep(db, id, today, true).await
 }
 
 /// The running row of a new sweep (refused while one runs).
@@ -72,8 +81,8 @@ async fn begin_sweep(db: &Db, who: &str) -> Result<i64> {
 
 /// Walks the registry for sweep `id`, storing each batch with its counters,
 /// and ends it `done` or `failed`; returns the row as stored.
-async fn run_sweep(db: &Db, id: i64, today: NaiveDate) -> Result<SweepRow> {
-    let result = sweep_all(db, id, today).await;
+async fn run_sweep(db: &Db, id: i64, today: NaiveDate, full: bool) -> Result<SweepRow> {
+    let result = sweep_all(db, id, today, full).await;
     let (status, message) = match &result {
         Ok(()) => ("done", String::new()),
         Err(e) => ("failed", e.to_string()),
@@ -92,9 +101,11 @@ struct SweepContext {
     today: NaiveDate,
 }
 
-async fn sweep_all(db: &Db, sweep_id: i64, today: NaiveDate) -> Result<()> {
-    // Department records received before their person was registered.
-    mon::claim_pending(db).await?;
+/// The longest a "changed only" sweep trusts the last full one: a full
+/// sweep at least monthly bounds what a missed change could cost.
+const FULL_SWEEP_EVERY_DAYS: i64 = 31;
+
+async fn sweep_all(db: &Db, sweep_id: i64, today: NaiveDate, full: bool) -> Result<()> {
     let mut rules = Vec::new();
     for r in mon::warning_rules(db)
         .await?
@@ -105,6 +116,26 @@ async fn sweep_all(db: &Db, sweep_id: i64, today: NaiveDate) -> Result<()> {
             .map_err(|e| Error::invalid("rule", format!("预警规则“{}”无法编译：{e}", r.name)))?;
         rules.push((r, compiled));
     }
+    let standards = Standards::load(db, today).await?;
+    let print = fingerprint(&rules, &standards.rows);
+    // The marks come first: anything written from here on is after them,
+    // and the next sweep looks at it again.
+    let marks = mon::current_marks(db, &today.to_string(), &print).await?;
+    // Department records received before their person was registered.
+    mon::claim_pending(db).await?;
+    let changed = if full {
+        None
+    } else {
+        changed_since_previous(db, &rules, &standards.rows, &print, today).await?
+    };
+    mon::set_sweep_marks(
+        db,
+        sweep_id,
+        if changed.is_some() { "changed" } else { "full" },
+        &marks,
+        changed.as_ref().map(|ids| ids.len() as i64),
+    )
+    .await?;
     let max_cooling = rules.iter().map(|(r, _)| r.cooling_days).max().unwrap_or(0);
     let since = (today - chrono::Days::new(max_cooling as u64)).to_string();
     let (open, closed) = mon::warning_state(db, &since).await?;
@@ -115,12 +146,18 @@ async fn sweep_all(db: &Db, sweep_id: i64, today: NaiveDate) -> Result<()> {
         closed,
         today,
     });
-    let standards = Standards::load(db, today).await?;
-    for county in pol::counties(db).await? {
-        let Ok(code) = RegionCode::parse(&county) else {
-            continue;
-        };
-        let mut walk = Walk::start(db, &Scope(code), today);
+    let mut walks = Vec::new();
+    match changed {
+        Some(ids) => walks.push(Walk::of_ids(db, ids, today)),
+        None => {
+            for county in pol::counties(db).await? {
+                if let Ok(code) = RegionCode::parse(&county) {
+                    walks.push(Walk::start(db, &Scope(code), today));
+                }
+            }
+        }
+    }
+    for mut walk in walks {
         while let Some(batch) = walk.next().await? {
             let mut counts = SweepCounts {
                 households: batch.len() as i64,
@@ -136,6 +173,127 @@ async fn sweep_all(db: &Db, sweep_id: i64, today: NaiveDate) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The rules and standards a sweep evaluates, as one stable string hash
+/// (FNV-1a): a sweep under other rules or standards is not comparable.
+fn fingerprint(rules: &[(WarningRuleRow, Rule)], standards: &[standards::StandardRow]) -> String {
+    let mut text = String::new();
+    for (r, _) in rules {
+        text.push_str(&format!(
+            "r{}|{}|{}|{}\n",
+            r.id, r.expression, r.cooling_days, r.deadline_days
+        ));
+    }
+    for s in standards {
+        text.push_str(&format!(
+            "s{}|{}|{}|{}\n",
+            s.region_code, s.key, s.value, s.effective_from
+        ));
+    }
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// The households a sweep on `today` must evaluate to raise exactly what a
+/// full sweep would, given the previous finished sweep; `None` when only a
+/// full sweep will do (no previous sweep, other rules or standards, a
+/// standard taking effect, a rule reading `today`, no full sweep in the
+/// last [`FULL_SWEEP_EVERY_DAYS`] days). A household's facts change only
+/// through an audited write, a new household, a new feed record, a record
+/// entering or leaving a window, or a member's birthday; a rule that held
+/// may also raise again when its cooling period ends. See
+/// docs/decisions.md, "A sweep evaluates what changed".
+async fn changed_since_previous(
+    db: &Db,
+    rules: &[(WarningRuleRow, Rule)],
+    standard_rows: &[standards::StandardRow],
+    print: &str,
+    today: NaiveDate,
+) -> Result<Option<Vec<i64>>> {
+    let (Some(prev), Some(last_full)) = mon::previous_sweep(db).await? else {
+        return Ok(None);
+    };
+    let (Ok(prev_day), Ok(last_full)) = (
+        NaiveDate::parse_from_str(&prev.swept_on, "%Y-%m-%d"),
+        NaiveDate::parse_from_str(&last_full, "%Y-%m-%d"),
+    ) else {
+        return Ok(None);
+    };
+    let standard_starts = standard_rows.iter().any(|s| {
+        NaiveDate::parse_from_str(&s.effective_from, "%Y-%m-%d")
+            .is_ok_and(|d| d > prev_day && d <= today)
+    });
+    if prev.fingerprint != print
+        || prev_day > today
+        || (today - last_full).num_days() > FULL_SWEEP_EVERY_DAYS
+        || standard_starts
+        || rules.iter().any(|(r, _)| r.expression.contains("today"))
+    {
+        return Ok(None);
+    }
+    let windows = changed_windows(prev_day, today);
+    let birthdays = birthdays_between(prev_day, today);
+    // Cooling periods that ended since the previous sweep.
+    let cooling: HashMap<i64, i64> = rules.iter().map(|(r, _)| (r.id, r.cooling_days)).collect();
+    let max_cooling = cooling.values().copied().max().unwrap_or(0).max(0);
+    let since = (prev_day - chrono::Days::new(max_cooling as u64)).to_string();
+    let mut extra = Vec::new();
+    for (hid, rule, closed_on) in mon::closed_since(db, &since).await? {
+        let (Some(days), Ok(closed)) = (
+            cooling.get(&rule),
+            NaiveDate::parse_from_str(&closed_on, "%Y-%m-%d"),
+        ) else {
+            continue;
+        };
+        let ends = closed + chrono::Days::new((*days).max(0) as u64);
+        if ends > prev_day && ends <= today {
+            extra.push(hid);
+        }
+    }
+    Ok(Some(
+        mon::changed_households(db, &prev, &windows, &birthdays, &extra).await?,
+    ))
+}
+
+/// Event-date ranges `(from, to]` of the records whose place in a rule
+/// window changed between two sweep days: those leaving the 90-day and
+/// 12-month windows, and those dated after the earlier day (entering).
+pub fn changed_windows(prev: NaiveDate, today: NaiveDate) -> Vec<(String, String)> {
+    let days90 = |d: NaiveDate| d - chrono::Days::new(90);
+    let year = |d: NaiveDate| d.checked_sub_months(chrono::Months::new(12)).unwrap_or(d);
+    [
+        (days90(prev), days90(today)),
+        (year(prev), year(today)),
+        (prev, today),
+    ]
+    .into_iter()
+    .filter(|(a, b)| a < b)
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect()
+}
+
+/// The birthdays (MM-DD) on which someone's age changes in `(prev, today]`:
+/// each day's own, and 02-29 on 1 March of a common year.
+pub fn birthdays_between(prev: NaiveDate, today: NaiveDate) -> Vec<String> {
+    use chrono::Datelike;
+    let mut out = Vec::new();
+    let mut d = prev;
+    while d < today && out.len() < 367 {
+        d = d.succ_opt().unwrap_or(today);
+        out.push(d.format("%m-%d").to_string());
+        let leap = NaiveDate::from_ymd_opt(d.year(), 2, 29).is_some();
+        if d.month() == 3 && d.day() == 1 && !leap {
+            out.push("02-29".to_string());
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// The warnings a batch of households raises: every rule evaluated on every
@@ -245,7 +403,7 @@ pub async fn start_sweep(db: &Db, caller: &Caller) -> Result<i64> {
     }
     let db2 = db.clone();
     jobs::spawn(db, Kind::Sweep, id, async move {
-        run_sweep(&db2, id, today_cn()).await.map(|_| ())
+        run_sweep(&db2, id, today_cn(), false).await.map(|_| ())
     });
     Ok(id)
 }
@@ -460,9 +618,27 @@ pub struct Assessed {
     pub next_visit_due: NaiveDate,
 }
 
-/// Scores a household (red / yellow / green) and restarts its visit plan today.
-pub async fn assess(db: &Db, caller: &Caller, hid: i64, f: &AssessInput) -> Result<Assessed> {
-    let today = today_cn();
+/// An assessment computed and checked, ready to be written.
+struct PreparedAssessment {
+    hid: i64,
+    place: HouseholdPlace,
+    input: AssessmentInput,
+    colour: Colour,
+    score: u32,
+    breakdown: String,
+    due: NaiveDate,
+}
+
+/// Reads the household, checks the caller and the answers, scores it and
+/// plans its visits from `today`. Writes nothing.
+async fn prepare_assessment(
+    db: &Db,
+    caller: &Caller,
+    standard_rows: &[standards::StandardRow],
+    hid: i64,
+    f: &AssessInput,
+    today: NaiveDate,
+) -> Result<PreparedAssessment> {
     let (place, input, events) = access::household_input(db, caller, hid, today).await?;
     access::require(
         db,
@@ -473,8 +649,7 @@ pub async fn assess(db: &Db, caller: &Caller, hid: i64, f: &AssessInput) -> Resu
         &place.village_code,
     )
     .await?;
-    let rows = pol::standard_rows(db).await?;
-    let std = standards::in_force(&rows, &place.village_code, &today.to_string());
+    let std = standards::in_force(standard_rows, &place.village_code, &today.to_string());
     let facts = Facts::build(&input.with_feeds(&events, today), &std, today);
     let ai = assessment_input(&facts, std.get("dibao_standard").copied().unwrap_or(0), f)
         .map_err(Error::invalid_pairs)?;
@@ -483,40 +658,135 @@ pub async fn assess(db: &Db, caller: &Caller, hid: i64, f: &AssessInput) -> Resu
     let visits = visit_dates(&mon::visits(db, hid).await?);
     // The plan starts today: earlier visits do not count toward it.
     let due = grading::next_visit_due(rule, &visits, today);
-    let breakdown = serde_json::to_string(&a.breakdown).unwrap_or_else(|_| "[]".into());
-    let mut tx = db.begin_write().await?;
+    Ok(PreparedAssessment {
+        hid,
+        place,
+        breakdown: serde_json::to_string(&a.breakdown).unwrap_or_else(|_| "[]".into()),
+        input: ai,
+        colour: a.colour,
+        score: a.score,
+        due,
+    })
+}
+
+async fn write_assessment(
+    tx: &mut doudi_store::Tx,
+    caller: &Caller,
+    p: &PreparedAssessment,
+    today: NaiveDate,
+) -> Result<Assessed> {
     let id = mon::record_assessment(
-        &mut tx,
-        &place,
+        tx,
+        &p.place,
         &today.to_string(),
         caller.user.id,
-        a.score as i64,
-        a.colour.code(),
-        &breakdown,
-        &serde_json::to_string(&ai).unwrap_or_default(),
-        &due.to_string(),
+        p.score as i64,
+        p.colour.code(),
+        &p.breakdown,
+        &serde_json::to_string(&p.input).unwrap_or_default(),
+        &p.due.to_string(),
     )
     .await?;
     audit::write(
-        &mut tx,
+        tx,
         caller,
         "create",
         "assessment",
         id.to_string(),
-        Some(hid),
-        &place.village_code,
+        Some(p.hid),
+        &p.place.village_code,
         None,
-        Some(serde_json::json!({"score": a.score, "colour": a.colour.code(), "next_visit_due": due.to_string()})),
-        format!("三色评估：{}色，{} 分", a.colour.label(), a.score),
+        Some(serde_json::json!({"score": p.score, "colour": p.colour.code(), "next_visit_due": p.due.to_string()})),
+        format!("三色评估：{}色，{} 分", p.colour.label(), p.score),
     )
     .await?;
-    tx.commit().await?;
     Ok(Assessed {
         id,
-        colour: a.colour,
-        score: a.score,
-        next_visit_due: due,
+        colour: p.colour,
+        score: p.score,
+        next_visit_due: p.due,
     })
+}
+
+/// Scores a household (red / yellow / green) and restarts its visit plan today.
+pub async fn assess(db: &Db, caller: &Caller, hid: i64, f: &AssessInput) -> Result<Assessed> {
+    let today = today_cn();
+    let rows = pol::standard_rows(db).await?;
+    let p = prepare_assessment(db, caller, &rows, hid, f, today).await?;
+    let mut tx = db.begin_write().await?;
+    let done = write_assessment(&mut tx, caller, &p, today).await?;
+    tx.commit().await?;
+    Ok(done)
+}
+
+/// The most households one worklist submission assesses.
+pub const ASSESS_MANY_CAP: usize = 50;
+
+/// Several households assessed at once from the 待评估 worklist, each with
+/// its own visit answers. Every line is checked first: one refused line
+/// refuses the whole submission (field names `{household id}.{field}`,
+/// messages naming the household) and nothing is written; otherwise all
+/// are written in one transaction.
+pub async fn assess_many(
+    db: &Db,
+    caller: &Caller,
+    lines: &[(i64, AssessInput)],
+) -> Result<Vec<Assessed>> {
+    access::role(db, caller, Action::HandleCase).await?;
+    if lines.is_empty() {
+        return Err(Error::invalid("households", "请至少勾选一户家庭再提交评估"));
+    }
+    if lines.len() > ASSESS_MANY_CAP {
+        return Err(Error::invalid(
+            "households",
+            format!("一次最多评估 {ASSESS_MANY_CAP} 户，请分批提交"),
+        ));
+    }
+    let today = today_cn();
+    let rows = pol::standard_rows(db).await?;
+    let mut prepared = Vec::with_capacity(lines.len());
+    let mut refused = Vec::new();
+    for (hid, f) in lines {
+        match prepare_assessment(db, caller, &rows, *hid, f, today).await {
+            Ok(p) => prepared.push(p),
+            Err(Error::Invalid(fields)) => {
+                let who = household_label(db, *hid).await;
+                refused.extend(fields.into_iter().map(|e| {
+                    field(
+                        &format!("{hid}.{}", e.field),
+                        format!("{who}：{}", e.message),
+                    )
+                }));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if !refused.is_empty() {
+        return Err(Error::Invalid(refused));
+    }
+    let mut tx = db.begin_write().await?;
+    let mut done = Vec::with_capacity(prepared.len());
+    for p in &prepared {
+        done.push(write_assessment(&mut tx, caller, p, today).await?);
+    }
+    tx.commit().await?;
+    Ok(done)
+}
+
+/// "张*户" for a household the caller has already been allowed to read.
+async fn household_label(db: &Db, hid: i64) -> String {
+    let head: Option<String> = doudi_store::sqlx::query_scalar(
+        "SELECT name FROM persons WHERE household_id = $1 AND relation = 'head' ORDER BY id LIMIT 1",
+    )
+    .bind(hid)
+    .fetch_optional(&db.pool)
+    .await
+    .ok()
+    .flatten();
+    match head {
+        Some(n) => format!("{}户", doudi_domain::mask::mask_name(&n)),
+        None => format!("家庭 {hid}"),
+    }
 }
 
 /// A visit as recorded by the village assistant.
@@ -1285,4 +1555,46 @@ pub async fn demo_grading(db: &Db, seed: u64, today: NaiveDate) -> Result<(usize
         tx.commit().await?;
     }
     Ok((red, yellow, green))
+}
+
+#[cfg(test)]
+mod changed_sweep_tests {
+    use super::{birthdays_between, changed_windows};
+    use chrono::NaiveDate;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn windows_between_two_sweep_days() {
+        let w = changed_windows(d("2026-12-01"), d("2026-12-03"));
+        assert_eq!(
+            w,
+            vec![
+                ("2026-09-02".to_string(), "2026-09-04".to_string()),
+                ("2025-12-01".to_string(), "2025-12-03".to_string()),
+                ("2026-12-01".to_string(), "2026-12-03".to_string()),
+            ]
+        );
+        assert!(changed_windows(d("2026-12-03"), d("2026-12-03")).is_empty());
+    }
+
+    #[test]
+    fn birthdays_on_which_an_age_changes() {
+        assert_eq!(
+            birthdays_between(d("2026-12-30"), d("2027-01-02")),
+            vec!["01-01", "01-02", "12-31"]
+        );
+        // In a common year someone born on 29 February ages on 1 March.
+        assert_eq!(
+            birthdays_between(d("2027-02-28"), d("2027-03-01")),
+            vec!["02-29", "03-01"]
+        );
+        assert_eq!(
+            birthdays_between(d("2028-02-28"), d("2028-03-01")),
+            vec!["02-29", "03-01"]
+        );
+        assert!(birthdays_between(d("2026-12-03"), d("2026-12-03")).is_empty());
+    }
 }

@@ -30,16 +30,36 @@ pub type Entry = (HouseholdPlace, HouseholdInput, Vec<FeedEvent>);
 /// and starts loading the one after it.
 pub struct Walk {
     db: Db,
-    scope: Scope,
+    over: Over,
     today: NaiveDate,
     loading: Option<JoinHandle<doudi_store::Result<Vec<Entry>>>>,
 }
 
+/// What a walk covers.
+enum Over {
+    /// Every active household of a jurisdiction.
+    Scope(Scope),
+    /// The given household ids (ascending), e.g. those changed since the
+    /// last sweep.
+    Ids(Arc<Vec<i64>>),
+}
+
 impl Walk {
     pub fn start(db: &Db, scope: &Scope, today: NaiveDate) -> Walk {
+        Walk::over(db, Over::Scope(scope.clone()), today)
+    }
+
+    /// A walk over the given households only (inactive ones are skipped).
+    pub fn of_ids(db: &Db, mut ids: Vec<i64>, today: NaiveDate) -> Walk {
+        ids.sort_unstable();
+        ids.dedup();
+        Walk::over(db, Over::Ids(Arc::new(ids)), today)
+    }
+
+    fn over(db: &Db, over: Over, today: NaiveDate) -> Walk {
         let mut w = Walk {
             db: db.clone(),
-            scope: scope.clone(),
+            over,
             today,
             loading: None,
         };
@@ -48,10 +68,34 @@ impl Walk {
     }
 
     fn load_after(&mut self, after: i64) {
-        let (db, scope, today) = (self.db.clone(), self.scope.clone(), self.today);
-        self.loading = Some(tokio::spawn(async move {
-            pol::household_inputs(&db, &scope, after, BATCH, today).await
-        }));
+        let (db, today) = (self.db.clone(), self.today);
+        self.loading = Some(match &self.over {
+            Over::Scope(scope) => {
+                let scope = scope.clone();
+                tokio::spawn(async move {
+                    pol::household_inputs(&db, &scope, after, BATCH, today).await
+                })
+            }
+            Over::Ids(ids) => {
+                let ids = ids.clone();
+                tokio::spawn(async move {
+                    // The next batch of ids after `after`, skipping inactive
+                    // households until one batch has some or the ids run out.
+                    let mut from = ids.partition_point(|id| *id <= after);
+                    loop {
+                        let to = (from + BATCH as usize).min(ids.len());
+                        if from >= to {
+                            return Ok(Vec::new());
+                        }
+                        let got = pol::household_inputs_by_ids(&db, &ids[from..to], today).await?;
+                        if !got.is_empty() {
+                            return Ok(got);
+                        }
+                        from = to;
+                    }
+                })
+            }
+        });
     }
 
     /// The next batch, or `None` when the registry is done.

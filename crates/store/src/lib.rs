@@ -98,6 +98,10 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         10,
         include_str!("../migrations/sqlite/0010_departments.sql"),
     ),
+    (
+        11,
+        include_str!("../migrations/sqlite/0011_changed_sweep.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgresql/0001_init.sql")),
@@ -126,6 +130,10 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (
         10,
         include_str!("../migrations/postgresql/0010_departments.sql"),
+    ),
+    (
+        11,
+        include_str!("../migrations/postgresql/0011_changed_sweep.sql"),
     ),
 ];
 

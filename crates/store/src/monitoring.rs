@@ -502,6 +502,168 @@ pub struct SweepRow {
     pub cooling: i64,
     pub errors: i64,
     pub message: String,
+    /// full (every active household) or changed (those changed since the
+    /// previous sweep).
+    pub mode: String,
+}
+
+/// Where the registry stood when a sweep started: the last feed record,
+/// audit entry and household id, and the day the sweep evaluated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SweepMarks {
+    pub swept_on: String,
+    pub feed_mark: i64,
+    pub audit_mark: i64,
+    pub household_mark: i64,
+    /// Of the rules and standards the sweep evaluated.
+    pub fingerprint: String,
+}
+
+/// The marks as of now (read before the sweep reads anything else, so a
+/// change made during the sweep is after them).
+pub async fn current_marks(db: &Db, swept_on: &str, fingerprint: &str) -> Result<SweepMarks> {
+    let (feed_mark, audit_mark, household_mark): (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT COALESCE(MAX(id), 0) FROM feed_records), (SELECT COALESCE(MAX(id), 0) FROM audit_log), (SELECT COALESCE(MAX(id), 0) FROM households)",
+    )
+    .fetch_one(db.writer())
+    .await?;
+    Ok(SweepMarks {
+        swept_on: swept_on.to_string(),
+        feed_mark,
+        audit_mark,
+        household_mark,
+        fingerprint: fingerprint.to_string(),
+    })
+}
+
+/// Stores a sweep's mode and marks (at its start), and its total when it
+/// evaluates only some households.
+pub async fn set_sweep_marks(
+    db: &Db,
+    id: i64,
+    mode: &str,
+    m: &SweepMarks,
+    total: Option<i64>,
+) -> Result<()> {
+    let mut tx = db.begin_write().await?;
+    if let Some(total) = total {
+        sqlx::query("UPDATE sweeps SET total = $1 WHERE id = $2")
+            .bind(total)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query(
+        "UPDATE sweeps SET mode = $1, swept_on = $2, feed_mark = $3, audit_mark = $4, household_mark = $5, fingerprint = $6 WHERE id = $7",
+    )
+    .bind(mode.to_string())
+    .bind(m.swept_on.clone())
+    .bind(m.feed_mark)
+    .bind(m.audit_mark)
+    .bind(m.household_mark)
+    .bind(m.fingerprint.clone())
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The marks of the latest finished sweep, and the day of the latest
+/// finished full sweep (None when there is none, or the latest has no marks).
+pub async fn previous_sweep(db: &Db) -> Result<(Option<SweepMarks>, Option<String>)> {
+    let last: Option<(Option<String>, Option<i64>, Option<i64>, Option<i64>, String)> =
+        sqlx::query_as(
+            "SELECT swept_on, feed_mark, audit_mark, household_mark, fingerprint FROM sweeps WHERE status = 'done' ORDER BY id DESC LIMIT 1",
+        )
+        .fetch_optional(db.writer())
+        .await?;
+    let marks = last.and_then(|(on, f, a, h, fp)| {
+        Some(SweepMarks {
+            swept_on: on?,
+            feed_mark: f?,
+            audit_mark: a?,
+            household_mark: h?,
+            fingerprint: fp,
+        })
+    });
+    let full: Option<Option<String>> = sqlx::query_scalar(
+        "SELECT MAX(swept_on) FROM sweeps WHERE status = 'done' AND mode = 'full'",
+    )
+    .fetch_optional(db.writer())
+    .await?;
+    Ok((marks, full.flatten()))
+}
+
+/// The households whose facts may differ from those the previous sweep
+/// (`prev`) evaluated: new feed records, any write audited against a
+/// household, new households, records entering or leaving a window
+/// (`windows`: pairs of (from, to] event dates), members whose age changed
+/// (birthdays as MM-DD), and the given extra ids (cooling periods ended).
+/// Sorted, without duplicates.
+pub async fn changed_households(
+    db: &Db,
+    prev: &SweepMarks,
+    windows: &[(String, String)],
+    birthdays: &[String],
+    extra: &[i64],
+) -> Result<Vec<i64>> {
+    let mut ids: std::collections::BTreeSet<i64> = extra.iter().copied().collect();
+    let mut add = |v: Vec<i64>| ids.extend(v);
+    add(sqlx::query_scalar(
+        "SELECT DISTINCT household_id FROM feed_records WHERE id > $1 AND household_id IS NOT NULL",
+    )
+    .bind(prev.feed_mark)
+    .fetch_all(&db.pool)
+    .await?);
+    add(sqlx::query_scalar(
+        "SELECT DISTINCT household_id FROM audit_log WHERE id > $1 AND household_id IS NOT NULL",
+    )
+    .bind(prev.audit_mark)
+    .fetch_all(&db.pool)
+    .await?);
+    add(
+        sqlx::query_scalar("SELECT id FROM households WHERE id > $1")
+            .bind(prev.household_mark)
+            .fetch_all(&db.pool)
+            .await?,
+    );
+    for (from, to) in windows {
+        add(sqlx::query_scalar(
+            "SELECT DISTINCT household_id FROM feed_records WHERE event_date > $1 AND event_date <= $2 AND household_id IS NOT NULL",
+        )
+        .bind(from.clone())
+        .bind(to.clone())
+        .fetch_all(&db.pool)
+        .await?);
+    }
+    if !birthdays.is_empty() {
+        // MM-DD strings of our own making (digits and a dash): safe to inline.
+        let list = birthdays
+            .iter()
+            .filter(|d| d.len() == 5 && d.chars().all(|c| c.is_ascii_digit() || c == '-'))
+            .map(|d| format!("'{d}'"))
+            .collect::<Vec<_>>()
+            .join(",");
+        if !list.is_empty() {
+            add(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT DISTINCT household_id FROM persons WHERE status = 'alive' AND substr(birth_date, 6, 5) IN ({list})"
+            )))
+            .fetch_all(&db.pool)
+            .await?);
+        }
+    }
+    Ok(ids.into_iter().collect())
+}
+
+/// Warnings closed on or after `since`: (household, rule, closed on).
+pub async fn closed_since(db: &Db, since: &str) -> Result<Vec<(i64, i64, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT household_id, rule_id, closed_on FROM warnings WHERE status = 'closed' AND closed_on >= $1",
+    )
+    .bind(since.to_string())
+    .fetch_all(&db.pool)
+    .await?)
 }
 
 /// What one batch of a sweep counted (the warnings it raises are counted
@@ -575,7 +737,7 @@ pub async fn running_sweep(db: &Db) -> Result<Option<crate::imports::RunningJob>
     crate::imports::running_row(db, "sweeps", "started_at").await
 }
 
-const S_COLS: &str = "id, started_by, started_at, finished_at, status, total, households, raised, already_open, cooling, errors, message";
+const S_COLS: &str = "id, started_by, started_at, finished_at, status, total, households, raised, already_open, cooling, errors, message, mode";
 
 fn sweep_from(r: &sqlx::any::AnyRow) -> SweepRow {
     SweepRow {
@@ -591,6 +753,7 @@ fn sweep_from(r: &sqlx::any::AnyRow) -> SweepRow {
         cooling: r.get(9),
         errors: r.get(10),
         message: r.get(11),
+        mode: r.get(12),
     }
 }
 

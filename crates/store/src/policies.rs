@@ -221,6 +221,27 @@ pub async fn household_inputs(
     households_by_rows(db, rows, today).await
 }
 
+/// The inputs of the given active households (ids in ascending order; a
+/// batch's worth), for a sweep of the households that changed.
+pub async fn household_inputs_by_ids(
+    db: &Db,
+    ids: &[i64],
+    today: NaiveDate,
+) -> Result<Vec<(HouseholdPlace, HouseholdInput, Vec<FeedEvent>)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Integers of our own: safe to inline.
+    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT id, county_code, town_code, village_code, head_name, residence_village_code, categories FROM households \
+         WHERE id IN ({list}) AND status = 'active' ORDER BY id"
+    )))
+    .fetch_all(&db.pool)
+    .await?;
+    households_by_rows(db, rows, today).await
+}
+
 /// One household's inputs (the test panel, the self-check, a single re-check).
 pub async fn household_input(
     db: &Db,

@@ -201,6 +201,10 @@ pub fn router(state: AppState) -> Router {
         .route("/households/{id}/helpers", post(monitoring::add_helper))
         .route("/monitoring", get(monitoring::dashboard))
         .route("/monitoring/worklist", get(monitoring::worklist))
+        .route(
+            "/monitoring/worklist/assess",
+            post(monitoring::worklist_assess),
+        )
         .route("/public/policies", get(policies::public_policies))
         .route("/public/self-check", get(policies::public_self_check))
         .route("/public/notices", get(cases::public_notices))

@@ -580,7 +580,21 @@ struct InboxPage {
     /// All open warnings of the jurisdiction (the list shows the first 100).
     open_warnings: i64,
     visits: Vec<(doudi_store::monitoring::MonitoringRow, String, String, bool)>,
+    /// Street and village filter: (code, label, selected); empty for a village.
+    regions: Vec<(String, String, bool)>,
+    /// The most lines a case list shows (the filter narrows the rest).
+    cap: usize,
 }
+
+/// The inbox's street / village filter.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct InboxQuery {
+    pub region: String,
+}
+
+/// The most lines each case list of the inbox shows.
+const INBOX_CAP: i64 = 200;
 
 pub struct ReferralLine {
     pub id: i64,
@@ -604,20 +618,25 @@ fn referral_line(r: &cases::ReferralRow, today: &str) -> ReferralLine {
 
 /// 我的待办: the steps waiting for the actor's role in its jurisdiction, soonest first;
 /// overdue steps anywhere below; referrals addressed to a department or charity.
-pub async fn inbox(State(state): State<AppState>, actor: Actor) -> Result<Response, AppError> {
+/// A town or district narrows every list to a street or village.
+pub async fn inbox(
+    State(state): State<AppState>,
+    actor: Actor,
+    Query(q): Query<InboxQuery>,
+) -> Result<Response, AppError> {
     doudi_app::cases::end_expired_notices(&state.db).await?;
     let today = today_cn().to_string();
-    let scope = Scope(actor.region.clone());
+    let scope = doudi_app::access::narrowed_scope(&state.db, &actor, &q.region).await?;
     let mut mine = vec![];
     let mut overdue = vec![];
     let mut referrals = vec![];
     if actor.may(Action::HandleCase) {
-        mine = cases::inbox(&state.db, &scope, actor.role.code(), 200)
+        mine = cases::inbox(&state.db, &scope, actor.role.code(), INBOX_CAP)
             .await?
             .iter()
             .map(|i| crate::views::item_line(i, &today))
             .collect();
-        overdue = cases::overdue(&state.db, &scope, &today, 200)
+        overdue = cases::overdue(&state.db, &scope, &today, INBOX_CAP)
             .await?
             .iter()
             .map(|i| crate::views::item_line(i, &today))
@@ -641,7 +660,7 @@ pub async fn inbox(State(state): State<AppState>, actor: Actor) -> Result<Respon
             .collect();
         if actor.role == Role::DeptLiaison {
             // Department items addressed to this department.
-            mine = cases::inbox_of_department(&state.db, &scope, &to, 200)
+            mine = cases::inbox_of_department(&state.db, &scope, &to, INBOX_CAP)
                 .await?
                 .iter()
                 .map(|i| crate::views::item_line(i, &today))
@@ -664,6 +683,8 @@ pub async fn inbox(State(state): State<AppState>, actor: Actor) -> Result<Respon
         warnings,
         open_warnings,
         visits,
+        regions: crate::pages::households::region_options(&state, &actor, &q.region).await?,
+        cap: INBOX_CAP as usize,
     })
 }
 

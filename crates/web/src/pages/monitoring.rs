@@ -18,9 +18,12 @@ use doudi_store::monitoring::{self as mon, SweepRow, WarningRuleRow};
 use doudi_store::today_cn;
 use serde::Deserialize;
 
+use std::collections::HashMap;
+
 use crate::AppState;
 use crate::auth::Actor;
 use crate::error::AppError;
+use crate::forms::FieldError;
 use crate::render::{render, with_status};
 use crate::views::{Page, Pager, money};
 use doudi_app::{access, audit};
@@ -1104,13 +1107,26 @@ pub fn colour_name(code: &str) -> String {
 struct WorklistPage {
     page: Page,
     tab: String,
-    /// 待评估: (household id, "张*户", village, categories, last assessment).
-    assess: Vec<(i64, String, String, String, String)>,
+    /// 待评估, each line with what was typed into it (kept on refusal).
+    assess: Vec<AssessLine>,
+    errors: Vec<FieldError>,
+    page_no: i64,
     /// 待走访: (household id, "张*户", village, colour, due, missed).
     visits: Vec<(i64, String, String, String, String, bool)>,
     colour: String,
     missed: bool,
     pager: Pager,
+}
+
+/// A household of the 待评估 list and the answers typed for it.
+pub struct AssessLine {
+    id: i64,
+    name: String,
+    village: String,
+    categories: String,
+    last: String,
+    picked: bool,
+    input: doudi_app::monitoring::AssessInput,
 }
 
 #[derive(Deserialize, Default)]
@@ -1120,6 +1136,8 @@ pub struct WorklistQuery {
     pub colour: String,
     pub missed: String,
     pub page: Option<i64>,
+    /// How many households the last bulk assessment graded.
+    pub assessed: Option<usize>,
 }
 
 /// 评估与走访工作清单: households to assess (never or not recently) and
@@ -1128,6 +1146,22 @@ pub async fn worklist(
     State(state): State<AppState>,
     actor: Actor,
     Query(q): Query<WorklistQuery>,
+) -> Result<Response, AppError> {
+    let notice = q
+        .assessed
+        .map(|n| format!("已完成 {n} 户三色评估，走访计划已按评估颜色生成。"));
+    worklist_page(&state, &actor, &q, notice, HashMap::new(), vec![]).await
+}
+
+/// The worklist page; `typed` holds the bulk assessment's lines as typed
+/// (household id → answers) when a submission was refused.
+async fn worklist_page(
+    state: &AppState,
+    actor: &Actor,
+    q: &WorklistQuery,
+    notice: Option<String>,
+    typed: HashMap<i64, doudi_app::monitoring::AssessInput>,
+    errors: Vec<FieldError>,
 ) -> Result<Response, AppError> {
     let per_page = 50;
     let page_no = q.page.unwrap_or(1).max(1);
@@ -1141,7 +1175,7 @@ pub async fn worklist(
     let missed = !q.missed.is_empty();
     let (assess, visits, total, base) = if tab == "assess" {
         let (rows, total) =
-            doudi_app::monitoring::assessment_worklist(&state.db, &actor, offset, per_page).await?;
+            doudi_app::monitoring::assessment_worklist(&state.db, actor, offset, per_page).await?;
         let lines = rows
             .into_iter()
             .map(|r| {
@@ -1149,19 +1183,22 @@ pub async fn worklist(
                     || "从未评估".to_string(),
                     |(d, c)| format!("{d}（{}色）", colour_name(&c)),
                 );
-                (
-                    r.household_id,
-                    crate::views::household_name(&r.head_name),
-                    r.village_name,
-                    crate::views::categories_label(&r.categories),
+                let input = typed.get(&r.household_id).cloned();
+                AssessLine {
+                    id: r.household_id,
+                    name: crate::views::household_name(&r.head_name),
+                    village: r.village_name,
+                    categories: crate::views::categories_label(&r.categories),
                     last,
-                )
+                    picked: input.is_some(),
+                    input: input.unwrap_or_default(),
+                }
             })
             .collect();
         (lines, vec![], total, "tab=assess".to_string())
     } else {
         let (rows, total) = doudi_app::monitoring::visit_worklist(
-            &state.db, &actor, &q.colour, missed, offset, per_page,
+            &state.db, actor, &q.colour, missed, offset, per_page,
         )
         .await?;
         let lines = rows
@@ -1185,13 +1222,73 @@ pub async fn worklist(
         );
         (vec![], lines, total, base)
     };
-    render(&WorklistPage {
-        page: Page::new(&state, &actor, "评估与走访清单", "monitoring").await,
-        tab: tab.into(),
-        assess,
-        visits,
-        colour: q.colour.clone(),
-        missed,
-        pager: Pager::new(&base, page_no, per_page, total, 1_000_000),
-    })
+    let mut page = Page::new(state, actor, "评估与走访清单", "monitoring").await;
+    page.notice = notice;
+    let code = if errors.is_empty() { 200 } else { 422 };
+    Ok(crate::render::with_status(
+        render(&WorklistPage {
+            page,
+            tab: tab.into(),
+            assess,
+            errors,
+            page_no,
+            visits,
+            colour: q.colour.clone(),
+            missed,
+            pager: Pager::new(&base, page_no, per_page, total, 1_000_000),
+        })?,
+        code,
+    ))
+}
+
+/// 批量评估: the ticked lines of the 待评估 list, each with its answers
+/// (`pick` = household id; `fs.{id}`, `unsafe.{id}`, `alone.{id}`,
+/// `ev.{id}`). All or nothing; a refusal shows the page again as typed.
+pub async fn worklist_assess(
+    State(state): State<AppState>,
+    actor: Actor,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    let value = |k: String| fields.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone());
+    let mut lines = Vec::new();
+    for (n, v) in &fields {
+        if n != "pick" {
+            continue;
+        }
+        let Ok(id) = v.parse::<i64>() else { continue };
+        lines.push((
+            id,
+            doudi_app::monitoring::AssessInput {
+                housing_unsafe: value(format!("unsafe.{id}")),
+                lives_alone_elderly: value(format!("alone.{id}")),
+                family_support: value(format!("fs.{id}")).unwrap_or_default(),
+                recent_events: value(format!("ev.{id}")).unwrap_or_default(),
+            },
+        ));
+    }
+    let page = value("page".into()).and_then(|p| p.parse().ok());
+    match doudi_app::monitoring::assess_many(&state.db, &actor, &lines).await {
+        Ok(done) => Ok(Redirect::to(&format!(
+            "/monitoring/worklist?tab=assess&assessed={}",
+            done.len()
+        ))
+        .into_response()),
+        Err(doudi_app::Error::Invalid(errors)) => {
+            let q = WorklistQuery {
+                tab: "assess".into(),
+                page,
+                ..Default::default()
+            };
+            worklist_page(
+                &state,
+                &actor,
+                &q,
+                None,
+                lines.into_iter().collect(),
+                errors,
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
 }
