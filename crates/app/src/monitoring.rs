@@ -775,14 +775,14 @@ pub async fn assess_many(
 
 /// "张*户" for a household the caller has already been allowed to read.
 async fn household_label(db: &Db, hid: i64) -> String {
-    let head: Option<String> = doudi_store::sqlx::query_scalar(
-        "SELECT name FROM persons WHERE household_id = $1 AND relation = 'head' ORDER BY id LIMIT 1",
-    )
-    .bind(hid)
-    .fetch_optional(&db.pool)
-    .await
-    .ok()
-    .flatten();
+    // The same head name the worklist line shows.
+    let head: Option<String> =
+        doudi_store::sqlx::query_scalar("SELECT head_name FROM households WHERE id = $1")
+            .bind(hid)
+            .fetch_optional(&db.pool)
+            .await
+            .ok()
+            .flatten();
     match head {
         Some(n) => format!("{}户", doudi_domain::mask::mask_name(&n)),
         None => format!("家庭 {hid}"),
