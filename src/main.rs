@@ -184,6 +184,10 @@ enum BenchCmd {
         /// Feed records (default: 10 per household).
         #[arg(long)]
         records: Option<usize>,
+        /// The old, pessimistic feeds: large medical bills and arrears for
+        /// almost everyone, so that nearly every household raises.
+        #[arg(long)]
+        worst_case: bool,
     },
     /// Mixed office load over HTTP on loopback: searches, file views and visits.
     Load {
@@ -586,7 +590,16 @@ async fn run(cli: Cli) -> AnyResult<()> {
                 BenchCmd::Sweep {
                     households,
                     records,
-                } => bench::sweep(url, households, records.unwrap_or(households * 10)).await?,
+                    worst_case,
+                } => {
+                    bench::sweep(
+                        url,
+                        households,
+                        records.unwrap_or(households * 10),
+                        worst_case,
+                    )
+                    .await?
+                }
                 BenchCmd::Load {
                     households,
                     staff,

@@ -1034,3 +1034,151 @@ async fn changed_only_sweep_matches_a_full_sweep(backend: Backend) {
 }
 
 on_both_backends!(changed_only_sweep_matches_a_full_sweep);
+
+/// The registry walks (sweep, 政策找人, previews) get each household's feed
+/// aggregates from the database, one row per household; a single household
+/// gets its records and the aggregates computed by the rule definition in
+/// Rust. Both must agree on records at every window edge, with attributes,
+/// missing amounts, two utility reports on one day and a record dated in
+/// the future.
+async fn feed_aggregates_from_the_database_equal_the_rule_definition(backend: Backend) {
+    let app = TestApp::new(backend, 30).await;
+    let today = doudi_store::today_cn();
+    let people: Vec<(i64, i64, String, String, String)> = doudi_store::sqlx::query_as(
+        "SELECT p.id, p.household_id, p.county_code, p.town_code, p.village_code FROM persons p \
+         JOIN households h ON h.id = p.household_id WHERE h.status = 'active' AND p.relation = 'head' \
+         AND NOT EXISTS (SELECT 1 FROM feed_records f WHERE f.household_id = p.household_id) ORDER BY p.id LIMIT 6",
+    )
+    .fetch_all(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(people.len(), 6);
+    let batch: i64 = doudi_store::sqlx::query_scalar(
+        "INSERT INTO feed_batches (kind, source, channel, sent_by, sent_at) VALUES ('medical','test','api',1,'2026-01-01T00:00:00Z') RETURNING id",
+    )
+    .fetch_one(app.db.writer())
+    .await
+    .unwrap();
+    let day = |back: i64| (today - chrono::Duration::days(back)).to_string();
+    let year_ago = today.checked_sub_months(chrono::Months::new(12)).unwrap();
+    let edge = |d: NaiveDate| d.to_string();
+    // (person index, kind, date, amount, attributes)
+    let records: Vec<(usize, &str, String, Option<i64>, &str)> = vec![
+        (0, "medical", day(0), Some(100_000), "{}"),
+        (0, "medical", edge(year_ago), Some(7_000_000), "{}"), // just outside
+        (
+            0,
+            "medical",
+            edge(year_ago.succ_opt().unwrap()),
+            Some(2_500_000),
+            "{}",
+        ), // just inside
+        (0, "medical", day(-1), Some(9_000_000), "{}"),        // future: ignored
+        (0, "medical", day(30), None, "{}"),
+        (1, "death", day(90), None, "{}"), // outside 90 days
+        (1, "death", day(89), None, "{}"),
+        (
+            1,
+            "unemployment",
+            day(10),
+            None,
+            r#"{"status":"registered"}"#,
+        ),
+        (
+            1,
+            "unemployment",
+            day(10),
+            None,
+            r#"{"status":"cancelled"}"#,
+        ),
+        (2, "disability", day(5), None, r#"{"grade":"1"}"#),
+        (2, "disability", day(5), None, r#"{"grade":"3"}"#),
+        (2, "vehicle", day(80), None, "{}"),
+        (2, "property", day(200), None, "{}"),
+        (2, "property", day(300), None, "{}"),
+        (3, "utility", day(40), Some(90_000), "{}"),
+        (3, "utility", day(20), Some(30_000), "{}"),
+        (3, "utility", day(20), Some(60_000), "{}"), // same day: the larger
+        (
+            4,
+            "education",
+            day(100),
+            None,
+            r#"{"status":"dropped_out"}"#,
+        ),
+        (4, "disaster", day(300), None, "{}"),
+        (4, "hukou", day(60), None, r#"{"change_type":"move_out"}"#),
+        (4, "business", day(100), Some(1), "{}"),
+        (5, "utility", day(400), Some(99_000), "{}"), // outside the year
+    ];
+    for (n, (who, kind, date, amount, attrs)) in records.iter().enumerate() {
+        let (pid, hid, c, t, v) = &people[*who];
+        doudi_store::sqlx::query(
+            "INSERT INTO feed_records (county_code, town_code, village_code, household_id, person_id, kind, source, record_key, event_date, amount_fen, attributes, batch_id, received_at) \
+             VALUES ($1,$2,$3,$4,$5,$6,'test',$7,$8,$9,$10,$11,'2026-01-01T00:00:00Z')",
+        )
+        .bind(c.clone())
+        .bind(t.clone())
+        .bind(v.clone())
+        .bind(*hid)
+        .bind(*pid)
+        .bind(kind.to_string())
+        .bind(format!("k{n}"))
+        .bind(date.clone())
+        .bind(*amount)
+        .bind(attrs.to_string())
+        .bind(batch)
+        .execute(app.db.writer())
+        .await
+        .unwrap();
+    }
+    let county = doudi_domain::region::RegionCode::parse(&people[0].2[..6]).unwrap();
+    let walked = doudi_store::policies::household_inputs(
+        &app.db,
+        &doudi_store::households::Scope(county),
+        0,
+        10_000,
+        today,
+    )
+    .await
+    .unwrap();
+    let mut compared = 0;
+    for (place, input, events) in &walked {
+        assert!(events.is_empty(), "a walk reads aggregates, not records");
+        let (_, single, records) = doudi_store::policies::household_input(&app.db, place.id, today)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            input.feeds, single.feeds,
+            "household {}: {records:?}",
+            place.id
+        );
+        assert_eq!(input.medical_selfpay_12m, single.medical_selfpay_12m);
+        compared += 1;
+    }
+    assert!(compared >= 30);
+    // And both equal the figures worked out by hand from the list above.
+    let agg = |who: usize, key: &str| {
+        walked
+            .iter()
+            .find(|(p, _, _)| p.id == people[who].1)
+            .map(|(_, i, _)| i.feeds[key])
+            .unwrap()
+    };
+    assert_eq!(agg(0, "medical_selfpay_12m"), 2_600_000);
+    assert_eq!(agg(1, "deaths_90d"), 1);
+    assert_eq!(agg(1, "unemployed_registered_90d"), 1);
+    assert_eq!(agg(2, "new_severe_disability_90d"), 1);
+    assert_eq!(agg(2, "vehicles_new_90d"), 1);
+    assert_eq!(agg(2, "properties_12m"), 2);
+    assert_eq!(agg(3, "utility_arrears"), 60_000);
+    assert_eq!(agg(4, "dropouts_12m"), 1);
+    assert_eq!(agg(4, "disaster_12m"), 1);
+    assert_eq!(agg(4, "hukou_out_90d"), 1);
+    assert_eq!(agg(4, "business_12m"), 1);
+    assert_eq!(agg(5, "utility_arrears"), 0);
+    app.finish().await;
+}
+
+on_both_backends!(feed_aggregates_from_the_database_equal_the_rule_definition);

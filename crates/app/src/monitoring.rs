@@ -313,8 +313,8 @@ async fn raise_for_batch(
             let env = Env::new(&std);
             (std, env)
         },
-        move |(_, input, events), (std, env)| {
-            let facts = Facts::build(&input.clone().with_feeds(events, today), std, today);
+        move |(_, input, _), (std, env)| {
+            let facts = Facts::build(input, std, today);
             let scope = env.scope(&facts);
             let mut held = Vec::new();
             let mut errors = 0;
@@ -639,7 +639,7 @@ async fn prepare_assessment(
     f: &AssessInput,
     today: NaiveDate,
 ) -> Result<PreparedAssessment> {
-    let (place, input, events) = access::household_input(db, caller, hid, today).await?;
+    let (place, input, _) = access::household_input(db, caller, hid, today).await?;
     access::require(
         db,
         caller,
@@ -650,7 +650,7 @@ async fn prepare_assessment(
     )
     .await?;
     let std = standards::in_force(standard_rows, &place.village_code, &today.to_string());
-    let facts = Facts::build(&input.with_feeds(&events, today), &std, today);
+    let facts = Facts::build(&input, &std, today);
     let ai = assessment_input(&facts, std.get("dibao_standard").copied().unwrap_or(0), f)
         .map_err(Error::invalid_pairs)?;
     let a = grading::assess(&ai, &grading_config(&std));
@@ -1476,12 +1476,12 @@ pub async fn demo_grading(db: &Db, seed: u64, today: NaiveDate) -> Result<(usize
         after = last.0.id;
         let page: Vec<_> = page;
         let mut graded = Vec::new();
-        for (place, input, events) in page {
+        for (place, input, _) in page {
             if input.categories.is_empty() || rng.random_range(0..10) == 0 {
                 continue;
             }
             let std = standards::in_force(&rows, &place.village_code, &today.to_string());
-            let facts = Facts::build(&input.with_feeds(&events, today), &std, today);
+            let facts = Facts::build(&input, &std, today);
             // Most households have some family support and no recent
             // event; the household file's facts (income, illness,
             // disability) do the rest.

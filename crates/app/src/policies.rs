@@ -291,7 +291,7 @@ pub async fn rule_test_subject(
             "请输入要测试的家庭编号（家庭档案页地址中的数字）",
         ));
     };
-    let Some((place, input, feeds)) = pol::household_input(db, hid, today).await? else {
+    let Some((place, input, _)) = pol::household_input(db, hid, today).await? else {
         return Err(Error::invalid("test_household", "没有这个家庭编号"));
     };
     if !caller.covers(&place.village_code) {
@@ -311,7 +311,7 @@ pub async fn rule_test_subject(
     .await?;
     let rows = pol::standard_rows(db).await?;
     let std = doudi_rules::standards::in_force(&rows, &place.village_code, &today.to_string());
-    let facts = Facts::build(&input.with_feeds(&feeds, today), &std, today);
+    let facts = Facts::build(&input, &std, today);
     Ok((place, facts, std))
 }
 
@@ -416,11 +416,10 @@ impl RunContext {
 
     fn findings(
         &self,
-        (place, input, feeds): &Entry,
+        (place, input, _): &Entry,
         (std, env): &(BTreeMap<String, i64>, Env),
     ) -> Vec<NewFinding> {
-        let input = input.clone().with_feeds(feeds, self.today);
-        let facts = Facts::build(&input, std, self.today);
+        let facts = Facts::build(input, std, self.today);
         let scope = env.scope(&facts);
         check_household(&self.policies, &scope, &facts.hh.receives)
             .into_iter()
@@ -700,8 +699,8 @@ impl Snapshot {
                 batch,
                 standards.clone(),
                 |_, std| std,
-                move |(_, input, feeds), std| {
-                    let facts = Facts::build(&input.clone().with_feeds(feeds, today), std, today);
+                move |(_, input, _), std| {
+                    let facts = Facts::build(input, std, today);
                     doudi_rules::Prepared::new(&facts)
                 },
             )
@@ -859,10 +858,9 @@ pub async fn simulate(
                 let (env_a, env_b) = (Env::new(&std_a), Env::new(&std_b));
                 (std_a, env_a, std_b, env_b)
             },
-            move |(_, input, feeds), (std_a, env_a, std_b, env_b)| {
-                let input = input.clone().with_feeds(feeds, today);
-                let fa = Facts::build(&input, std_a, today);
-                let fb = Facts::build(&input, std_b, today);
+            move |(_, input, _), (std_a, env_a, std_b, env_b)| {
+                let fa = Facts::build(input, std_a, today);
+                let fb = Facts::build(input, std_b, today);
                 let sa = env_a.scope(&fa);
                 let sb = env_b.scope(&fb);
                 let ea = before.eligibility.eval_bool(&sa).unwrap_or(false);

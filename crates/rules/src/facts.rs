@@ -111,6 +111,11 @@ pub const FEED_AGGREGATES: &[&str] = &[
     "hukou_out_90d",
 ];
 
+/// Every feed aggregate at zero (a household without records).
+pub fn no_feeds() -> BTreeMap<String, i64> {
+    FEED_AGGREGATES.iter().map(|k| (k.to_string(), 0)).collect()
+}
+
 /// One department feed record matched to a member of the household.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FeedEvent {
@@ -173,11 +178,13 @@ pub fn feed_aggregates(events: &[FeedEvent], today: NaiveDate) -> BTreeMap<Strin
         "business_12m".into(),
         count(&|e| e.kind == "business" && in_year(e)),
     );
-    // Arrears are a balance: the latest report counts, not the sum.
+    // Arrears are a balance: the latest report counts, not the sum (two
+    // reports on the same day: the larger, so the order rows arrive in
+    // does not matter).
     let latest_arrears = events
         .iter()
         .filter(|e| e.kind == "utility" && in_year(e))
-        .max_by_key(|e| e.event_date)
+        .max_by_key(|e| (e.event_date, e.amount_fen.unwrap_or(0)))
         .and_then(|e| e.amount_fen)
         .unwrap_or(0);
     out.insert("utility_arrears".into(), latest_arrears);
@@ -198,9 +205,14 @@ pub fn feed_aggregates(events: &[FeedEvent], today: NaiveDate) -> BTreeMap<Strin
 
 impl HouseholdInput {
     /// Sets the feed aggregates and the spending figures derived from them.
-    pub fn with_feeds(mut self, events: &[FeedEvent], today: NaiveDate) -> Self {
-        let aggs = feed_aggregates(events, today);
-        self.medical_selfpay_12m = aggs["medical_selfpay_12m"];
+    pub fn with_feeds(self, events: &[FeedEvent], today: NaiveDate) -> Self {
+        self.with_aggregates(feed_aggregates(events, today))
+    }
+
+    /// Sets feed aggregates computed elsewhere (by the database, for a
+    /// whole batch; they must equal [`feed_aggregates`] of the records).
+    pub fn with_aggregates(mut self, aggs: BTreeMap<String, i64>) -> Self {
+        self.medical_selfpay_12m = aggs.get("medical_selfpay_12m").copied().unwrap_or(0);
         self.essential_spending_12m = self.essential_spending_12m.max(self.medical_selfpay_12m);
         self.feeds = aggs;
         self

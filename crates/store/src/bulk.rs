@@ -72,20 +72,30 @@ pub async fn insert_rows(
             cols.join(", "),
             values_placeholders(backend, chunk.len(), cols.len())
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for row in chunk {
-            for v in row {
-                q = match v {
-                    Val::I(i) => q.bind(*i),
-                    Val::S(s) => q.bind(s.clone()),
-                    Val::NullI => q.bind(None::<i64>),
-                    Val::NullS => q.bind(None::<String>),
-                };
-            }
-        }
-        q.execute(&mut **tx).await?;
+        bind_rows(sqlx::query(sqlx::AssertSqlSafe(sql)), chunk)
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(())
+}
+
+/// Binds the values of `rows` in order (for a statement built with
+/// [`values_placeholders`]).
+pub(crate) fn bind_rows<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    rows: &[Vec<Val>],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    for row in rows {
+        for v in row {
+            q = match v {
+                Val::I(i) => q.bind(*i),
+                Val::S(s) => q.bind(s.clone()),
+                Val::NullI => q.bind(None::<i64>),
+                Val::NullS => q.bind(None::<String>),
+            };
+        }
+    }
+    q
 }
 
 /// Next free ids for households and persons (the loader assigns ids itself).

@@ -885,10 +885,124 @@ async fn write_warnings(
         &rows,
     )
     .await?;
+    raise_colours(tx, backend, list).await
+}
+
+/// Severity order of the colours: red before yellow before green.
+fn colour_rank(c: &str) -> u8 {
+    match c {
+        "red" => 0,
+        "yellow" => 1,
+        _ => 2,
+    }
+}
+
+/// The colour raises of a batch of new warnings, set-based: each household
+/// takes the most severe colour its new warnings raise (when more severe
+/// than its own), its next visit due by the earliest of their deadlines;
+/// an ungraded household enters the plan at that colour. One read, one
+/// multi-row update and one multi-row insert per chunk, whatever the batch
+/// size (on PostgreSQL a statement per warning was the sweep's bottleneck).
+async fn raise_colours(tx: &mut Tx, backend: crate::Backend, list: &[NewWarning]) -> Result<()> {
+    use crate::bulk::Val;
+    let mut wanted: std::collections::BTreeMap<i64, (&NewWarning, &str, &str)> =
+        std::collections::BTreeMap::new();
     for w in list {
-        if let Some(colour) = &w.raises_colour {
-            raise_colour(tx, &w.place, colour, &w.raised_on, &w.due_date).await?;
+        let Some(colour) = w.raises_colour.as_deref() else {
+            continue;
+        };
+        let e = wanted
+            .entry(w.place.id)
+            .or_insert((w, colour, w.due_date.as_str()));
+        if colour_rank(colour) < colour_rank(e.1) {
+            e.1 = colour;
         }
+        if w.due_date.as_str() < e.2 {
+            e.2 = w.due_date.as_str();
+        }
+    }
+    let ids: Vec<i64> = wanted.keys().copied().collect();
+    for chunk in ids.chunks(500) {
+        // Integers of our own: safe to inline.
+        let list = chunk
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let current: HashMap<i64, (String, String)> = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT household_id, colour, next_visit_due FROM monitoring WHERE household_id IN ({list})"
+        )))
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(|r| (r.get(0), (r.get(1), r.get(2))))
+        .collect();
+        let now = now_ts();
+        let (mut updates, mut inserts) = (Vec::new(), Vec::new());
+        for id in chunk {
+            let (w, colour, due) = wanted[id];
+            match current.get(id) {
+                Some((c, next)) if colour_rank(colour) < colour_rank(c) => {
+                    let next = if due < next.as_str() {
+                        due
+                    } else {
+                        next.as_str()
+                    };
+                    updates.push(vec![
+                        Val::I(*id),
+                        Val::S(colour.to_string()),
+                        Val::S(next.to_string()),
+                        Val::S(w.raised_on.clone()),
+                        Val::S(now.clone()),
+                    ]);
+                }
+                Some(_) => {}
+                None => inserts.push(vec![
+                    Val::I(*id),
+                    Val::S(w.place.county_code.clone()),
+                    Val::S(w.place.town_code.clone()),
+                    Val::S(w.place.village_code.clone()),
+                    Val::S("green".into()),
+                    Val::S(colour.to_string()),
+                    Val::I(1),
+                    Val::S(w.raised_on.clone()),
+                    Val::NullS,
+                    Val::S(due.to_string()),
+                    Val::S(now.clone()),
+                ]),
+            }
+        }
+        if !updates.is_empty() {
+            let sql = format!(
+                "UPDATE monitoring SET colour = v.column2, raised_by_warning = 1, next_visit_due = v.column3, \
+                 plan_start = v.column4, updated_at = v.column5 \
+                 FROM (VALUES {}) AS v WHERE monitoring.household_id = v.column1",
+                crate::bulk::values_placeholders(backend, updates.len(), 5)
+            );
+            crate::bulk::bind_rows(sqlx::query(sqlx::AssertSqlSafe(sql)), &updates)
+                .execute(&mut **tx)
+                .await?;
+        }
+        crate::bulk::insert_rows(
+            tx,
+            backend,
+            "monitoring",
+            &[
+                "household_id",
+                "county_code",
+                "town_code",
+                "village_code",
+                "assessed_colour",
+                "colour",
+                "raised_by_warning",
+                "plan_start",
+                "last_visit",
+                "next_visit_due",
+                "updated_at",
+            ],
+            &inserts,
+        )
+        .await?;
     }
     Ok(())
 }
@@ -1131,64 +1245,6 @@ pub async fn record_assessment(
     .execute(&mut **tx)
     .await?;
     Ok(id)
-}
-
-/// A warning that raises the colour: the more severe of assessed and
-/// raised, until the next assessment. An ungraded household enters the plan
-/// at the raised colour, due by the warning's deadline.
-async fn raise_colour(
-    tx: &mut Tx,
-    place: &HouseholdPlace,
-    colour: &str,
-    today: &str,
-    due: &str,
-) -> Result<()> {
-    let rank = |c: &str| match c {
-        "red" => 0,
-        "yellow" => 1,
-        _ => 2,
-    };
-    let current: Option<(String, String)> =
-        sqlx::query_as("SELECT colour, next_visit_due FROM monitoring WHERE household_id = $1")
-            .bind(place.id)
-            .fetch_optional(&mut **tx)
-            .await?;
-    match current {
-        Some((c, next)) => {
-            if rank(colour) < rank(&c) {
-                let next = if due < next.as_str() {
-                    due.to_string()
-                } else {
-                    next
-                };
-                sqlx::query("UPDATE monitoring SET colour = $1, raised_by_warning = 1, next_visit_due = $2, plan_start = $3, updated_at = $4 WHERE household_id = $5")
-                    .bind(colour.to_string())
-                    .bind(next)
-                    .bind(today.to_string())
-                    .bind(now_ts())
-                    .bind(place.id)
-                    .execute(&mut **tx)
-                    .await?;
-            }
-        }
-        None => {
-            sqlx::query(
-                "INSERT INTO monitoring (household_id, county_code, town_code, village_code, assessed_colour, colour, raised_by_warning, plan_start, last_visit, next_visit_due, updated_at) \
-                 VALUES ($1,$2,$3,$4,'green',$5,1,$6,NULL,$7,$8)",
-            )
-            .bind(place.id)
-            .bind(place.county_code.clone())
-            .bind(place.town_code.clone())
-            .bind(place.village_code.clone())
-            .bind(colour.to_string())
-            .bind(today.to_string())
-            .bind(due.to_string())
-            .bind(now_ts())
-            .execute(&mut **tx)
-            .await?;
-        }
-    }
-    Ok(())
 }
 
 #[derive(Clone, Debug, serde::Serialize)]

@@ -218,7 +218,7 @@ pub async fn household_inputs(
         .bind(limit)
         .fetch_all(&db.pool)
         .await?;
-    households_by_rows(db, rows, today).await
+    households_by_rows(db, rows, today, Feeds::Aggregated).await
 }
 
 /// The inputs of the given active households (ids in ascending order; a
@@ -239,7 +239,7 @@ pub async fn household_inputs_by_ids(
     )))
     .fetch_all(&db.pool)
     .await?;
-    households_by_rows(db, rows, today).await
+    households_by_rows(db, rows, today, Feeds::Aggregated).await
 }
 
 /// One household's inputs (the test panel, the self-check, a single re-check).
@@ -254,16 +254,30 @@ pub async fn household_input(
     .bind(household_id)
     .fetch_all(&db.pool)
     .await?;
-    Ok(households_by_rows(db, rows, today)
+    Ok(households_by_rows(db, rows, today, Feeds::Records)
         .await?
         .into_iter()
         .next())
 }
 
+/// How a load gives the department feeds: a batch of the registry gets each
+/// household's aggregates computed by the database (one row per household
+/// instead of one per record); a single household also gets its records,
+/// for the pages that list them.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Feeds {
+    Aggregated,
+    Records,
+}
+
+/// Loads the facts of the households of `rows`. The inputs come back with
+/// their feed aggregates set (`HouseholdInput::feeds`); the events are
+/// empty unless `feeds` is [`Feeds::Records`].
 async fn households_by_rows(
     db: &Db,
     rows: Vec<sqlx::any::AnyRow>,
     today: NaiveDate,
+    feeds: Feeds,
 ) -> Result<Vec<(HouseholdPlace, HouseholdInput, Vec<FeedEvent>)>> {
     if rows.is_empty() {
         return Ok(Vec::new());
@@ -373,6 +387,16 @@ async fn households_by_rows(
         }
     }
 
+    if feeds == Feeds::Aggregated {
+        let mut aggs = feed_aggregates_of(db, &ids, today).await?;
+        for o in &mut out {
+            let a = aggs
+                .remove(&o.0.id)
+                .unwrap_or_else(doudi_rules::facts::no_feeds);
+            o.1 = std::mem::take(&mut o.1).with_aggregates(a);
+        }
+        return Ok(out);
+    }
     let since = (today - chrono::Days::new(400))
         .format("%Y-%m-%d")
         .to_string();
@@ -395,6 +419,151 @@ async fn households_by_rows(
                 });
             }
         }
+    }
+    for o in &mut out {
+        o.1 = std::mem::take(&mut o.1).with_feeds(&o.2, today);
+    }
+    Ok(out)
+}
+
+/// The feed aggregates (`doudi_rules::facts::feed_aggregates`) of the
+/// households `ids` (a comma-separated list of our own integers), computed
+/// by the database: one grouped row per household with records in the last
+/// 12 months, plus the utility reports to pick each household's latest
+/// balance from. Must agree with the Rust definition record for record
+/// (test `store_feed_aggregates_equal_the_rule_definition`).
+async fn feed_aggregates_of(
+    db: &Db,
+    ids: &str,
+    today: NaiveDate,
+) -> Result<HashMap<i64, std::collections::BTreeMap<String, i64>>> {
+    let today_s = today.format("%Y-%m-%d").to_string();
+    let year_ago = today
+        .checked_sub_months(chrono::Months::new(12))
+        .unwrap_or(today)
+        .format("%Y-%m-%d")
+        .to_string();
+    let days90 = (today - chrono::Days::new(90))
+        .format("%Y-%m-%d")
+        .to_string();
+    let attr = |key: &str| match db.backend {
+        crate::Backend::Sqlite => format!("json_extract(attributes, '$.{key}')"),
+        crate::Backend::Postgres => format!("(CAST(attributes AS json) ->> '{key}')"),
+    };
+    // (aggregate name, SQL condition on one record within the year); a
+    // `None` amount counts records, `Some` sums the amount.
+    let year = "event_date > $2";
+    let d90 = "event_date > $3";
+    let columns: [(&str, String, bool); 10] = [
+        (
+            "medical_selfpay_12m",
+            format!("kind = 'medical' AND {year}"),
+            true,
+        ),
+        ("deaths_90d", format!("kind = 'death' AND {d90}"), false),
+        (
+            "unemployed_registered_90d",
+            format!(
+                "kind = 'unemployment' AND {d90} AND {} = 'registered'",
+                attr("status")
+            ),
+            false,
+        ),
+        (
+            "new_severe_disability_90d",
+            format!(
+                "kind = 'disability' AND {d90} AND {} IN ('1', '2')",
+                attr("grade")
+            ),
+            false,
+        ),
+        (
+            "vehicles_new_90d",
+            format!("kind = 'vehicle' AND {d90}"),
+            false,
+        ),
+        (
+            "properties_12m",
+            format!("kind = 'property' AND {year}"),
+            false,
+        ),
+        (
+            "business_12m",
+            format!("kind = 'business' AND {year}"),
+            false,
+        ),
+        (
+            "dropouts_12m",
+            format!(
+                "kind = 'education' AND {year} AND {} = 'dropped_out'",
+                attr("status")
+            ),
+            false,
+        ),
+        (
+            "disaster_12m",
+            format!("kind = 'disaster' AND {year}"),
+            false,
+        ),
+        (
+            "hukou_out_90d",
+            format!(
+                "kind = 'hukou' AND {d90} AND {} = 'move_out'",
+                attr("change_type")
+            ),
+            false,
+        ),
+    ];
+    let select = columns
+        .iter()
+        .map(|(_, cond, sum)| {
+            let value = if *sum { "COALESCE(amount_fen, 0)" } else { "1" };
+            format!("CAST(SUM(CASE WHEN {cond} THEN {value} ELSE 0 END) AS BIGINT)")
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT household_id, {select} FROM feed_records \
+         WHERE household_id IN ({ids}) AND event_date > $2 AND event_date <= $1 GROUP BY household_id"
+    )))
+    .bind(today_s.clone())
+    .bind(year_ago.clone())
+    .bind(days90)
+    .fetch_all(&db.pool)
+    .await?;
+    let mut out: HashMap<i64, std::collections::BTreeMap<String, i64>> = HashMap::new();
+    for r in &rows {
+        let mut a = doudi_rules::facts::no_feeds();
+        for (i, (name, _, _)) in columns.iter().enumerate() {
+            a.insert(
+                name.to_string(),
+                r.get::<Option<i64>, _>(i + 1).unwrap_or(0),
+            );
+        }
+        out.insert(r.get(0), a);
+    }
+    // Arrears are a balance: the latest report of the year (the larger of
+    // two on one day), as in the Rust definition.
+    let utility = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT household_id, event_date, COALESCE(amount_fen, 0) FROM feed_records \
+         WHERE household_id IN ({ids}) AND kind = 'utility' AND event_date > $2 AND event_date <= $1"
+    )))
+    .bind(today_s)
+    .bind(year_ago)
+    .fetch_all(&db.pool)
+    .await?;
+    let mut latest: HashMap<i64, (String, i64)> = HashMap::new();
+    for r in &utility {
+        let (hid, day, amount): (i64, String, i64) = (r.get(0), r.get(1), r.get(2));
+        let e = latest.entry(hid).or_insert_with(|| (day.clone(), amount));
+        if (day.as_str(), amount) > (e.0.as_str(), e.1) {
+            *e = (day, amount);
+        }
+    }
+    for (hid, (_, amount)) in latest {
+        out.entry(hid)
+            .or_insert_with(doudi_rules::facts::no_feeds)
+            .insert("utility_arrears".to_string(), amount);
     }
     Ok(out)
 }

@@ -296,14 +296,14 @@ async fn suggested_amount(
         return Ok(None);
     }
     let today = today_cn();
-    let Some((place, input, feeds)) =
+    let Some((place, input, _)) =
         doudi_store::policies::household_input(db, household_id, today).await?
     else {
         return Ok(None);
     };
     let rows = doudi_store::policies::standard_rows(db).await?;
     let std = doudi_rules::standards::in_force(&rows, &place.village_code, &today.to_string());
-    let facts = doudi_rules::Facts::build(&input.with_feeds(&feeds, today), &std, today);
+    let facts = doudi_rules::Facts::build(&input, &std, today);
     Ok(match kind {
         ItemKind::Dibao => {
             let (Some(standard), Some(amount)) = (
