@@ -1086,8 +1086,8 @@ pub const DEMO_RULES: &[(&str, &str, &str, &str, &str, &str, i64, i64, Option<&s
     (
         "medical_burden",
         "大额医疗支出",
-        "近12个月医疗自付超过2万元或超过家庭年收入的50%",
-        "feeds.medical_selfpay_12m > 2000000 || (feeds.medical_selfpay_12m > 0 && feeds.medical_selfpay_12m * 2 > hh.annual_income)",
+        "近12个月医疗自付超过2万元，或超过5000元且超过家庭年收入的50%",
+        "feeds.medical_selfpay_12m > 2000000 || (feeds.medical_selfpay_12m > 500000 && feeds.medical_selfpay_12m * 2 > hh.annual_income)",
         "high",
         "village",
         5,

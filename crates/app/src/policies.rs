@@ -671,7 +671,8 @@ pub struct Snapshot {
     pub built_at: String,
     pub build_seconds: f64,
     pub households: usize,
-    villages: Vec<(BTreeMap<String, i64>, Vec<doudi_rules::Prepared>)>,
+    /// Per village: its standards and its households (id, variables).
+    villages: Vec<(BTreeMap<String, i64>, Vec<(i64, doudi_rules::Prepared)>)>,
 }
 
 impl std::fmt::Debug for Snapshot {
@@ -689,8 +690,10 @@ impl Snapshot {
     pub async fn build(db: &Db, scope: &Scope, today: NaiveDate) -> Result<Snapshot> {
         let started = std::time::Instant::now();
         let standards = Standards::load(db, today).await?;
-        let mut by_village: BTreeMap<String, (BTreeMap<String, i64>, Vec<doudi_rules::Prepared>)> =
-            BTreeMap::new();
+        let mut by_village: BTreeMap<
+            String,
+            (BTreeMap<String, i64>, Vec<(i64, doudi_rules::Prepared)>),
+        > = BTreeMap::new();
         let mut households = 0;
         let mut walk = Walk::start(db, scope, today);
         while let Some(batch) = walk.next().await? {
@@ -710,7 +713,7 @@ impl Snapshot {
                     .entry(place.village_code.clone())
                     .or_insert_with(|| (standards.in_force(&place.village_code), Vec::new()))
                     .1
-                    .push(p);
+                    .push((place.id, p));
             }
         }
         Ok(Snapshot {
@@ -725,22 +728,41 @@ impl Snapshot {
 
     /// How many households satisfy `rule`, and on how many it failed.
     pub fn count(&self, rule: &Rule) -> (usize, usize) {
+        self.evaluate(rule)
+            .into_iter()
+            .fold((0, 0), |(yes, errors), (_, r)| match r {
+                Ok(true) => (yes + 1, errors),
+                Ok(false) => (yes, errors),
+                Err(()) => (yes, errors + 1),
+            })
+    }
+
+    /// The households that satisfy `rule` (ids, ascending).
+    pub fn matching(&self, rule: &Rule) -> Vec<i64> {
+        let mut ids: Vec<i64> = self
+            .evaluate(rule)
+            .into_iter()
+            .filter(|(_, r)| *r == Ok(true))
+            .map(|(id, _)| id)
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    fn evaluate(&self, rule: &Rule) -> Vec<(i64, std::result::Result<bool, ()>)> {
         let envs: Vec<Env> = self.villages.iter().map(|(std, _)| Env::new(std)).collect();
-        let items: Vec<(usize, &doudi_rules::Prepared)> = self
+        let items: Vec<(usize, &(i64, doudi_rules::Prepared))> = self
             .villages
             .iter()
             .enumerate()
             .flat_map(|(i, (_, list))| list.iter().map(move |p| (i, p)))
             .collect();
-        registry::par_map(&items, |(i, p)| {
-            match rule.eval_bool(&envs[*i].scope_prepared(p)) {
-                Ok(true) => (1, 0),
-                Ok(false) => (0, 0),
-                Err(_) => (0, 1),
-            }
+        registry::par_map(&items, |(i, (id, p))| {
+            (
+                *id,
+                rule.eval_bool(&envs[*i].scope_prepared(p)).map_err(|_| ()),
+            )
         })
-        .into_iter()
-        .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
     }
 }
 
