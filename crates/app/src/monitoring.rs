@@ -123,6 +123,7 @@ async fn sweep_all(db: &Db, sweep_id: i64, today: NaiveDate, full: bool) -> Resu
     let marks = mon::current_marks(db, &today.to_string(), &print).await?;
     // Department records received before their person was registered.
     mon::claim_pending(db).await?;
+    mon::refresh_feed_statistics(db).await?;
     let changed = if full {
         None
     } else {

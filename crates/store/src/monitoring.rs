@@ -676,6 +676,22 @@ pub struct SweepCounts {
     pub errors: i64,
 }
 
+/// Refreshes PostgreSQL's statistics of the feed records before a sweep
+/// reads them batch by batch. After a large upload and before autovacuum
+/// gets to it, the planner does not know the table's size and scans the
+/// date index for every batch (measured: 250 ms instead of 6 ms per batch
+/// query at 1 M records). ANALYZE samples a fixed 30,000 rows, so it costs
+/// a fraction of a second at any size. SQLite plans by its indexes' shape
+/// and needs nothing.
+pub async fn refresh_feed_statistics(db: &Db) -> Result<()> {
+    if db.backend == crate::Backend::Postgres {
+        sqlx::query("ANALYZE feed_records")
+            .execute(&db.pool)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Stores one batch of a sweep: its warnings (and the colours they raise) and
 /// the sweep's counters, in one transaction, so the counters always equal
 /// what is stored. Returns false, writing nothing, when the sweep is no
